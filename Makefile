@@ -1,0 +1,36 @@
+# Two commands for a new user: `make run` and `make test`. Both set up .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG := $(if $(wildcard config.yaml),config.yaml,config.example.yaml)
+
+.PHONY: run test lint bench fakes clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/orchestrator serve --config $(CONFIG)
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+	$(BIN)/orchestrator test
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/collect.py
+
+fakes: $(VENV)/.installed
+	$(BIN)/python -m tests.fakes
+
+clean:
+	rm -rf $(VENV) .pytest_cache
