@@ -1,0 +1,60 @@
+"""The REST API: HTTP only (parse, authorise, call a service, render)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from .. import __version__
+from ..services.errors import Forbidden, Invalid, NotFound
+from . import admin, clients, conversations, endpoints, messages, openapi, sync, users
+from .routing import ROUTES, SERVICES, bind, json_response, text_response
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SERVICES", "setup_api"]
+_MODULES = (admin, clients, conversations, endpoints, messages, sync, users)  # register routes
+
+TOO_LARGE = "PayloadTooLargeError: request entity too large"
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Service errors to their statuses; anything unexpected to a logged 500."""
+    try:
+        return await handler(request)
+    except NotFound:
+        return text_response("Not Found", 404)
+    except Forbidden as exc:
+        return text_response(str(exc) or "Forbidden", 403)
+    except Invalid as exc:
+        return text_response(str(exc), 400)
+    except web.HTTPRequestEntityTooLarge:
+        return text_response(TOO_LARGE, 413)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return text_response("Internal Server Error", 500)
+
+
+def setup_api(app: web.Application) -> None:
+    """Add every route under /api/v1, plus /status, /version and the OpenAPI document."""
+    app.middlewares.append(errors_middleware)
+    for spec in ROUTES:
+        app.router.add_route(spec.method, "/api/v1" + spec.path, bind(spec))
+    document = openapi.document()
+
+    async def status(_: web.Request) -> web.Response:
+        return text_response("OK")
+
+    async def version(_: web.Request) -> web.Response:
+        return text_response(__version__)
+
+    async def openapi_json(_: web.Request) -> web.Response:
+        return json_response(document)
+
+    app.router.add_get("/status", status)
+    app.router.add_get("/version", version)
+    app.router.add_get("/api/v1/openapi.json", openapi_json)

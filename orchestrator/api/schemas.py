@@ -1,0 +1,199 @@
+"""Request and response models of the REST API; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, Field
+
+from ..services.events import EVENT_TYPES
+from .validation import Guid, Strict
+
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+
+
+# ---------------------------------------------------------------- path parameters
+
+
+class IdParams(Strict):
+    id: Guid
+
+
+class UserIdParams(Strict):
+    userId: Guid
+
+
+class ConversationIdParams(Strict):
+    conversationId: Guid
+
+
+# ---------------------------------------------------------------- queries
+
+
+class NoQuery(Strict):
+    pass
+
+
+class LimitQuery(Strict):
+    limit: int = Field(20, ge=0, le=2**53, description="How many; 0 means no limit.")
+
+
+class MessageListQuery(LimitQuery):
+    from_: datetime | None = Field(
+        None, alias="from", description="Only messages sent at or before this date."
+    )
+
+
+# ---------------------------------------------------------------- bodies
+
+
+class Empty(Strict):
+    pass
+
+
+class CreateClient(Strict):
+    id: Guid = Field(None, description="The id to give the client (generated if absent).")
+
+
+class RenameClient(Strict):
+    id: Guid
+    name: str = Field(min_length=1, max_length=100)
+
+
+class WebhookEntry(Strict):
+    url: AnyHttpUrl
+    events: list[EventType] | None = Field(  # type: ignore[valid-type]
+        None, description="Only these event types (extension); all when absent."
+    )
+
+
+class SyncBody(Strict):
+    channels: dict[str, Any] = Field(None, description="Channel configs by channel name.")
+    webhooks: list[WebhookEntry] = Field(None, description="The complete list of webhooks.")
+    bot: str = Field(None, description="A bot under bots/ that answers this client's users.")
+
+
+class SeedSyncBody(SyncBody):
+    """The seed contract: no client headers, credentials in the body."""
+
+    id: Guid | None = None
+    token: str | None = Field(None, max_length=125)
+    name: str | None = Field(None, max_length=50)
+
+
+class UserTokenBody(Strict):
+    userId: Guid
+
+
+class ConversationBody(Strict):
+    userId: Guid
+
+
+class MessageBody(Strict):
+    conversationId: Guid
+    authorId: Guid = Field(None, description="The user who wrote it; omit for a bot message.")
+    payload: dict[str, Any]
+    incomingId: Guid = Field(None, description="The user message this bot message answers.")
+
+
+class CollectBody(Strict):
+    conversationId: Guid
+    authorId: Guid
+    payload: dict[str, Any]
+    timeout: int = Field(
+        None, ge=0, le=50_000, description="Milliseconds (default 10000); 0 = until end of turn."
+    )
+
+
+class ChannelRef(Strict):
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+
+
+class EndpointBody(Strict):
+    channel: str | ChannelRef
+    identity: str = Field(min_length=1)
+    sender: str = Field(min_length=1)
+    thread: str = Field(min_length=1)
+
+
+class ConversationEventBody(Strict):
+    """Inject a system event into a conversation (account linked, agent released…)."""
+
+    event: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- responses (documentation)
+
+
+class ClientCreated(BaseModel):
+    id: str
+    token: str
+
+
+class WebhookOut(BaseModel):
+    url: str
+    token: str
+    events: list[str] | None = None
+
+
+class SyncReply(BaseModel):
+    webhooks: list[WebhookOut]
+
+
+class SeedSyncReply(SyncReply):
+    id: str
+    token: str
+
+
+class UserOut(BaseModel):
+    id: str
+    clientId: str
+    data: dict[str, Any] | None = None
+
+
+class UserTokenOut(BaseModel):
+    id: str
+    token: str
+
+
+class ConversationOut(BaseModel):
+    id: str
+    clientId: str
+    userId: str
+    createdOn: datetime
+
+
+class MessageOut(BaseModel):
+    id: str
+    conversationId: str
+    authorId: str | None = None
+    sentOn: datetime
+    payload: dict[str, Any]
+
+
+class CollectOut(BaseModel):
+    message: MessageOut
+    responses: list[MessageOut]
+
+
+class CountOut(BaseModel):
+    count: int
+
+
+class MappingOut(BaseModel):
+    conversationId: str
+
+
+class EndpointOut(BaseModel):
+    channel: str | ChannelRef
+    identity: str
+    sender: str
+    thread: str
+
+
+class HealthOut(BaseModel):
+    channels: dict[str, Any]
+    webhooks: dict[str, int]

@@ -1,0 +1,96 @@
+"""Request validation with pydantic, worded like Botpress Messaging's Joi messages.
+
+`"body.payload" must be of type object`, `"body.foo" is not allowed`, `"params.id" must be a
+valid GUID`: the field always named, the first problem reported (as Joi's abortEarly).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
+
+M = TypeVar("M", bound=BaseModel)
+
+_GUID = re.compile(
+    r"^[{(]?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}[})]?$"
+)
+
+
+def _check_guid(value: str) -> str:
+    if not _GUID.match(value):
+        raise PydanticCustomError("guid", "must be a valid GUID")
+    return value
+
+
+Guid = Annotated[str, AfterValidator(_check_guid)]
+
+
+class Strict(BaseModel):
+    """Base of request models: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RequestInvalid(Exception):
+    """A request part failed validation; the text is the message the client sees."""
+
+
+def parse(model: type[M], data: Any, part: str) -> M:
+    """Validate one part (`body`, `query`, `params`) or raise RequestInvalid naming the field."""
+    if not isinstance(data, dict):
+        raise RequestInvalid(f'"{part}" must be of type object')
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestInvalid(describe(exc.errors()[0], part)) from exc
+
+
+def describe(error: Any, part: str) -> str:
+    """One pydantic error as a Joi-style message."""
+    loc = [str(p) for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    field = ".".join([part, *loc])
+    kind, ctx = error["type"], error.get("ctx") or {}
+    text = _MESSAGES.get(kind)
+    if text is None:
+        if kind == "less_than_equal":
+            text = f"must be less than or equal to {ctx.get('le')}"
+        elif kind == "greater_than_equal":
+            text = f"must be greater than or equal to {ctx.get('ge')}"
+        elif kind == "string_too_long":
+            text = f"length must be less than or equal to {ctx.get('max_length')} characters long"
+        elif kind == "literal_error":
+            text = f"must be one of [{ctx.get('expected', '')}]"
+        elif kind == "guid":
+            text = "must be a valid GUID"
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            text = message[:1].lower() + message[1:]
+    return f'"{field}" {text}'
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not allowed",
+    "dict_type": "must be of type object",
+    "model_type": "must be of type object",
+    "model_attributes_type": "must be of type object",
+    "string_type": "must be a string",
+    "int_type": "must be a number",
+    "int_parsing": "must be a number",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be a boolean",
+    "bool_parsing": "must be a boolean",
+    "list_type": "must be an array",
+    "string_too_short": "is not allowed to be empty",
+    "datetime_type": "must be a valid date",
+    "datetime_parsing": "must be a valid date",
+    "datetime_from_date_parsing": "must be a valid date",
+    "url_parsing": "must be a valid uri",
+    "url_scheme": "must be a valid uri",
+    "url_type": "must be a valid uri",
+}

@@ -1,0 +1,89 @@
+"""Events between the parts of the service: an in-process bus, and the interface a Redis bus fills.
+
+Topics used:
+- `message.created`: every stored message (`{client_id, user_id, message, source, collect}`);
+- `collect.<incoming id>`: a bot reply to a message someone may be collecting;
+- `turn.<incoming id>`: the bot's turn for that message ended;
+- `outbox`: new webhook events were committed (wakes the delivery worker).
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any], None]
+
+
+class Subscription:
+    """A handle that removes one handler from one topic."""
+
+    def __init__(self, bus: Bus, topic: str, handler: Handler) -> None:
+        self._bus, self._topic, self._handler = bus, topic, handler
+
+    def cancel(self) -> None:
+        """Stop receiving events (idempotent)."""
+        self._bus._remove(self._topic, self._handler)
+
+
+class Bus(ABC):
+    """Publish/subscribe by topic. Handlers are plain callables run on the event loop; a
+    handler that needs to do I/O schedules a task."""
+
+    @abstractmethod
+    async def publish(self, topic: str, event: Any) -> None:
+        """Deliver an event to every subscriber of the topic (on every instance)."""
+
+    @abstractmethod
+    def subscribe(self, topic: str, handler: Handler) -> Subscription:
+        """Call `handler(event)` for each event published on `topic`."""
+
+    @abstractmethod
+    def _remove(self, topic: str, handler: Handler) -> None: ...
+
+    async def close(self) -> None:
+        """Release connections (nothing to do in memory)."""
+
+
+class MemoryBus(Bus):
+    """The in-process bus: a dict of topic → handlers."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = {}
+
+    async def publish(self, topic: str, event: Any) -> None:
+        self.publish_nowait(topic, event)
+
+    def publish_nowait(self, topic: str, event: Any) -> None:
+        """Publish without awaiting (the in-process bus never blocks)."""
+        for handler in tuple(self._handlers.get(topic, ())):
+            try:
+                handler(event)
+            except Exception:
+                log.exception("bus handler for %s failed", topic)
+
+    def subscribe(self, topic: str, handler: Handler) -> Subscription:
+        self._handlers.setdefault(topic, []).append(handler)
+        return Subscription(self, topic, handler)
+
+    def _remove(self, topic: str, handler: Handler) -> None:
+        handlers = self._handlers.get(topic)
+        if handlers and handler in handlers:
+            handlers.remove(handler)
+            if not handlers:
+                del self._handlers[topic]
+
+    def subscriber_count(self) -> int:
+        """How many handlers are registered (for leak checks)."""
+        return sum(len(h) for h in self._handlers.values())
+
+
+def open_bus(url: str) -> Bus:
+    """The bus for a `bus.url`."""
+    if url.startswith("memory://"):
+        return MemoryBus()
+    raise ValueError(f"bus.url: no bus for {url.split(':', 1)[0]}:// in this version")

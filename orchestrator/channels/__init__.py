@@ -1,0 +1,1 @@
+"""Channels: one module per platform, each translating between the platform and our payloads."""

@@ -1,0 +1,451 @@
+"""The channel interface: what every platform module implements, and the types it exchanges.
+
+A channel only translates (architecture principle 3). The service owns everything else:
+storing, deduplicating, conversation mapping, the numbered-choice map, retries of whole
+deliveries, health events.
+
+How the service uses a channel (`ch = SomeChannel()`, one instance per process is enough):
+
+Inbound, on `POST /webhooks/v1/<scope>/<channel><tail>`::
+
+    config = ch.load_config(raw_config)            # pydantic; extra keys are rejected
+    req = await InboundRequest.from_request(request, tail)
+    await ch.verify(req, config)                   # VerificationError -> answer e.status, stop
+    parsed = ch.parse(req, config)                 # pure: no I/O
+    for m in parsed.messages:                      # skip m.is_echo; dedupe on platform_message_id
+        ...  # map m.endpoint to a conversation, keep m.reply_context, create the message
+    answer parsed.response                         # always set (200 by default)
+
+`parsed.response` is what the platform expects back (a handshake echo, an ack); answer it as
+soon as the messages are stored, never after the bot's turn (Tiledesk, for one, expects an
+immediate 200 and takes replies through its REST API).
+
+Outbound, for each canonical payload of a conversation (one queue per conversation)::
+
+    bodies = ch.render(payload)                    # RenderError if nothing can be sent
+    await ch.send(http, config, endpoint, reply_context, bodies)   # SendError on final failure
+
+Payload types outside `ch.capabilities` are degraded by `degrade.py`; for buttons, quick
+replies, cards and carousels that is a numbered list whose map the service keeps by calling
+`degrade.numbered_options(payload)` itself (a bare "2" from the user is then its payload).
+
+At sync, when `channels.test_on_sync` is on: `await ch.test_credentials(http, config)`
+(ChannelTestError names the config field). Desk platforms (`ch.supports_handoff(config)`)
+also take `handoff`, `release` and `resolve`; their desk events come back through `parse`
+as `{"type": "event", "event": "agent_joined" | "agent_released" | "closed", "data": {...}}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import random
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+import aiohttp
+import jwt
+import orjson
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from yarl import URL
+
+from orchestrator.payloads import OutboundPayload, outbound_adapter
+
+# PyJWT >= 2.10 warns about short HMAC keys; platform keys are not ours to choose.
+_ShortKeyWarning: type[Warning] = getattr(
+    getattr(jwt, "warnings", None), "InsecureKeyLengthWarning", UserWarning
+)
+
+# ---------------------------------------------------------------- errors
+
+
+class ChannelError(Exception):
+    """Base of the errors a channel raises."""
+
+
+class VerificationError(ChannelError):
+    """An inbound request failed verification: answer `status` (401 or 403), change nothing."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+class SendError(ChannelError):
+    """A platform call failed for good.
+
+    `status` is the HTTP status (None for network errors and timeouts) and `detail` the
+    platform's own error text; `retryable` says the last failure was transient (retries were
+    exhausted); `sent` is how many bodies of the same `send` call went out before this one.
+    """
+
+    def __init__(
+        self, status: int | None, detail: str, *, platform: str = "", retryable: bool = False
+    ) -> None:
+        where = f"HTTP {status}" if status is not None else "network error"
+        super().__init__(f"{platform or 'platform'}: {where}: {detail}")
+        self.status = status
+        self.detail = detail
+        self.platform = platform
+        self.retryable = retryable
+        self.sent = 0
+
+
+class ChannelTestError(ChannelError):
+    """The credentials test failed; `field` is the config key to look at."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class RenderError(ChannelError):
+    """A payload has nothing this channel can send (invalid, or custom without text)."""
+
+
+class HandoffNotSupported(ChannelError):
+    """The channel (or its configured mode) has no human hand-off."""
+
+
+# ---------------------------------------------------------------- retry policy
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard `sender.call` tries one call. `sleep` is injectable so tests never wait."""
+
+    attempts: int = 5  # in all, the first one included
+    timeout: float = 10.0  # seconds, per attempt
+    base_delay: float = 0.5
+    max_delay: float = 30.0  # also caps a server's Retry-After
+    jitter: bool = True
+    sleep: Sleep = asyncio.sleep
+
+    def backoff(self, attempt: int) -> float:
+        """Delay after failed attempt number `attempt` (1-based): exponential and capped."""
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        if self.jitter:
+            # "Equal jitter": conversations throttled together do not retry in lockstep.
+            delay *= 0.5 + random.random() / 2
+        return delay
+
+
+# ---------------------------------------------------------------- inbound types
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a conversation lives on a platform (Botpress Messaging's endpoint mapping).
+
+    `identity` is the bot's account on the platform, `sender` the user, `thread` the
+    platform's conversation. All are non-empty strings (`"*"` when the platform has none).
+    """
+
+    identity: str
+    sender: str
+    thread: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRequest:
+    """A webhook request as a channel sees it.
+
+    `path` is the tail after `/webhooks/v1/<scope>/<channel>` ("" or "/…"), `query` the query
+    string (last value wins), `headers` case-insensitive, `body` the raw bytes (signatures are
+    computed over them), `json` the parsed body or None when it is not JSON.
+    """
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    json: Any = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        method: str = "POST",
+        path: str = "",
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> InboundRequest:
+        """An InboundRequest from plain values (the JSON is parsed here)."""
+        return cls(
+            method=method.upper(),
+            path=path,
+            query=dict(query or {}),
+            headers=CIMultiDictProxy(CIMultiDict(headers or {})),
+            body=body,
+            json=parse_json(body),
+        )
+
+    @classmethod
+    async def from_request(cls, request: web.Request, path: str = "") -> InboundRequest:
+        """An InboundRequest from an aiohttp request (reads the body; size limits are aiohttp's)."""
+        body = await request.read()
+        return cls(
+            method=request.method,
+            path=path,
+            query=dict(request.query),
+            headers=CIMultiDictProxy(CIMultiDict(request.headers)),
+            body=body,
+            json=parse_json(body),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One platform event translated.
+
+    `payload` is a canonical inbound payload (text, postback, quick_reply, image/audio/video/
+    file, location, event). `is_echo` marks the bot's own message coming back: store nothing,
+    answer nothing. `from_agent` marks a human agent's message in a desk conversation: store it
+    if you like, never run the bot on it. `reply_context` is what `send`/`handoff` need to
+    answer in this conversation (plain JSON, no secrets): keep the latest per conversation.
+    """
+
+    endpoint: Endpoint
+    payload: dict[str, Any]
+    platform_message_id: str | None = None
+    is_echo: bool = False
+    reply_context: dict[str, Any] = field(default_factory=dict)
+    sender_name: str | None = None
+    from_agent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ImmediateResponse:
+    """What to answer the platform's webhook call with."""
+
+    status: int = 200
+    body: bytes = b'{"ok":true}'
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def to_aiohttp(self) -> web.Response:
+        """This answer as an aiohttp response."""
+        return web.Response(
+            status=self.status, body=self.body, content_type=self.content_type,
+            headers=dict(self.headers),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedInbound:
+    """The result of `parse`: zero or more messages and the answer for the platform."""
+
+    messages: list[InboundMessage] = field(default_factory=list)
+    response: ImmediateResponse = field(default_factory=ImmediateResponse)
+
+
+def bad_request(reason: str) -> ParsedInbound:
+    """A verified request whose body we cannot read: 400 with the reason, no messages."""
+    return ParsedInbound(response=ImmediateResponse(400, orjson.dumps({"error": reason})))
+
+
+# ---------------------------------------------------------------- config
+
+
+class ChannelConfig(BaseModel):
+    """Base of every channel config: unknown keys are rejected; `apiUrl` replaces the
+    platform's base URL (self-hosted platforms, tests)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    apiUrl: str | None = None
+
+    @field_validator("apiUrl")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = URL(value)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+
+ConfigT = TypeVar("ConfigT", bound=ChannelConfig)
+
+
+# ---------------------------------------------------------------- the channel
+
+
+class Channel(ABC, Generic[ConfigT]):
+    """A platform adapter. Subclasses set `name`, `Config`, `capabilities`, `default_api_url`.
+
+    `capabilities` are the canonical outbound payload types `render` sends natively; the others
+    are degraded (see `degrade.py`), never dropped.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[ChannelConfig]]
+    capabilities: ClassVar[frozenset[str]]
+    default_api_url: ClassVar[str]
+
+    def __init__(self, retry: RetryPolicy | None = None) -> None:
+        self.retry = retry or RetryPolicy()
+
+    def load_config(self, raw: Mapping[str, Any]) -> ConfigT:
+        """The validated config (raises pydantic's ValidationError naming the field)."""
+        return self.Config.model_validate(raw)  # type: ignore[return-value]
+
+    def api_url(self, config: ConfigT) -> str:
+        """The platform base URL: `apiUrl` when set, else the platform's public one."""
+        return config.apiUrl or self.default_api_url
+
+    def supports_handoff(self, config: ConfigT) -> bool:
+        """Whether `handoff`/`release`/`resolve` work with this config."""
+        return False
+
+    @abstractmethod
+    async def verify(self, req: InboundRequest, config: ConfigT) -> None:
+        """Check the request is the platform's; raise VerificationError(401|403, reason)."""
+
+    @abstractmethod
+    def parse(self, req: InboundRequest, config: ConfigT) -> ParsedInbound:
+        """Translate a verified request into inbound messages and the platform's answer."""
+
+    @abstractmethod
+    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """A canonical outbound payload as platform message bodies (no addressing: `send`
+        adds it from the reply context). `[]` only for typing on platforms without one."""
+
+    @abstractmethod
+    async def send(
+        self,
+        http: aiohttp.ClientSession,
+        config: ConfigT,
+        endpoint: Endpoint,
+        reply_context: Mapping[str, Any],
+        bodies: list[dict[str, Any]],
+    ) -> None:
+        """Post `bodies` in order; raise SendError (with `.sent`) on the first final failure."""
+
+    @abstractmethod
+    async def test_credentials(self, http: aiohttp.ClientSession, config: ConfigT) -> None:
+        """Call a cheap authenticated endpoint; raise ChannelTestError(field, message)."""
+
+    async def handoff(
+        self,
+        http: aiohttp.ClientSession,
+        config: ConfigT,
+        endpoint: Endpoint,
+        reply_context: Mapping[str, Any],
+        request: Mapping[str, Any],
+    ) -> None:
+        """Move the conversation to a human (desk platforms); `request` keys are per channel."""
+        raise HandoffNotSupported(f"{self.name} has no human hand-off")
+
+    async def release(
+        self,
+        http: aiohttp.ClientSession,
+        config: ConfigT,
+        endpoint: Endpoint,
+        reply_context: Mapping[str, Any],
+    ) -> None:
+        """Give the conversation back to the bot (desk platforms)."""
+        raise HandoffNotSupported(f"{self.name} has no human hand-off")
+
+    async def resolve(
+        self,
+        http: aiohttp.ClientSession,
+        config: ConfigT,
+        endpoint: Endpoint,
+        reply_context: Mapping[str, Any],
+        request: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Close the conversation on the desk (desk platforms)."""
+        raise HandoffNotSupported(f"{self.name} has no human hand-off")
+
+
+# ---------------------------------------------------------------- helpers for channel modules
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON in `body`, or None when empty or not JSON."""
+    if not body:
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def validate_outbound(payload: Mapping[str, Any]) -> OutboundPayload:
+    """The typed outbound payload, or RenderError naming what is wrong."""
+    try:
+        return outbound_adapter.validate_python(dict(payload))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise RenderError(f"invalid {payload.get('type')!r} payload at {where}: {first['msg']}") from exc
+
+
+def secrets_equal(presented: str, expected: SecretStr | str) -> bool:
+    """Constant-time comparison of a presented secret with the configured one."""
+    value = expected.get_secret_value() if isinstance(expected, SecretStr) else expected
+    return hmac.compare_digest(presented.encode(), value.encode())
+
+
+def hmac_sha256_hex(key: SecretStr | str, body: bytes) -> str:
+    """Lower-case hex HMAC-SHA256 of `body`."""
+    raw = key.get_secret_value() if isinstance(key, SecretStr) else key
+    return hmac.new(raw.encode(), body, hashlib.sha256).hexdigest()
+
+
+def check_url_secret(req: InboundRequest, expected: SecretStr) -> None:
+    """Verify a secret carried by the webhook URL, for platforms that sign nothing.
+
+    The secret is either the `secret` query parameter or the last path segment of the tail
+    (`…/webhooks/v1/<scope>/<channel>/<secret>`). Missing: 401; wrong: 403.
+    """
+    presented = req.query.get("secret") or req.path.rstrip("/").rpartition("/")[2]
+    if not presented:
+        raise VerificationError(401, "missing URL secret")
+    if not secrets_equal(presented, expected):
+        raise VerificationError(403, "wrong URL secret")
+
+
+def jwt_encode(claims: Mapping[str, Any], key: SecretStr | str) -> str:
+    """An HS256 JWT. The key is the platform's (its length is not ours to choose)."""
+    raw = key.get_secret_value() if isinstance(key, SecretStr) else key
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", _ShortKeyWarning)
+        return jwt.encode(dict(claims), raw, algorithm="HS256")
+
+
+def jwt_decode(
+    token: str, key: SecretStr | str, *, audience: str | None = None
+) -> dict[str, Any]:
+    """The claims of an HS256 JWT (jwt.InvalidTokenError when forged, expired, wrong audience)."""
+    raw = key.get_secret_value() if isinstance(key, SecretStr) else key
+    options = {"verify_aud": audience is not None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", _ShortKeyWarning)
+        return jwt.decode(token, raw, algorithms=["HS256"], audience=audience, options=options)
+
+
+def first_str(*values: Any) -> str | None:
+    """The first value that is a non-empty string or a number, as a string."""
+    for value in values:
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, int | float):
+            return str(value)
+    return None

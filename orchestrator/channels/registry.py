@@ -1,0 +1,149 @@
+"""Which channels exist, their versions and config models, and their implementations.
+
+Botpress Messaging's channels (telegram, slack, twilio, messenger, teams, smooch, vonage) have
+the config schemas of its version 1.0.0; the seed platforms have the config models of their
+channel modules. Every config also accepts `apiUrl` (replaces the platform's base URL) and
+`enabled` (false removes the channel at sync).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+CURRENT_VERSION = "1.0.0"
+
+
+class ChannelConfigModel(BaseModel):
+    """Keys every channel config may carry."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: str = CURRENT_VERSION
+    enabled: bool = True
+    apiUrl: str | None = None
+
+
+class TelegramConfig(ChannelConfigModel):
+    botToken: str
+
+
+class SlackConfig(ChannelConfigModel):
+    botToken: str
+    signingSecret: str
+
+
+class TwilioConfig(ChannelConfigModel):
+    accountSID: str
+    authToken: str
+    messageDelay: str | None = None
+    retryMaxAttempts: int = 3
+    retryDelay: str = "1000ms"
+
+    @field_validator("accountSID")
+    @classmethod
+    def _starts_with_ac(cls, value: str) -> str:
+        if not value.startswith("AC"):
+            raise ValueError(f'with value "{value}" fails to match the required pattern: /^AC/')
+        return value
+
+
+class MessengerConfig(ChannelConfigModel):
+    appId: str
+    appSecret: str
+    verifyToken: str
+    pageId: str
+    accessToken: str
+
+
+class TeamsConfig(ChannelConfigModel):
+    appId: str
+    appPassword: str
+    tenantId: str | None = None
+
+
+class SmoochConfig(ChannelConfigModel):
+    appId: str
+    keyId: str
+    keySecret: str
+    webhookSecret: str
+
+
+class VonageConfig(ChannelConfigModel):
+    apiKey: str
+    apiSecret: str
+    signatureSecret: str
+    useTestingApi: bool = False
+
+
+class WebchatConfig(ChannelConfigModel):
+    """Our own web chat widget: nothing to configure but who may embed it."""
+
+    allowedOrigins: list[str] | None = None
+
+
+CONFIG_MODELS: dict[str, type[ChannelConfigModel]] = {
+    "telegram": TelegramConfig,
+    "slack": SlackConfig,
+    "twilio": TwilioConfig,
+    "messenger": MessengerConfig,
+    "teams": TeamsConfig,
+    "smooch": SmoochConfig,
+    "vonage": VonageConfig,
+    "webchat": WebchatConfig,
+}
+VERSIONS: dict[str, tuple[str, ...]] = {name: (CURRENT_VERSION,) for name in CONFIG_MODELS}
+
+
+def register(name: str, config_model: type[BaseModel]) -> None:
+    """Add a channel implemented by a module of this package."""
+    CONFIG_MODELS[name] = _with_common_keys(name, config_model)
+    VERSIONS[name] = (CURRENT_VERSION,)
+
+
+def _with_common_keys(name: str, model: type[BaseModel]) -> type[ChannelConfigModel]:
+    if issubclass(model, ChannelConfigModel):
+        return model
+    return type(f"{name.title()}SyncConfig", (ChannelConfigModel, model), {})  # type: ignore[return-value]
+
+
+def names() -> list[str]:
+    """Every channel name `sync` accepts."""
+    return sorted(CONFIG_MODELS)
+
+
+class ChannelConfigError(Exception):
+    """A channel config that does not validate; `messages` name each field."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(". ".join(messages))
+        self.messages = messages
+
+
+def validate(name: str, raw: dict[str, Any], prefix: str) -> ChannelConfigModel:
+    """Validate one channel config, reporting every problem (`"<prefix>.<key>" is required`)."""
+    if name not in CONFIG_MODELS:
+        raise ChannelConfigError([f'"{prefix}" is not allowed'])
+    version = raw.get("version", CURRENT_VERSION)
+    if version not in VERSIONS[name]:
+        allowed = ", ".join(VERSIONS[name])
+        raise ChannelConfigError([f'"{prefix}.version" must be one of [{allowed}]'])
+    try:
+        return CONFIG_MODELS[name].model_validate(raw)
+    except ValidationError as exc:
+        raise ChannelConfigError([_message(prefix, e) for e in exc.errors()]) from exc
+
+
+def _message(prefix: str, error: Any) -> str:
+    field = ".".join([prefix, *(str(p) for p in error["loc"])])
+    kind = error["type"]
+    if kind == "missing":
+        return f'"{field}" is required'
+    if kind == "extra_forbidden":
+        return f'"{field}" is not allowed'
+    if kind == "string_type":
+        return f'"{field}" must be a string'
+    if kind == "value_error":
+        return f'"{field}" {re.sub(r"^Value error, ", "", error["msg"])}'
+    return f'"{field}" {error["msg"][0].lower()}{error["msg"][1:]}'

@@ -1,0 +1,133 @@
+"""Settings: a YAML file plus `ORCH_<SECTION>__<KEY>` environment overrides.
+
+Unknown or wrong keys are errors: `load_settings` raises `ConfigError` with one line that names
+the key, and the CLI turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "ORCH_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(3100, ge=0, le=65535)
+    external_url: str = "http://127.0.0.1:3100"
+    admin_key: str = ""
+    body_limit: int = Field(150_000, gt=0, description="Largest accepted request body (bytes).")
+    access_log: bool = False
+
+
+class StorageSettings(_Section):
+    url: str = "sqlite:///data/orchestrator.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+
+class BusSettings(_Section):
+    url: str = "memory://"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://")):
+            raise ValueError("must start with memory:// or redis://")
+        return value
+
+
+class BotsSettings(_Section):
+    dir: str = "bots"
+    reload: bool = True
+    env: dict[str, str] = Field(default_factory=dict)
+    trace_turns: int = Field(50, ge=0)
+
+
+class WebhookSettings(_Section):
+    timeout: float = Field(10, gt=0)
+    max_attempts: int = Field(10, ge=1)
+    retry_base: float = Field(0.5, gt=0)
+    retry_max: float = Field(300, gt=0)
+
+
+class ChannelSettings(_Section):
+    test_on_sync: bool = True
+    send_timeout: float = Field(10, gt=0)
+    max_attempts: int = Field(5, ge=1)
+
+
+class LoggingSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    json_: bool = Field(False, alias="json")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Settings(_Section):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    bots: BotsSettings = Field(default_factory=BotsSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    channels: ChannelSettings = Field(default_factory=ChannelSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded as one line that names the key."""
+
+
+def load_settings(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the YAML file (if any), apply environment overrides, validate everything."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the config file must be a mapping of sections")
+        data = loaded or {}
+    _apply_env_overrides(data, os.environ if environ is None else environ)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            raise ConfigError(f"config: unknown key '{key}'") from exc
+        raise ConfigError(f"config: invalid value for '{key}': {error['msg']}") from exc
+
+
+def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """`ORCH_SERVER__PORT=8080` sets data['server']['port']."""
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].partition("__")
+        section, key = section.lower(), key.lower()
+        target = data.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"config: section '{section}' must be a mapping")
+        # Raw strings: pydantic converts "8080" to int and "true" to bool where the key wants it.
+        target[key] = raw

@@ -1,0 +1,143 @@
+"""Diagnostics: positioned, coded problems found in bot files, printed compiler-style.
+
+The codes are stable (tools and tests match on them) and all live here, so that the loader
+and the full checker (`orchestrator check`) share one numbering:
+
+- E1xx files, YAML and schema;
+- E2xx references between flows, steps, messages, handlers and actions;
+- E3xx variables and scopes;
+- E4xx templates and expressions;
+- W… warnings with the same numbering.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+# ------------------------------------------------------------------ codes
+# files, YAML, schema
+E_FILE = "E100"  # a file cannot be read
+E_YAML = "E101"  # YAML syntax error
+E_DUPLICATE_KEY = "E102"  # a mapping has the same key twice
+E_YAML_UNSUPPORTED = "E103"  # a YAML construct we do not accept (complex keys, unknown tags)
+E_VERSION = "E104"  # missing or unsupported `version:`
+W_GLOB_EMPTY = "W105"  # a `flows:` glob matched no file
+E_UNKNOWN_KEY = "E110"  # a key the schema does not know
+E_MISSING = "E111"  # a required key is missing
+E_INVALID = "E112"  # a value of the wrong type or out of range
+E_STEP_ACTION = "E113"  # a step with no action key, or several
+E_DURATION = "E114"  # a duration that cannot be parsed ("5s", "2m", "1h30m", "800ms")
+E_HOURS = "E115"  # business hours or timezone that cannot be parsed
+E_REGEX = "E116"  # a trigger regex that does not compile
+
+# references
+E_UNKNOWN_STEP = "E201"
+E_UNKNOWN_FLOW = "E202"
+E_UNKNOWN_MESSAGE = "E203"
+E_DUPLICATE_FLOW = "E204"
+E_DUPLICATE_STEP = "E205"
+E_DUPLICATE_MESSAGE = "E206"
+E_HANDLER = "E207"  # a handler that can never run (custom name without triggers, …)
+E_WAIT_NEEDS_ID = "E208"  # a waiting step without `id` (it could not be resumed)
+E_UNKNOWN_ACTION = "E209"
+E_ACTIONS_MODULE = "E210"  # the actions module cannot be imported
+E_PARAMS = "E211"  # `with:` names a parameter the flow does not declare, or misses one
+W_UNKNOWN_TRANSLATION = "W212"  # a translation for a message id that does not exist
+
+# variables
+E_READONLY_SCOPE = "E301"  # writing turn.*, sys.*, env.* or an unknown scope
+E_USER_NOT_PERSISTED = "E302"  # writing user.x that is not declared `persist: true`
+E_VARIABLE_DECL = "E303"  # a bad variable declaration
+
+# templates
+E_TEMPLATE = "E401"  # Jinja syntax error in a template or an expression
+E_ENV_IN_REPLY = "E402"  # env.* rendered into a reply
+
+CODES: dict[str, str] = {
+    E_FILE: "file cannot be read",
+    E_YAML: "YAML syntax error",
+    E_DUPLICATE_KEY: "duplicate key",
+    E_YAML_UNSUPPORTED: "unsupported YAML construct",
+    E_VERSION: "missing or unsupported version",
+    W_GLOB_EMPTY: "flows glob matched no file",
+    E_UNKNOWN_KEY: "unknown key",
+    E_MISSING: "missing required key",
+    E_INVALID: "invalid value",
+    E_STEP_ACTION: "step must have exactly one action key",
+    E_DURATION: "invalid duration",
+    E_HOURS: "invalid business hours or timezone",
+    E_REGEX: "invalid regular expression",
+    E_UNKNOWN_STEP: "unknown step",
+    E_UNKNOWN_FLOW: "unknown flow",
+    E_UNKNOWN_MESSAGE: "unknown message",
+    E_DUPLICATE_FLOW: "duplicate flow id",
+    E_DUPLICATE_STEP: "duplicate step id",
+    E_DUPLICATE_MESSAGE: "duplicate message id",
+    E_HANDLER: "invalid handler",
+    E_WAIT_NEEDS_ID: "waiting step without id",
+    E_UNKNOWN_ACTION: "unknown action",
+    E_ACTIONS_MODULE: "actions module cannot be imported",
+    E_PARAMS: "call parameters do not match the flow's params",
+    W_UNKNOWN_TRANSLATION: "translation of an unknown message",
+    E_READONLY_SCOPE: "variable scope is read-only or unknown",
+    E_USER_NOT_PERSISTED: "user variable not declared persist: true",
+    E_VARIABLE_DECL: "invalid variable declaration",
+    E_TEMPLATE: "template syntax error",
+    E_ENV_IN_REPLY: "env.* used in a reply",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem at `file:line:col` (1-based; 0 when the position is unknown)."""
+
+    file: str
+    line: int
+    col: int
+    severity: Severity
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line:
+            where += f":{self.line}:{self.col}"
+        return f"{where}: {self.severity} {self.code} {self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+
+def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
+    return (d.file, d.line, d.col, d.code)
+
+
+class BotLoadError(Exception):
+    """A bot could not be loaded; `.diagnostics` lists every problem found (errors first)."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics: list[Diagnostic] = sorted(diagnostics, key=sort_key)
+        super().__init__(self.report())
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    def report(self) -> str:
+        """All diagnostics, one per line, compiler style."""
+        return "\n".join(str(d) for d in self.diagnostics)
+
+    def __str__(self) -> str:
+        return self.report()
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` when a close candidate exists, else an empty string."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

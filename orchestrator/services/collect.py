@@ -1,0 +1,79 @@
+"""`messages/collect`: create a user message and wait for the bot's replies to it.
+
+The collector subscribes to the replies and to the end of turn *before* the message is
+stored, so no reply can slip past it; it is keyed by the new message's id, so it can only
+ever gather replies to that message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+from ..bus import Bus
+from ..store.records import Message
+from .messages import MessageService
+
+DEFAULT_TIMEOUT_MS = 10_000
+MAX_TIMEOUT_MS = 50_000
+
+
+class _Collector:
+    __slots__ = ("done", "responses")
+
+    def __init__(self) -> None:
+        self.responses: list[Message] = []
+        self.done = asyncio.Event()
+
+    def add(self, message: Message) -> None:
+        if not self.done.is_set():
+            self.responses.append(message)
+
+    def end(self, _: Any) -> None:
+        self.done.set()
+
+
+class CollectService:
+    """Holds open collects; each costs one small object and two bus subscriptions."""
+
+    def __init__(self, bus: Bus, messages: MessageService) -> None:
+        self._bus, self._messages = bus, messages
+        self.open_count = 0
+
+    async def collect(
+        self,
+        client_id: str,
+        conversation_id: str,
+        author_id: str,
+        payload: dict[str, Any],
+        timeout_ms: int | None,
+    ) -> tuple[Message, list[Message]]:
+        """(the user message, the bot's replies to it) when the turn ends or time runs out."""
+        message_id = str(uuid.uuid4())
+        collector = _Collector()
+        subscriptions = [
+            self._bus.subscribe(f"collect.{message_id}", collector.add),
+            self._bus.subscribe(f"turn.{message_id}", collector.end),
+        ]
+        self.open_count += 1
+        try:
+            message = await self._messages.create(
+                client_id,
+                conversation_id,
+                payload,
+                author_id=author_id,
+                message_id=message_id,
+                collect=True,
+            )
+            wait_ms = DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms
+            wait_ms = min(wait_ms or MAX_TIMEOUT_MS, MAX_TIMEOUT_MS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(collector.done.wait(), wait_ms / 1000)
+            collector.done.set()
+            return message, list(collector.responses)
+        finally:
+            self.open_count -= 1
+            for subscription in subscriptions:
+                subscription.cancel()

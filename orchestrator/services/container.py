@@ -1,0 +1,57 @@
+"""The services of one running instance, built together by `app.build_services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..bus import Bus
+from ..config import Settings
+from ..store import Store
+from .clients import ClientService
+from .collect import CollectService
+from .endpoints import EndpointService
+from .health import HealthService
+from .messages import MessageService
+from .sync import SyncService
+from .users import ConversationService, UserService
+
+
+@dataclass
+class Services:
+    """Everything a handler, channel or bot may call."""
+
+    settings: Settings
+    store: Store
+    bus: Bus
+    clients: ClientService
+    users: UserService
+    conversations: ConversationService
+    endpoints: EndpointService
+    messages: MessageService
+    collect: CollectService
+    sync: SyncService
+    health: HealthService
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, store: Store, bus: Bus) -> Services:
+        """Wire the services over a store and a bus."""
+        clients = ClientService(store)
+        users = UserService(store, bus)
+        conversations = ConversationService(store, bus, users)
+        endpoints = EndpointService(store, bus)
+        messages = MessageService(store, bus, users, conversations, endpoints)
+        return cls(
+            settings=settings,
+            store=store,
+            bus=bus,
+            clients=clients,
+            users=users,
+            conversations=conversations,
+            endpoints=endpoints,
+            messages=messages,
+            collect=CollectService(bus, messages),
+            sync=SyncService(store, bus, clients, test_on_sync=settings.channels.test_on_sync),
+            health=HealthService(store, bus),
+        )

@@ -1,0 +1,138 @@
+"""Messages: `MessageService.create` is the only way any message is created.
+
+Creating a message stores it with its `message.new` webhook event in one transaction, then
+tells the rest of the service on the bus: the webhook worker (`outbox`), the bot runner and
+channel dispatch (`message.created`), and any collector of the message it answers
+(`collect.<incoming id>`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..bus import Bus
+from ..store import Store
+from ..store.records import Conversation, Endpoint, Message, utcnow
+from . import events
+from .endpoints import EndpointService
+from .errors import NotFound
+from .users import ConversationService, UserService
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCreated:
+    """The bus event for a stored message."""
+
+    client_id: str
+    conversation: Conversation
+    message: Message
+    source: Endpoint | None  # the channel endpoint it came from; never echoed back there
+    collect: bool
+
+
+class MessageService:
+    """Creates, reads and deletes messages; ends bot turns."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        users: UserService,
+        conversations: ConversationService,
+        endpoints: EndpointService,
+    ) -> None:
+        self._store, self._bus = store, bus
+        self._users, self._conversations, self._endpoints = users, conversations, endpoints
+
+    async def create(
+        self,
+        client_id: str,
+        conversation_id: str,
+        payload: dict[str, Any],
+        *,
+        author_id: str | None = None,
+        incoming_id: str | None = None,
+        message_id: str | None = None,
+        collect: bool = False,
+        source: Endpoint | None = None,
+    ) -> Message:
+        """Store a message and fan it out. `author_id` None means the bot wrote it.
+
+        Runs to completion even if the request that asked for it is cancelled, so a stored
+        message is always announced."""
+        return await asyncio.shield(
+            self._create(
+                client_id, conversation_id, payload, author_id, incoming_id, message_id, collect, source
+            )
+        )
+
+    async def _create(
+        self,
+        client_id: str,
+        conversation_id: str,
+        payload: dict[str, Any],
+        author_id: str | None,
+        incoming_id: str | None,
+        message_id: str | None,
+        collect: bool,
+        source: Endpoint | None,
+    ) -> Message:
+        if author_id is not None:
+            await self._users.get(client_id, author_id)
+        conversation = await self._conversations.get(client_id, conversation_id)
+        message = Message(
+            message_id or str(uuid.uuid4()),
+            conversation.id,
+            author_id,
+            utcnow(),
+            payload,
+            incoming_id if author_id is None else None,
+        )
+        channel = await self._endpoints.channel_name(conversation.id)
+        event = events.message_new(conversation, message, channel, collect)
+        await self._store.create_message(message, [event])
+        await self._bus.publish("outbox", None)
+        await self._bus.publish(
+            "message.created", MessageCreated(client_id, conversation, message, source, collect)
+        )
+        if message.incoming_id is not None:
+            await self._bus.publish(f"collect.{message.incoming_id}", message)
+        return message
+
+    async def get(self, client_id: str, message_id: str) -> Message:
+        """One of the client's messages, or NotFound."""
+        message = await self._store.get_message(message_id)
+        if message is None:
+            raise NotFound()
+        await self._conversations.get(client_id, message.conversation_id)
+        return message
+
+    async def list(
+        self, client_id: str, conversation_id: str, limit: int, until: datetime | None
+    ) -> list[Message]:
+        """Newest first; `limit` 0 means all; `until` is an inclusive upper bound on sentOn."""
+        await self._conversations.get(client_id, conversation_id)
+        return await self._store.list_messages(conversation_id, limit, until)
+
+    async def delete(self, client_id: str, message_id: str) -> None:
+        """Delete one message (NotFound if unknown or foreign)."""
+        await self.get(client_id, message_id)
+        await self._store.delete_message(message_id)
+
+    async def delete_all(self, client_id: str, conversation_id: str) -> int:
+        """Delete every message of a conversation; how many there were."""
+        await self._conversations.get(client_id, conversation_id)
+        return await self._store.delete_conversation_messages(conversation_id)
+
+    async def end_turn(self, client_id: str, incoming_id: str) -> None:
+        """The bot is done answering `incoming_id`: release whoever collects it."""
+        await self.get(client_id, incoming_id)
+        await self._bus.publish(f"turn.{incoming_id}", incoming_id)
+
+    async def announce_turn_end(self, incoming_id: str) -> None:
+        """End of turn from the built-in bot (the message is known to exist)."""
+        await self._bus.publish(f"turn.{incoming_id}", incoming_id)

@@ -1,0 +1,127 @@
+"""`sync`: replace a client's whole configuration (channels, webhooks, bot) by diffing.
+
+Channel configs are validated (every problem reported) and, when `channels.test_on_sync` is
+on, tested against the platform before anything is written. Webhooks are matched by URL: a
+URL that stays keeps its token.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .. import tokens
+from ..bus import Bus
+from ..channels import registry
+from ..store import Store, WebhookSpec
+from ..store.records import ChannelConfig, HealthEvent, utcnow
+from .clients import ClientService
+from .errors import Forbidden, Invalid
+
+# (channel name, validated config) → raises Invalid naming the field when the platform refuses.
+CredentialTester = Callable[[str, dict[str, Any]], Awaitable[None]]
+BotExists = Callable[[str], bool]
+
+
+class SyncService:
+    """Applies sync requests (current and seed contracts)."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        clients: ClientService,
+        *,
+        test_on_sync: bool,
+        tester: CredentialTester | None = None,
+        bot_exists: BotExists | None = None,
+    ) -> None:
+        self._store, self._bus, self._clients = store, bus, clients
+        self._test_on_sync = test_on_sync
+        self.tester = tester
+        self.bot_exists = bot_exists
+
+    async def sync(
+        self,
+        client_id: str,
+        channels: dict[str, Any] | None,
+        webhooks: list[dict[str, Any]] | None,
+        bot: str | None,
+    ) -> list[dict[str, Any]]:
+        """Apply a client's configuration; the webhooks with their tokens, in request order."""
+        wanted = self._validate_channels(client_id, channels or {})
+        if bot is not None and self.bot_exists is not None and not self.bot_exists(bot):
+            raise Invalid("body.bot", f"'{bot}' is not a bot defined under the bots directory")
+        current = {c.channel: c for c in await self._store.list_channel_configs(client_id)}
+        changed = [c for c in wanted if c.channel not in current or current[c.channel] != c]
+        if self._test_on_sync and self.tester is not None:
+            for config in changed:  # every test runs before anything is written
+                await self.tester(config.channel, config.config)
+        now = utcnow()
+        health = [
+            HealthEvent(c.channel, "create" if c.channel not in current else "configure", now)
+            for c in changed
+        ]
+        wanted_names = {c.channel for c in wanted}
+        health += [HealthEvent(name, "delete", now) for name in current if name not in wanted_names]
+        specs = await self._diff_webhooks(client_id, webhooks or [])
+        await self._store.apply_sync(client_id, wanted, list(specs.values()), bot, health)
+        return [_webhook_reply(specs[hook["url"]]) for hook in webhooks or []]
+
+    async def sync_seed(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The seed's header-less sync: create a client, or update one given `id` + `token`."""
+        client_id, token = body.get("id"), body.get("token")
+        client = await self._clients.get(client_id) if client_id else None
+        if client is None:
+            client_id, token = await self._clients.create(client_id)
+        elif not token or await self._clients.authenticate(client_id, token) is None:
+            raise Forbidden("Forbidden")
+        webhooks = await self.sync(
+            client_id, body.get("channels"), body.get("webhooks"), body.get("bot")
+        )
+        return {"id": client_id, "token": token, "webhooks": webhooks}
+
+    def _validate_channels(self, client_id: str, channels: dict[str, Any]) -> list[ChannelConfig]:
+        wanted, problems = [], []
+        for name, raw in channels.items():
+            prefix = f"body.channels.{name}"
+            if not isinstance(raw, dict):
+                problems.append(f'"{prefix}" must be of type object')
+                continue
+            if raw.get("enabled") is False and name in registry.CONFIG_MODELS:
+                continue  # a disabled channel is removed; its other keys do not matter
+            try:
+                model = registry.validate(name, raw, prefix)
+            except registry.ChannelConfigError as exc:
+                problems.extend(exc.messages)
+                continue
+            config = model.model_dump(exclude={"version", "enabled"}, exclude_none=True)
+            wanted.append(ChannelConfig(client_id, name, model.version, config))
+        if problems:
+            raise Invalid.joined(problems)
+        return wanted
+
+    async def _diff_webhooks(
+        self, client_id: str, webhooks: list[dict[str, Any]]
+    ) -> dict[str, WebhookSpec]:
+        existing = {w.url: w for w in await self._store.list_webhooks(client_id)}
+        specs: dict[str, WebhookSpec] = {}
+        for hook in webhooks:
+            url = hook["url"]
+            if url in specs:
+                continue
+            events = tuple(hook["events"]) if hook.get("events") is not None else None
+            old = existing.get(url)
+            if old is not None:
+                specs[url] = WebhookSpec(old.id, url, old.token, events)
+            else:
+                specs[url] = WebhookSpec(str(uuid.uuid4()), url, tokens.new_secret(), events)
+        return specs
+
+
+def _webhook_reply(spec: WebhookSpec) -> dict[str, Any]:
+    reply: dict[str, Any] = {"url": spec.url, "token": spec.token}
+    if spec.events is not None:
+        reply["events"] = list(spec.events)
+    return reply

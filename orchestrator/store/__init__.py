@@ -1,0 +1,16 @@
+"""Persistence: the `Store` interface and its backends (the only place with SQL)."""
+
+from __future__ import annotations
+
+from .base import Conflict, EndpointMapping, Store, StoreError, WebhookSpec
+
+__all__ = ["Conflict", "EndpointMapping", "Store", "StoreError", "WebhookSpec", "open_store"]
+
+
+def open_store(url: str) -> Store:
+    """The store for a `storage.url` (not yet opened)."""
+    if url.startswith("sqlite://"):
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore.from_url(url)
+    raise StoreError(f"storage.url: no store for {url.split(':', 1)[0]}:// in this version")

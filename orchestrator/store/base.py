@@ -1,0 +1,227 @@
+"""The store interface: every read and write the services need, and nothing SQL-shaped.
+
+A backend (SQLite now, PostgreSQL later) implements this class. Writes that cause webhook
+events take them as `OutboxEvent`s and write them in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .records import (
+    BotState,
+    ChannelConfig,
+    Client,
+    Conversation,
+    Delivery,
+    Endpoint,
+    HealthEvent,
+    Message,
+    OutboxEvent,
+    Timer,
+    User,
+    Webhook,
+)
+
+
+class StoreError(Exception):
+    """The store cannot be used (unreachable, or a schema newer than this code)."""
+
+
+class Conflict(Exception):
+    """A unique key is already taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointMapping:
+    user_id: str
+    conversation_id: str
+    new_user: bool
+    new_conversation: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSpec:
+    """A webhook as sync wants it stored (id and token already decided)."""
+
+    id: str
+    url: str
+    token: str
+    events: tuple[str, ...] | None
+
+
+class Store(ABC):
+    """Persistence for clients, users, conversations, messages, endpoints, outbox and bots."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and apply migrations; raise StoreError on a schema newer than the code."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
+
+    # -- clients and sync
+    @abstractmethod
+    async def create_client(self, client_id: str, token_id: str, token_digest: str) -> None:
+        """Create a client with its first token; Conflict if the id exists."""
+
+    @abstractmethod
+    async def get_client(self, client_id: str) -> Client | None: ...
+
+    @abstractmethod
+    async def get_client_by_name(self, name: str) -> Client | None: ...
+
+    @abstractmethod
+    async def rename_client(self, client_id: str, name: str) -> bool:
+        """Give a client a unique name (taking it from any other holder); False if unchanged."""
+
+    @abstractmethod
+    async def get_client_token(self, token_id: str) -> tuple[str, str] | None:
+        """(client id, digest) of a client token."""
+
+    @abstractmethod
+    async def apply_sync(
+        self,
+        client_id: str,
+        channels: Sequence[ChannelConfig],
+        webhooks: Sequence[WebhookSpec],
+        bot_id: str | None,
+        health: Sequence[HealthEvent],
+    ) -> None:
+        """Replace a client's channel configs, webhooks and bot in one transaction."""
+
+    @abstractmethod
+    async def list_webhooks(self, client_id: str) -> list[Webhook]: ...
+
+    @abstractmethod
+    async def list_channel_configs(self, client_id: str) -> list[ChannelConfig]: ...
+
+    # -- users and conversations
+    @abstractmethod
+    async def create_user(self, user: User, events: Sequence[OutboxEvent]) -> None: ...
+
+    @abstractmethod
+    async def get_user(self, user_id: str) -> User | None: ...
+
+    @abstractmethod
+    async def create_user_token(self, token_id: str, user_id: str, token_digest: str) -> None: ...
+
+    @abstractmethod
+    async def create_conversation(
+        self, conversation: Conversation, events: Sequence[OutboxEvent]
+    ) -> None: ...
+
+    @abstractmethod
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    @abstractmethod
+    async def list_conversations(self, user_id: str, limit: int) -> list[Conversation]:
+        """Newest activity first (conversations without messages first); limit 0 = all."""
+
+    # -- messages
+    @abstractmethod
+    async def create_message(self, message: Message, events: Sequence[OutboxEvent]) -> None: ...
+
+    @abstractmethod
+    async def get_message(self, message_id: str) -> Message | None: ...
+
+    @abstractmethod
+    async def list_messages(
+        self, conversation_id: str, limit: int, until: datetime | None
+    ) -> list[Message]:
+        """`sentOn DESC`, newest inserted first on ties; limit 0 = all; `until` inclusive."""
+
+    @abstractmethod
+    async def delete_message(self, message_id: str) -> bool: ...
+
+    @abstractmethod
+    async def delete_conversation_messages(self, conversation_id: str) -> int: ...
+
+    # -- endpoints
+    @abstractmethod
+    async def map_endpoint(
+        self,
+        client_id: str,
+        endpoint: Endpoint,
+        new_ids: tuple[str, str],
+        created_on: datetime,
+        events_for: Callable[[EndpointMapping], list[OutboxEvent]],
+    ) -> EndpointMapping:
+        """Find or create the user and conversation of an endpoint, atomically."""
+
+    @abstractmethod
+    async def list_endpoints(self, conversation_id: str) -> list[Endpoint]: ...
+
+    # -- webhook outbox
+    @abstractmethod
+    async def add_events(self, events: Sequence[OutboxEvent]) -> None:
+        """Write events that have no other change to go with."""
+
+    @abstractmethod
+    async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Delivery]:
+        """Take due deliveries, at most one per ordering key (the oldest), leasing them."""
+
+    @abstractmethod
+    async def complete_delivery(self, seq: int) -> None: ...
+
+    @abstractmethod
+    async def retry_delivery(self, seq: int, attempts: int, next_at: float, error: str) -> None: ...
+
+    @abstractmethod
+    async def fail_delivery(self, seq: int, attempts: int, error: str) -> None: ...
+
+    @abstractmethod
+    async def next_delivery_at(self) -> float | None:
+        """When the next pending delivery is due (epoch seconds), or None."""
+
+    @abstractmethod
+    async def delivery_counts(self, client_id: str) -> dict[str, int]:
+        """{'pending': n, 'failed': n} for a client's webhooks."""
+
+    # -- health
+    @abstractmethod
+    async def add_health_event(
+        self, client_id: str, event: HealthEvent, events: Sequence[OutboxEvent]
+    ) -> None: ...
+
+    @abstractmethod
+    async def list_health(self, client_id: str, per_channel: int) -> dict[str, list[HealthEvent]]:
+        """Newest first, per channel name."""
+
+    # -- bots
+    @abstractmethod
+    async def get_bot_state(self, conversation_id: str, user_id: str, bot_id: str) -> BotState: ...
+
+    @abstractmethod
+    async def save_bot_state(self, user_id: str, state: BotState, timers: Sequence[Timer]) -> None:
+        """Store the conversation state, the user's variables and replace its timers."""
+
+    @abstractmethod
+    async def due_timers(self, now: datetime, limit: int) -> list[Timer]: ...
+
+    @abstractmethod
+    async def delete_timer(self, conversation_id: str, timer_id: str) -> None: ...
+
+    @abstractmethod
+    async def add_trace(self, conversation_id: str, trace: dict[str, Any], keep: int) -> int:
+        """Append a turn trace, keep only the newest `keep`; return the turn number."""
+
+    @abstractmethod
+    async def list_traces(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Oldest first, each with its `turn` number."""
+
+    # -- channels
+    @abstractmethod
+    async def seen_inbound(self, client_id: str, channel: str, platform_id: str) -> bool:
+        """Record a platform message id; True if it had been recorded before (a retry)."""
+
+    @abstractmethod
+    async def get_kv(self, key: str) -> Any | None: ...
+
+    @abstractmethod
+    async def set_kv(self, key: str, value: Any) -> None: ...

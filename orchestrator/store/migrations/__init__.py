@@ -1,0 +1,1 @@
+"""Versioned schema migrations, one SQL file per version: `NNNN_<name>.<dialect>.sql`."""

@@ -1,0 +1,628 @@
+"""The SQLite store: one long-lived aiosqlite connection in WAL mode.
+
+Writes are serialised by an asyncio lock and each runs in its own transaction, committed before
+the method returns (so before the request that caused it is answered). Reads share the same
+connection: aiosqlite runs every statement on one thread, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from .. import jsonutil
+from .base import Conflict, EndpointMapping, Store, StoreError, WebhookSpec
+from .records import (
+    BotState,
+    ChannelConfig,
+    Client,
+    Conversation,
+    Delivery,
+    Endpoint,
+    HealthEvent,
+    Message,
+    OutboxEvent,
+    Timer,
+    User,
+    Webhook,
+    iso,
+    parse_iso,
+    utcnow,
+)
+
+
+def migrations(dialect: str) -> list[tuple[int, str]]:
+    """(version, SQL) of every migration for a dialect, in order."""
+    found = []
+    for entry in resources.files("orchestrator.store.migrations").iterdir():
+        name = entry.name
+        if name.endswith(f".{dialect}.sql"):
+            found.append((int(name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class SQLiteStore(Store):
+    """Store backed by one SQLite file (or `:memory:`)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._db: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `sqlite://:memory:`."""
+        path = url.removeprefix("sqlite://")
+        if (path.startswith("/") and not path.startswith("//")) or path.startswith("//"):
+            path = path[1:]
+        return cls(path or ":memory:")
+
+    # -- lifecycle
+
+    async def open(self) -> None:
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = await aiosqlite.connect(self._path, isolation_level=None)
+        except Exception as exc:  # aiosqlite wraps sqlite3 errors of every kind
+            raise StoreError(f"cannot open SQLite database {self._path}: {exc}") from exc
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=5000",
+        ):
+            await self._db.execute(pragma)
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def _migrate(self) -> None:
+        db = self._conn
+        await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = await (await db.execute("SELECT MAX(version) FROM schema_version")).fetchone()
+        current = row[0] or 0
+        known = migrations("sqlite")
+        latest = known[-1][0] if known else 0
+        if current > latest:
+            raise StoreError(
+                f"database schema version {current} is newer than this code knows ({latest}); "
+                "upgrade the orchestrator"
+            )
+        for version, sql in known:
+            if version <= current:
+                continue
+            async with self._tx() as tx:
+                for statement in _statements(sql):
+                    await tx.execute(statement)
+                await tx.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    @property
+    def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            db = self._conn
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+
+    async def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        return await (await self._conn.execute(sql, args)).fetchone()
+
+    async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        return list(await (await self._conn.execute(sql, args)).fetchall())
+
+    async def _write_events(self, db: aiosqlite.Connection, events: Sequence[OutboxEvent]) -> None:
+        if not events:
+            return
+        now = utcnow().timestamp()
+        by_client: dict[str, list[Webhook]] = {}
+        rows = []
+        for event in events:
+            if event.client_id not in by_client:
+                cursor = await db.execute(
+                    "SELECT id, client_id, url, token, events FROM webhooks WHERE client_id = ?",
+                    (event.client_id,),
+                )
+                by_client[event.client_id] = [_webhook(r) for r in await cursor.fetchall()]
+            body = jsonutil.dumps({"type": event.type, "data": event.data})
+            for hook in by_client[event.client_id]:
+                if hook.wants(event.type):
+                    key = f"{hook.id}:{event.ordering_key}"
+                    rows.append((event.client_id, hook.id, key, body, now))
+        if rows:
+            await db.executemany(
+                "INSERT INTO outbox (client_id, webhook_id, ordering_key, body, next_attempt_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    # -- clients and sync
+
+    async def create_client(self, client_id: str, token_id: str, token_digest: str) -> None:
+        async with self._tx() as db:
+            if await (await db.execute("SELECT 1 FROM clients WHERE id = ?", (client_id,))).fetchone():
+                raise Conflict(client_id)
+            await db.execute(
+                "INSERT INTO clients (id, created_on) VALUES (?, ?)", (client_id, iso(utcnow()))
+            )
+            await db.execute(
+                "INSERT INTO client_tokens (id, client_id, digest) VALUES (?, ?, ?)",
+                (token_id, client_id, token_digest),
+            )
+
+    async def get_client(self, client_id: str) -> Client | None:
+        row = await self._one("SELECT id, name, bot_id FROM clients WHERE id = ?", (client_id,))
+        return Client(*row) if row else None
+
+    async def get_client_by_name(self, name: str) -> Client | None:
+        row = await self._one("SELECT id, name, bot_id FROM clients WHERE name = ?", (name,))
+        return Client(*row) if row else None
+
+    async def rename_client(self, client_id: str, name: str) -> bool:
+        async with self._tx() as db:
+            row = await (await db.execute("SELECT name FROM clients WHERE id = ?", (client_id,))).fetchone()
+            if row and row[0] == name:
+                return False
+            await db.execute("UPDATE clients SET name = NULL WHERE name = ?", (name,))
+            await db.execute("UPDATE clients SET name = ? WHERE id = ?", (name, client_id))
+            return True
+
+    async def get_client_token(self, token_id: str) -> tuple[str, str] | None:
+        row = await self._one("SELECT client_id, digest FROM client_tokens WHERE id = ?", (token_id,))
+        return (row[0], row[1]) if row else None
+
+    async def apply_sync(
+        self,
+        client_id: str,
+        channels: Sequence[ChannelConfig],
+        webhooks: Sequence[WebhookSpec],
+        bot_id: str | None,
+        health: Sequence[HealthEvent],
+    ) -> None:
+        async with self._tx() as db:
+            await db.execute("DELETE FROM channel_configs WHERE client_id = ?", (client_id,))
+            await db.executemany(
+                "INSERT INTO channel_configs (client_id, channel, version, config) VALUES (?,?,?,?)",
+                [(client_id, c.channel, c.version, jsonutil.dumps(c.config)) for c in channels],
+            )
+            keep = [w.id for w in webhooks]
+            marks = ",".join("?" * len(keep))
+            await db.execute(
+                f"DELETE FROM webhooks WHERE client_id = ? AND id NOT IN ({marks or 'NULL'})",
+                (client_id, *keep),
+            )
+            for position, hook in enumerate(webhooks):
+                events = jsonutil.dumps(list(hook.events)) if hook.events is not None else None
+                await db.execute(
+                    "INSERT INTO webhooks (id, client_id, position, url, token, events)"
+                    " VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+                    " position = excluded.position, events = excluded.events",
+                    (hook.id, client_id, position, hook.url, hook.token, events),
+                )
+            await db.execute("UPDATE clients SET bot_id = ? WHERE id = ?", (bot_id, client_id))
+            for event in health:
+                await _insert_health(db, client_id, event)
+
+    async def list_webhooks(self, client_id: str) -> list[Webhook]:
+        rows = await self._all(
+            "SELECT id, client_id, url, token, events FROM webhooks WHERE client_id = ?"
+            " ORDER BY position",
+            (client_id,),
+        )
+        return [_webhook(r) for r in rows]
+
+    async def list_channel_configs(self, client_id: str) -> list[ChannelConfig]:
+        rows = await self._all(
+            "SELECT client_id, channel, version, config FROM channel_configs WHERE client_id = ?"
+            " ORDER BY channel",
+            (client_id,),
+        )
+        return [ChannelConfig(r[0], r[1], r[2], jsonutil.loads(r[3])) for r in rows]
+
+    # -- users and conversations
+
+    async def create_user(self, user: User, events: Sequence[OutboxEvent]) -> None:
+        async with self._tx() as db:
+            data = jsonutil.dumps(user.data) if user.data is not None else None
+            await db.execute(
+                "INSERT INTO users (id, client_id, data) VALUES (?,?,?)",
+                (user.id, user.client_id, data),
+            )
+            await self._write_events(db, events)
+
+    async def get_user(self, user_id: str) -> User | None:
+        row = await self._one("SELECT id, client_id, data FROM users WHERE id = ?", (user_id,))
+        if not row:
+            return None
+        return User(row[0], row[1], jsonutil.loads(row[2]) if row[2] is not None else None)
+
+    async def create_user_token(self, token_id: str, user_id: str, token_digest: str) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO user_tokens (id, user_id, digest) VALUES (?,?,?)",
+                (token_id, user_id, token_digest),
+            )
+
+    async def create_conversation(
+        self, conversation: Conversation, events: Sequence[OutboxEvent]
+    ) -> None:
+        async with self._tx() as db:
+            await _insert_conversation(db, conversation)
+            await self._write_events(db, events)
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        row = await self._one(
+            "SELECT id, client_id, user_id, created_on FROM conversations WHERE id = ?",
+            (conversation_id,),
+        )
+        return Conversation(row[0], row[1], row[2], parse_iso(row[3])) if row else None
+
+    async def list_conversations(self, user_id: str, limit: int) -> list[Conversation]:
+        sql = (
+            "SELECT id, client_id, user_id, created_on FROM conversations WHERE user_id = ?"
+            " ORDER BY last_message_on IS NOT NULL, last_message_on DESC, created_on DESC, rowid DESC"
+        )
+        args: tuple[Any, ...] = (user_id,)
+        if limit:
+            sql += " LIMIT ?"
+            args += (limit,)
+        rows = await self._all(sql, args)
+        return [Conversation(r[0], r[1], r[2], parse_iso(r[3])) for r in rows]
+
+    # -- messages
+
+    async def create_message(self, message: Message, events: Sequence[OutboxEvent]) -> None:
+        sent_on = iso(message.sent_on)
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO messages (id, conversation_id, author_id, sent_on, payload, incoming_id)"
+                " VALUES (?,?,?,?,?,?)",
+                (
+                    message.id,
+                    message.conversation_id,
+                    message.author_id,
+                    sent_on,
+                    jsonutil.dumps(message.payload),
+                    message.incoming_id,
+                ),
+            )
+            await db.execute(
+                "UPDATE conversations SET last_message_on = ? WHERE id = ?",
+                (sent_on, message.conversation_id),
+            )
+            await self._write_events(db, events)
+
+    async def get_message(self, message_id: str) -> Message | None:
+        row = await self._one(
+            "SELECT id, conversation_id, author_id, sent_on, payload, incoming_id FROM messages"
+            " WHERE id = ?",
+            (message_id,),
+        )
+        return _message(row) if row else None
+
+    async def list_messages(
+        self, conversation_id: str, limit: int, until: datetime | None
+    ) -> list[Message]:
+        sql = (
+            "SELECT id, conversation_id, author_id, sent_on, payload, incoming_id FROM messages"
+            " WHERE conversation_id = ?"
+        )
+        args: tuple[Any, ...] = (conversation_id,)
+        if until is not None:
+            sql += " AND sent_on <= ?"
+            args += (iso(until),)
+        sql += " ORDER BY sent_on DESC, seq DESC"
+        if limit:
+            sql += " LIMIT ?"
+            args += (limit,)
+        return [_message(r) for r in await self._all(sql, args)]
+
+    async def delete_message(self, message_id: str) -> bool:
+        async with self._tx() as db:
+            cursor = await db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            return cursor.rowcount > 0
+
+    async def delete_conversation_messages(self, conversation_id: str) -> int:
+        async with self._tx() as db:
+            cursor = await db.execute(
+                "DELETE FROM messages WHERE conversation_id = ?", (conversation_id,)
+            )
+            await db.execute(
+                "UPDATE conversations SET last_message_on = NULL WHERE id = ?", (conversation_id,)
+            )
+            return cursor.rowcount
+
+    # -- endpoints
+
+    async def map_endpoint(
+        self,
+        client_id: str,
+        endpoint: Endpoint,
+        new_ids: tuple[str, str],
+        created_on: datetime,
+        events_for: Callable[[EndpointMapping], list[OutboxEvent]],
+    ) -> EndpointMapping:
+        key = (client_id, endpoint.channel, endpoint.identity, endpoint.sender)
+        async with self._tx() as db:
+            row = await (
+                await db.execute(
+                    "SELECT conversation_id FROM endpoints WHERE client_id = ? AND channel = ?"
+                    " AND identity = ? AND sender = ? AND thread = ?",
+                    (*key, endpoint.thread),
+                )
+            ).fetchone()
+            user_row = await (
+                await db.execute(
+                    "SELECT user_id FROM endpoint_users WHERE client_id = ? AND channel = ?"
+                    " AND identity = ? AND sender = ?",
+                    key,
+                )
+            ).fetchone()
+            new_user = user_row is None
+            user_id = new_ids[0] if new_user else user_row[0]
+            if new_user:
+                await db.execute(
+                    "INSERT INTO users (id, client_id) VALUES (?, ?)", (user_id, client_id)
+                )
+                await db.execute(
+                    "INSERT INTO endpoint_users (client_id, channel, identity, sender, user_id)"
+                    " VALUES (?,?,?,?,?)",
+                    (*key, user_id),
+                )
+            new_conversation = row is None
+            conversation_id = new_ids[1] if new_conversation else row[0]
+            if new_conversation:
+                await _insert_conversation(
+                    db, Conversation(conversation_id, client_id, user_id, created_on)
+                )
+                await db.execute(
+                    "INSERT INTO endpoints (client_id, channel, channel_version, identity, sender,"
+                    " thread, conversation_id) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        client_id,
+                        endpoint.channel,
+                        endpoint.channel_version,
+                        endpoint.identity,
+                        endpoint.sender,
+                        endpoint.thread,
+                        conversation_id,
+                    ),
+                )
+            mapping = EndpointMapping(user_id, conversation_id, new_user, new_conversation)
+            await self._write_events(db, events_for(mapping))
+            return mapping
+
+    async def list_endpoints(self, conversation_id: str) -> list[Endpoint]:
+        rows = await self._all(
+            "SELECT channel, identity, sender, thread, channel_version FROM endpoints"
+            " WHERE conversation_id = ? ORDER BY rowid",
+            (conversation_id,),
+        )
+        return [Endpoint(*r) for r in rows]
+
+    # -- webhook outbox
+
+    async def add_events(self, events: Sequence[OutboxEvent]) -> None:
+        async with self._tx() as db:
+            await self._write_events(db, events)
+
+    async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Delivery]:
+        async with self._tx() as db:
+            cursor = await db.execute(
+                "SELECT o.seq, o.client_id, o.webhook_id, w.url, w.token, o.body, o.attempts"
+                " FROM outbox o LEFT JOIN webhooks w ON w.id = o.webhook_id"
+                " WHERE o.status = 'pending' AND o.next_attempt_at <= ?"
+                " AND o.seq = (SELECT MIN(p.seq) FROM outbox p"
+                "              WHERE p.ordering_key = o.ordering_key AND p.status = 'pending')"
+                " ORDER BY o.seq LIMIT ?",
+                (now, limit),
+            )
+            rows = await cursor.fetchall()
+            claimed = []
+            for seq, client_id, webhook_id, url, token, body, attempts in rows:
+                if url is None:  # the webhook was removed by a later sync
+                    await db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+                    continue
+                claimed.append(Delivery(seq, client_id, webhook_id, url, token, body, attempts))
+            await db.executemany(
+                "UPDATE outbox SET next_attempt_at = ? WHERE seq = ?",
+                [(now + lease, d.seq) for d in claimed],
+            )
+            return claimed
+
+    async def complete_delivery(self, seq: int) -> None:
+        async with self._tx() as db:
+            await db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    async def retry_delivery(self, seq: int, attempts: int, next_at: float, error: str) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?",
+                (attempts, next_at, error, seq),
+            )
+
+    async def fail_delivery(self, seq: int, attempts: int, error: str) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE seq = ?",
+                (attempts, error, seq),
+            )
+
+    async def next_delivery_at(self) -> float | None:
+        row = await self._one("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
+        return row[0] if row else None
+
+    async def delivery_counts(self, client_id: str) -> dict[str, int]:
+        rows = await self._all(
+            "SELECT status, COUNT(*) FROM outbox WHERE client_id = ? GROUP BY status", (client_id,)
+        )
+        counts = {"pending": 0, "failed": 0}
+        counts.update({status: count for status, count in rows})
+        return counts
+
+    # -- health
+
+    async def add_health_event(
+        self, client_id: str, event: HealthEvent, events: Sequence[OutboxEvent]
+    ) -> None:
+        async with self._tx() as db:
+            await _insert_health(db, client_id, event)
+            await self._write_events(db, events)
+
+    async def list_health(self, client_id: str, per_channel: int) -> dict[str, list[HealthEvent]]:
+        rows = await self._all(
+            "SELECT channel, type, time, data FROM health_events WHERE client_id = ?"
+            " ORDER BY seq DESC",
+            (client_id,),
+        )
+        result: dict[str, list[HealthEvent]] = {}
+        for channel, type_, time, data in rows:
+            events = result.setdefault(channel, [])
+            if len(events) < per_channel:
+                loaded = jsonutil.loads(data) if data is not None else None
+                events.append(HealthEvent(channel, type_, parse_iso(time), loaded))
+        return result
+
+    # -- bots
+
+    async def get_bot_state(self, conversation_id: str, user_id: str, bot_id: str) -> BotState:
+        row = await self._one(
+            "SELECT bot_id, state FROM bot_states WHERE conversation_id = ?", (conversation_id,)
+        )
+        user_row = await self._one(
+            "SELECT vars FROM bot_user_vars WHERE user_id = ? AND bot_id = ?", (user_id, bot_id)
+        )
+        state = jsonutil.loads(row[1]) if row and row[1] and row[0] == bot_id else None
+        user_vars = jsonutil.loads(user_row[0]) if user_row else {}
+        return BotState(conversation_id, bot_id, state, user_vars)
+
+    async def save_bot_state(self, user_id: str, state: BotState, timers: Sequence[Timer]) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO bot_states (conversation_id, bot_id, state) VALUES (?,?,?)"
+                " ON CONFLICT(conversation_id) DO UPDATE SET bot_id = excluded.bot_id,"
+                " state = excluded.state",
+                (state.conversation_id, state.bot_id, jsonutil.dumps(state.state)),
+            )
+            await db.execute(
+                "INSERT INTO bot_user_vars (user_id, bot_id, vars) VALUES (?,?,?)"
+                " ON CONFLICT(user_id, bot_id) DO UPDATE SET vars = excluded.vars",
+                (user_id, state.bot_id, jsonutil.dumps(state.user_vars)),
+            )
+            await db.execute("DELETE FROM timers WHERE conversation_id = ?", (state.conversation_id,))
+            await db.executemany(
+                "INSERT INTO timers (conversation_id, timer_id, due, data) VALUES (?,?,?,?)",
+                [(t.conversation_id, t.timer_id, iso(t.due), jsonutil.dumps(t.data)) for t in timers],
+            )
+
+    async def due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        rows = await self._all(
+            "SELECT conversation_id, timer_id, due, data FROM timers WHERE due <= ?"
+            " ORDER BY due LIMIT ?",
+            (iso(now), limit),
+        )
+        return [Timer(r[0], r[1], parse_iso(r[2]), jsonutil.loads(r[3])) for r in rows]
+
+    async def delete_timer(self, conversation_id: str, timer_id: str) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "DELETE FROM timers WHERE conversation_id = ? AND timer_id = ?",
+                (conversation_id, timer_id),
+            )
+
+    async def add_trace(self, conversation_id: str, trace: dict[str, Any], keep: int) -> int:
+        async with self._tx() as db:
+            row = await (
+                await db.execute(
+                    "SELECT COALESCE(MAX(turn), 0) FROM turn_traces WHERE conversation_id = ?",
+                    (conversation_id,),
+                )
+            ).fetchone()
+            turn = row[0] + 1
+            await db.execute(
+                "INSERT INTO turn_traces (conversation_id, turn, trace) VALUES (?,?,?)",
+                (conversation_id, turn, jsonutil.dumps(trace)),
+            )
+            await db.execute(
+                "DELETE FROM turn_traces WHERE conversation_id = ? AND turn <= ?",
+                (conversation_id, turn - keep),
+            )
+            return turn
+
+    async def list_traces(self, conversation_id: str) -> list[dict[str, Any]]:
+        rows = await self._all(
+            "SELECT turn, trace FROM turn_traces WHERE conversation_id = ? ORDER BY turn",
+            (conversation_id,),
+        )
+        return [{"turn": turn, **jsonutil.loads(trace)} for turn, trace in rows]
+
+    # -- channels
+
+    async def seen_inbound(self, client_id: str, channel: str, platform_id: str) -> bool:
+        async with self._tx() as db:
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO inbound_seen (client_id, channel, platform_id) VALUES (?,?,?)",
+                (client_id, channel, platform_id),
+            )
+            return cursor.rowcount == 0
+
+    async def get_kv(self, key: str) -> Any | None:
+        row = await self._one("SELECT value FROM kv WHERE key = ?", (key,))
+        return jsonutil.loads(row[0]) if row else None
+
+    async def set_kv(self, key: str, value: Any) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, jsonutil.dumps(value)),
+            )
+
+
+def _statements(sql: str) -> list[str]:
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _webhook(row: Sequence[Any]) -> Webhook:
+    events = tuple(jsonutil.loads(row[4])) if row[4] is not None else None
+    return Webhook(row[0], row[1], row[2], row[3], events)
+
+
+def _message(row: Sequence[Any]) -> Message:
+    return Message(row[0], row[1], row[2], parse_iso(row[3]), jsonutil.loads(row[4]), row[5])
+
+
+async def _insert_conversation(db: aiosqlite.Connection, conversation: Conversation) -> None:
+    await db.execute(
+        "INSERT INTO conversations (id, client_id, user_id, created_on) VALUES (?,?,?,?)",
+        (conversation.id, conversation.client_id, conversation.user_id, iso(conversation.created_on)),
+    )
+
+
+async def _insert_health(db: aiosqlite.Connection, client_id: str, event: HealthEvent) -> None:
+    data = jsonutil.dumps(event.data) if event.data is not None else None
+    await db.execute(
+        "INSERT INTO health_events (client_id, channel, type, time, data) VALUES (?,?,?,?,?)",
+        (client_id, event.channel, event.type, iso(event.time), data),
+    )

@@ -1,0 +1,115 @@
+"""Delivery of the webhook outbox to client URLs: bounded, ordered, and surviving restarts.
+
+Events were written to the outbox in the same transaction as their cause. This worker claims
+due rows (only the oldest pending row of each ordering key, so the events of one conversation
+reach a webhook in order), POSTs them with a per-attempt timeout, and on failure retries with
+capped exponential backoff up to `webhooks.max_attempts`. A claimed row is leased, not
+removed: if the process dies mid-delivery, the row becomes due again when the lease ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import aiohttp
+
+from .bus import Bus, Subscription
+from .config import WebhookSettings
+from .store import Store
+from .store.records import Delivery
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+
+
+class WebhookWorker:
+    """Background task that empties the outbox."""
+
+    def __init__(self, store: Store, bus: Bus, settings: WebhookSettings) -> None:
+        self._store, self._bus, self._settings = store, bus, settings
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._subscription: Subscription | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.delivered = 0
+        self.failed = 0
+
+    async def start(self) -> None:
+        """Start delivering, beginning with whatever was pending before a restart."""
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._settings.timeout),
+            headers={"User-Agent": "orchestrator-webhooks"},
+        )
+        self._subscription = self._bus.subscribe("outbox", lambda _: self._wake.set())
+        self._task = asyncio.create_task(self._run(), name="webhook-worker")
+
+    async def stop(self) -> None:
+        """Stop; undelivered rows stay in the outbox for the next start."""
+        if self._subscription:
+            self._subscription.cancel()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._session:
+            await self._session.close()
+
+    async def _run(self) -> None:
+        lease = self._settings.timeout + 5
+        while True:
+            self._wake.clear()
+            try:
+                batch = await self._store.claim_deliveries(time.time(), lease, BATCH)
+            except Exception:
+                log.exception("cannot read the webhook outbox")
+                batch = []
+            if batch:
+                await asyncio.gather(*(self._deliver(d) for d in batch))
+                continue
+            await self._sleep_until_due()
+
+    async def _sleep_until_due(self) -> None:
+        due = await self._store.next_delivery_at()
+        delay = 60.0 if due is None else max(0.0, due - time.time())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), min(delay, 60.0))
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        assert self._session is not None
+        headers = {
+            "Content-Type": "application/json",
+            "x-bp-messaging-client-id": delivery.client_id,
+            "x-bp-messaging-webhook-token": delivery.token,
+        }
+        try:
+            async with self._session.post(delivery.url, data=delivery.body, headers=headers) as resp:
+                await resp.read()
+                ok, error = 200 <= resp.status < 300, f"HTTP {resp.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            ok, error = False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if ok:
+            await self._store.complete_delivery(delivery.seq)
+            self.delivered += 1
+            return
+        await self._failed(delivery, error)
+
+    async def _failed(self, delivery: Delivery, error: str) -> None:
+        attempts = delivery.attempts + 1
+        if attempts >= self._settings.max_attempts:
+            self.failed += 1
+            log.error(
+                "webhook delivery to %s failed after %d attempts (%s); giving up",
+                delivery.url,
+                attempts,
+                error,
+            )
+            await self._store.fail_delivery(delivery.seq, attempts, error)
+            return
+        backoff = min(self._settings.retry_max, self._settings.retry_base * 2 ** (attempts - 1))
+        if attempts == 1:
+            log.warning("webhook delivery to %s failed (%s); retrying", delivery.url, error)
+        await self._store.retry_delivery(delivery.seq, attempts, time.time() + backoff, error)
