@@ -35,6 +35,7 @@ class WebhookWorker:
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._stopping = False
         self.delivered = 0
         self.failed = 0
 
@@ -48,19 +49,25 @@ class WebhookWorker:
         self._task = asyncio.create_task(self._run(), name="webhook-worker")
 
     async def stop(self) -> None:
-        """Stop; undelivered rows stay in the outbox for the next start."""
+        """Finish the deliveries under way (within one timeout), then stop; undelivered rows
+        stay in the outbox for the next start."""
         if self._subscription:
             self._subscription.cancel()
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), self._settings.timeout + 1)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         if self._session:
             await self._session.close()
 
     async def _run(self) -> None:
         lease = self._settings.timeout + 5
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 batch = await self._store.claim_deliveries(time.time(), lease, BATCH)
@@ -108,6 +115,7 @@ class WebhookWorker:
                 error,
             )
             await self._store.fail_delivery(delivery.seq, attempts, error)
+            await self._bus.publish("webhook.failed", {"url": delivery.url, "error": error})
             return
         backoff = min(self._settings.retry_max, self._settings.retry_base * 2 ** (attempts - 1))
         if attempts == 1:

@@ -4,7 +4,8 @@ Topics used:
 - `message.created`: every stored message (`{client_id, user_id, message, source, collect}`);
 - `collect.<incoming id>`: a bot reply to a message someone may be collecting;
 - `turn.<incoming id>`: the bot's turn for that message ended;
-- `outbox`: new webhook events were committed (wakes the delivery worker).
+- `outbox`: new webhook events were committed (wakes the delivery worker);
+- `webhook.failed`: a webhook event was given up after its last attempt.
 """
 
 from __future__ import annotations
