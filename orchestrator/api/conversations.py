@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .routing import Call, json_response, route
+from .routing import Call, json_response, route, text_response
 from .schemas import (
     ConversationBody,
+    ConversationEventBody,
     ConversationOut,
+    EventReply,
     IdParams,
     LimitQuery,
+    TraceOut,
     UserIdParams,
 )
 
@@ -36,3 +39,29 @@ async def list_conversations(call: Call) -> web.Response:
         call.client_id, call.params.userId, call.query.limit
     )
     return json_response([c.to_api() for c in found])
+
+
+@route("POST", "/conversations/{id}/events", params=IdParams, body=ConversationEventBody,
+       response=EventReply, summary="Send a system event to the conversation's bot "
+       "(account_linked, agent_joined, agent_released, closed…) and get its replies")
+async def post_event(call: Call) -> web.Response:
+    conversation = await call.services.conversations.get(call.client_id, call.params.id)
+    bots = call.services.bots
+    outcome = None
+    if bots is not None:
+        outcome = await bots.inject_event(
+            call.client_id, conversation, call.body.event, call.body.data
+        )
+    if outcome is None:
+        return text_response("this conversation's client has no built-in bot (sync sets one)", 409)
+    return json_response({
+        "responses": [m.to_api() for m in outcome.replies],
+        "handoff": outcome.handoff_state,
+    })
+
+
+@route("GET", "/conversations/{id}/trace", params=IdParams, response=TraceOut,
+       summary="The bot's turn traces for this conversation (why did the bot say that?)")
+async def get_trace(call: Call) -> web.Response:
+    await call.services.conversations.get(call.client_id, call.params.id)
+    return json_response({"turns": await call.services.store.list_traces(call.params.id)})

@@ -197,3 +197,12 @@ class EndpointOut(BaseModel):
 class HealthOut(BaseModel):
     channels: dict[str, Any]
     webhooks: dict[str, int]
+
+
+class EventReply(BaseModel):
+    responses: list[MessageOut]
+    handoff: str = Field(description="The handoff state after the event: bot, pending, agent…")
+
+
+class TraceOut(BaseModel):
+    turns: list[dict[str, Any]]

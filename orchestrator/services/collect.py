@@ -25,14 +25,15 @@ class _Collector:
 
     def __init__(self) -> None:
         self.responses: list[Message] = []
-        self.done = asyncio.Event()
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def add(self, message: Message) -> None:
-        if not self.done.is_set():
+        if not self.done.done():
             self.responses.append(message)
 
     def end(self, _: Any) -> None:
-        self.done.set()
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 class CollectService:
@@ -70,8 +71,9 @@ class CollectService:
             wait_ms = DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms
             wait_ms = min(wait_ms or MAX_TIMEOUT_MS, MAX_TIMEOUT_MS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(collector.done.wait(), wait_ms / 1000)
-            collector.done.set()
+                async with asyncio.timeout(wait_ms / 1000):
+                    await collector.done
+            collector.end(None)
             return message, list(collector.responses)
         finally:
             self.open_count -= 1

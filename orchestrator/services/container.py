@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..bus import Bus
 from ..config import Settings
@@ -15,6 +15,14 @@ from .health import HealthService
 from .messages import MessageService
 from .sync import SyncService
 from .users import ConversationService, UserService
+
+
+class BotTurns(Protocol):
+    """What the API needs of the bot runner (kept abstract: services do not import bots)."""
+
+    async def inject_event(
+        self, client_id: str, conversation: Any, event: str, data: dict[str, Any]
+    ) -> Any: ...
 
 
 @dataclass
@@ -32,6 +40,7 @@ class Services:
     collect: CollectService
     sync: SyncService
     health: HealthService
+    bots: BotTurns | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -67,6 +67,7 @@ class SyncService:
         health += [HealthEvent(name, "delete", now) for name in current if name not in wanted_names]
         specs = await self._diff_webhooks(client_id, webhooks or [])
         await self._store.apply_sync(client_id, wanted, list(specs.values()), bot, health)
+        await self._bus.publish("client.synced", client_id)
         return [_webhook_reply(specs[hook["url"]]) for hook in webhooks or []]
 
     async def sync_seed(self, body: dict[str, Any]) -> dict[str, Any]:

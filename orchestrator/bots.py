@@ -1,0 +1,282 @@
+"""Runs a client's built-in bot on its users' messages, on timers, and on injected events.
+
+One turn at a time per conversation (a lock each), different conversations concurrently.
+A turn loads the conversation's state, runs the pure engine, stores the new state and timers,
+creates the replies through `MessageService.create` (with `incomingId`, so collect gathers
+them), and then ends the turn, which releases a waiting collect at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .bus import Subscription
+from .engine import ActionRegistry, BotLoadError, BotVersion, Engine, HttpPort, TurnInput, load_bot
+from .payloads import inbound_adapter, text_of
+from .services.container import Services
+from .services.messages import MessageCreated
+from .store.records import BotState, Conversation, Message, Timer, utcnow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class BotCatalog:
+    """The bots defined under `bots.dir`, each compiled into an immutable version."""
+
+    def __init__(self, bots_dir: Path) -> None:
+        self.bots_dir = bots_dir
+        self.root = bots_dir.resolve().parent
+        self._bots: dict[str, BotVersion] = {}
+        self._actions: dict[str, ActionRegistry] = {}
+
+    def bot_files(self) -> list[Path]:
+        """Every bot file (`bots/<id>.yaml`)."""
+        if not self.bots_dir.is_dir():
+            return []
+        return sorted(p for p in self.bots_dir.glob("*.y*ml") if p.is_file())
+
+    def load_all(self) -> None:
+        """Load every bot; raise BotLoadError (all diagnostics of all bots) if any is broken."""
+        errors: list[BotLoadError] = []
+        for path in self.bot_files():
+            try:
+                self.put(load_bot(path, self.root))
+            except BotLoadError as exc:
+                errors.append(exc)
+        if errors:
+            raise BotLoadError([d for e in errors for d in e.diagnostics])
+
+    def put(self, bot: BotVersion) -> None:
+        """Install (or atomically replace) a bot version."""
+        self._actions[bot.id] = ActionRegistry.from_bot(bot)
+        self._bots[bot.id] = bot
+
+    def get(self, bot_id: str) -> BotVersion | None:
+        return self._bots.get(bot_id)
+
+    def actions(self, bot_id: str) -> ActionRegistry:
+        return self._actions[bot_id]
+
+    def exists(self, bot_id: str) -> bool:
+        return bot_id in self._bots
+
+    def ids(self) -> list[str]:
+        return sorted(self._bots)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    replies: list[Message]
+    handoff: Any | None
+    handoff_state: str
+
+
+class BotRunner:
+    """Subscribes to user messages and runs bot turns; fires due timers."""
+
+    def __init__(
+        self,
+        services: Services,
+        catalog: BotCatalog,
+        http: HttpPort,
+        *,
+        clock: Clock = utcnow,
+        timer_poll: float = 1.0,
+    ) -> None:
+        self._services, self._catalog, self._http = services, catalog, http
+        self._clock, self._timer_poll = clock, timer_poll
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._subscription: Subscription | None = None
+        self._timer_task: asyncio.Task[None] | None = None
+        self._timers_wake = asyncio.Event()
+        self._bot_of_client: dict[str, str | None] = {}
+
+    async def start(self) -> None:
+        self._subscription = self._services.bus.subscribe("message.created", self._on_message)
+        self._services.bus.subscribe("client.synced", self._on_synced)
+        self._timer_task = asyncio.create_task(self._fire_timers(), name="bot-timers")
+
+    async def stop(self) -> None:
+        if self._subscription:
+            self._subscription.cancel()
+        if self._timer_task:
+            self._timer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer_task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+
+    # -- inbound
+
+    def _on_synced(self, client_id: str) -> None:
+        self._bot_of_client.pop(client_id, None)
+
+    def _on_message(self, event: MessageCreated) -> None:
+        if event.message.author_id is None:
+            return  # the bot's own (or an external bot's) message
+        task = asyncio.create_task(self._answer(event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _bot_id(self, client_id: str) -> str | None:
+        if client_id not in self._bot_of_client:
+            client = await self._services.clients.get(client_id)
+            self._bot_of_client[client_id] = client.bot_id if client else None
+        return self._bot_of_client[client_id]
+
+    async def _answer(self, event: MessageCreated) -> None:
+        bot_id = await self._bot_id(event.client_id)
+        if bot_id is None:
+            return  # no built-in bot: the client's webhook consumer answers
+        inbound = normalise_inbound(event.message.payload)
+        channel = event.source.channel if event.source else "api"
+        await self.run_turn(
+            event.client_id, bot_id, event.conversation, inbound, event.message.id, channel
+        )
+
+    async def inject_event(
+        self, client_id: str, conversation: Conversation, event: str, data: dict[str, Any]
+    ) -> TurnOutcome | None:
+        """Run a turn on a system event (account linked, agent released…); None without bot."""
+        bot_id = await self._bot_id(client_id)
+        if bot_id is None:
+            return None
+        payload = {"type": "event", "event": event, "data": data}
+        return await self.run_turn(client_id, bot_id, conversation, payload, None, "api")
+
+    # -- the turn
+
+    async def run_turn(
+        self,
+        client_id: str,
+        bot_id: str,
+        conversation: Conversation,
+        inbound: dict[str, Any],
+        incoming_id: str | None,
+        channel: str,
+    ) -> TurnOutcome | None:
+        """One turn of the bot for one inbound event; always ends the turn for collect."""
+        try:
+            async with self._conversation_lock(conversation.id):
+                return await self._turn(
+                    client_id, bot_id, conversation, inbound, incoming_id, channel
+                )
+        except Exception:
+            log.exception("bot %s failed on conversation %s", bot_id, conversation.id)
+            return None
+        finally:
+            if incoming_id is not None:
+                await self._services.messages.announce_turn_end(incoming_id)
+
+    async def _turn(
+        self,
+        client_id: str,
+        bot_id: str,
+        conversation: Conversation,
+        inbound: dict[str, Any],
+        incoming_id: str | None,
+        channel: str,
+    ) -> TurnOutcome | None:
+        bot = self._catalog.get(bot_id)
+        if bot is None:
+            log.error("client %s names bot %r, which is not loaded", client_id, bot_id)
+            return None
+        store = self._services.store
+        state = await store.get_bot_state(conversation.id, conversation.user_id, bot_id)
+        engine = Engine(
+            bot,
+            http=self._http,
+            actions=self._catalog.actions(bot_id),
+            env=self._services.settings.bots.env,
+        )
+        result = await engine.run_turn(
+            TurnInput(
+                event=inbound,
+                conv_state=state.state,
+                user_vars=state.user_vars,
+                now=self._clock(),
+                channel=channel,
+                conversation_id=conversation.id,
+                user_id=conversation.user_id,
+            )
+        )
+        if result.error:
+            log.error("bot %s, conversation %s: %s", bot_id, conversation.id, result.error)
+        timers = [Timer(conversation.id, t.id, t.due, t.data) for t in result.timers]
+        new_state = BotState(conversation.id, bot_id, result.conv_state, result.user_vars)
+        await store.save_bot_state(conversation.user_id, new_state, timers)
+        if timers:
+            self._timers_wake.set()
+        keep = self._services.settings.bots.trace_turns
+        if keep:
+            await store.add_trace(conversation.id, result.trace, keep)
+        replies = [
+            await self._services.messages.create(
+                client_id, conversation.id, reply, incoming_id=incoming_id
+            )
+            for reply in result.replies
+        ]
+        if result.handoff is not None:
+            await self._services.bus.publish(
+                "handoff.requested",
+                {"client_id": client_id, "conversation": conversation, "request": result.handoff},
+            )
+        return TurnOutcome(replies, result.handoff, result.handoff_state)
+
+    @contextlib.asynccontextmanager
+    async def _conversation_lock(self, conversation_id: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+                self._locks.pop(conversation_id, None)
+
+    # -- timers
+
+    async def _fire_timers(self) -> None:
+        while True:
+            try:
+                due = await self._services.store.due_timers(self._clock(), 100)
+                for timer in due:
+                    await self._fire(timer)
+            except Exception:
+                log.exception("timer loop failed; retrying")
+            self._timers_wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._timers_wake.wait(), self._timer_poll)
+
+    async def _fire(self, timer: Timer) -> None:
+        store = self._services.store
+        await store.delete_timer(timer.conversation_id, timer.timer_id)
+        conversation = await self._services.conversations.find(timer.conversation_id)
+        if conversation is None:
+            return
+        bot_id = await self._bot_id(conversation.client_id)
+        if bot_id is None:
+            return
+        payload = {"type": "event", "event": "timer",
+                   "data": {"timer_id": timer.timer_id, **timer.data}}
+        await self.run_turn(conversation.client_id, bot_id, conversation, payload, None, "api")
+
+
+def normalise_inbound(payload: dict[str, Any]) -> dict[str, Any]:
+    """Any stored message payload as a canonical inbound event (text when unrecognised)."""
+    try:
+        return inbound_adapter.validate_python(payload).to_dict()
+    except ValidationError:
+        return {"type": "text", "text": text_of(payload)}
+
