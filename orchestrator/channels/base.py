@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import random
 import warnings
 from abc import ABC, abstractmethod
@@ -55,7 +56,9 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 from yarl import URL
 
-from orchestrator.payloads import OutboundPayload, outbound_adapter
+from orchestrator.payloads import OutboundPayload, inbound_adapter, outbound_adapter
+
+log = logging.getLogger("orchestrator.channels")
 
 # PyJWT >= 2.10 warns about short HMAC keys; platform keys are not ours to choose.
 _ShortKeyWarning: type[Warning] = getattr(
@@ -148,7 +151,9 @@ class Endpoint:
     """Where a conversation lives on a platform (Botpress Messaging's endpoint mapping).
 
     `identity` is the bot's account on the platform, `sender` the user, `thread` the
-    platform's conversation. All are non-empty strings (`"*"` when the platform has none).
+    platform's conversation. All are non-empty strings. `thread` is the conversation key; a
+    desk event whose user the platform does not name (a Chat21 group's system message) has
+    sender `"*"`: look the conversation up by (identity, thread).
     """
 
     identity: str
@@ -392,7 +397,19 @@ def validate_outbound(payload: Mapping[str, Any]) -> OutboundPayload:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
-        raise RenderError(f"invalid {payload.get('type')!r} payload at {where}: {first['msg']}") from exc
+        kind = payload.get("type")
+        raise RenderError(f"invalid {kind!r} payload at {where}: {first['msg']}") from exc
+
+
+def canonical_inbound(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`payload` validated as a canonical inbound payload (None values dropped), or None
+    (logged) when a platform sent something we translated into an invalid payload."""
+    try:
+        return inbound_adapter.validate_python(dict(payload)).to_dict()
+    except ValidationError as exc:
+        log.warning("dropping an untranslatable %r event: %s", payload.get("type"),
+                    exc.errors()[0]["msg"])
+        return None
 
 
 def secrets_equal(presented: str, expected: SecretStr | str) -> bool:
@@ -437,6 +454,11 @@ def jwt_decode(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", _ShortKeyWarning)
         return jwt.decode(token, raw, algorithms=["HS256"], audience=audience, options=options)
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else {} (platform bodies are not to be trusted)."""
+    return value if isinstance(value, dict) else {}
 
 
 def first_str(*values: Any) -> str | None:

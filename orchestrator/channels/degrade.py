@@ -17,12 +17,14 @@ from orchestrator.payloads import text_of
 CHOICE_TYPES = frozenset({"buttons", "single-choice", "card", "carousel"})
 
 
-class _Numbered:
-    """Accumulates lines and numbered options."""
+class Numbered:
+    """A payload degraded to lines of text; `options` maps each number to its payload and
+    `labels` each number to its label (for platforms with reply chips)."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.options: dict[str, str] = {}
+        self.labels: dict[str, str] = {}
 
     def line(self, text: str | None) -> None:
         if text:
@@ -31,6 +33,7 @@ class _Numbered:
     def option(self, label: str, value: str) -> None:
         number = str(len(self.options) + 1)
         self.options[number] = value
+        self.labels[number] = label
         self.lines.append(f"{number}. {label}")
 
     def link(self, label: str, url: str) -> None:
@@ -49,7 +52,7 @@ def button_value(button: Mapping[str, Any]) -> str:
     return ""
 
 
-def _button(out: _Numbered, button: Mapping[str, Any]) -> None:
+def _button(out: Numbered, button: Mapping[str, Any]) -> None:
     inner = button.get("payload") or {}
     label = button.get("label", "")
     if button.get("type") == "link" and inner.get("url"):
@@ -60,7 +63,7 @@ def _button(out: _Numbered, button: Mapping[str, Any]) -> None:
         out.option(label, button_value(button))
 
 
-def _card(out: _Numbered, card: Mapping[str, Any]) -> None:
+def _card(out: Numbered, card: Mapping[str, Any]) -> None:
     out.line(card.get("title"))
     out.line(card.get("subtitle"))
     if card.get("image"):
@@ -80,8 +83,14 @@ def numbered_options(payload: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
 
     For payloads without choices the map is empty and the text is `as_text(payload)`.
     """
+    out = numbered(payload)
+    return out.text(), out.options
+
+
+def numbered(payload: Mapping[str, Any]) -> Numbered:
+    """`numbered_options` with the labels kept (see `Numbered`)."""
     kind = payload.get("type")
-    out = _Numbered()
+    out = Numbered()
     if kind == "buttons":
         out.line(payload.get("text"))
         for button in payload.get("buttons") or []:
@@ -100,8 +109,8 @@ def numbered_options(payload: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
                 out.lines.append("")  # a blank line between cards
             _card(out, card)
     else:
-        return as_text(payload), {}
-    return out.text(), out.options
+        out.line(as_text(payload))
+    return out
 
 
 def map_url(latitude: float, longitude: float) -> str:

@@ -24,8 +24,10 @@ phone or email in Multichannel), thread = `room.id`. reply_context: `room_id`, p
 the id is 0 (Multichannel traffic). Echo: the sender is the bot (`botUserId`/`senderEmail`);
 a `post_comment_rest` comment by another user is kept (another backend may post as a user).
 `button_postback_response` comments become postbacks with the button's `payload.payload`.
-Multichannel desk events: the "mark as resolved" webhook becomes `closed`; `system_event`
-comments adding or removing a member become `agent_joined` / `agent_released`.
+Multichannel desk events: the "mark as resolved" webhook becomes `closed` (sender: the
+customer); `system_event` comments `add_member` / `remove_member` (assigning an agent adds them
+to the room [assumed: the bot webhook's delivery of system comments is undocumented]) become
+`agent_joined` / `agent_released`, with sender `"*"` (the system user posts them).
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ from orchestrator.channels.base import (
     InboundRequest,
     ParsedInbound,
     VerificationError,
+    as_dict,
     bad_request,
+    canonical_inbound,
     check_url_secret,
     first_str,
     hmac_sha256_hex,
@@ -84,6 +88,13 @@ class QiscusConfig(ChannelConfig):
     def _app_id(cls, value: str) -> str:
         if not value or not all(c.isalnum() or c in "-_" for c in value):
             raise ValueError("must be letters, digits, '-' or '_'")
+        return value
+
+    @field_validator("senderEmail")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and "@" not in value:
+            raise ValueError("must be the bot's sender email (user@domain)")
         return value
 
     @model_validator(mode="after")
@@ -155,22 +166,25 @@ class QiscusChannel(Channel[QiscusConfig]):
     def _parse_comment(
         self, body: dict[str, Any], inner: dict[str, Any], config: QiscusConfig
     ) -> InboundMessage | None:
-        sender = inner.get("from") or {}
-        room = inner.get("room") or {}
+        sender = as_dict(inner.get("from"))
+        room = as_dict(inner.get("room"))
         message = inner["message"]
         sender_id = first_str(sender.get("email"), sender.get("id_str"), sender.get("id"))
         room_id = first_str(room.get("id_str"), room.get("id"))
         if not sender_id or not room_id:
             return None
         is_echo = sender_id == config.sender
-        payload = _inbound_payload(message, config, is_echo)
+        translated = _inbound_payload(message, config, is_echo)
+        payload = canonical_inbound(translated) if translated else None
         if payload is None:
             return None
+        if payload["type"] == "event":
+            sender_id = "*"  # posted by the system user, not by the room's customer
         context: dict[str, Any] = {"room_id": room_id}
         channel = body.get("channel")
         if isinstance(channel, dict) and channel.get("id") is not None:
             context["channel_id"] = str(channel["id"])
-        source = _room_options(room).get("source") or (channel or {}).get("source")
+        source = _room_options(room).get("source") or as_dict(channel).get("source")
         if source:
             context["source"] = source
         message_id = first_str(message.get("id_str"), message.get("id"))
@@ -187,8 +201,8 @@ class QiscusChannel(Channel[QiscusConfig]):
 
     def _resolved(self, body: dict[str, Any], config: QiscusConfig) -> InboundMessage:
         service = body["service"]
-        customer = body.get("customer") or {}
-        resolved_by = body.get("resolved_by") or {}
+        customer = as_dict(body.get("customer"))
+        resolved_by = as_dict(body.get("resolved_by"))
         room_id = first_str(service.get("room_id")) or "*"
         data = {
             "resolved_by": first_str(resolved_by.get("email"), resolved_by.get("name")),
@@ -268,7 +282,7 @@ class QiscusChannel(Channel[QiscusConfig]):
 
         async def post(body: dict[str, Any]) -> None:
             await call(http, "POST", url, platform=self.name, policy=self.retry,
-                       headers=headers, json={**address, **body})
+                       headers=headers, json={**body, **address})
 
         await send_each(bodies, post)
 
@@ -378,7 +392,7 @@ def _inbound_payload(
     """The canonical payload of a comment, or None for comments that carry nothing for us."""
     kind = message.get("type") or "text"
     text = message.get("text") or ""
-    inner = message.get("payload") if isinstance(message.get("payload"), dict) else {}
+    inner = as_dict(message.get("payload"))
     if kind == "button_postback_response":
         value = inner.get("payload")
         return {"type": "postback", "payload": value if isinstance(value, str) and value
@@ -405,15 +419,15 @@ def _system_event(inner: Mapping[str, Any], config: QiscusConfig) -> dict[str, A
     """Members joining or leaving a Multichannel room: an agent taking or leaving it."""
     if config.mode != "multichannel":
         return None
-    event = {"add_member": "agent_joined", "join_room": "agent_joined",
-             "remove_member": "agent_released", "left_room": "agent_released"}.get(
+    # Assigning an agent adds them to the customer's room; a customer never is "added".
+    event = {"add_member": "agent_joined", "remove_member": "agent_released"}.get(
         str(inner.get("type")))
     if event is None:
         return None
-    agent = first_str(inner.get("object_email"), inner.get("subject_email"))
-    if agent == config.sender:
+    agent = first_str(inner.get("object_email"))
+    if agent is None or agent == config.sender:
         return None  # the bot itself joining or leaving is not an agent event
-    name = first_str(inner.get("object_username"), inner.get("subject_username"))
+    name = first_str(inner.get("object_username"))
     data = {k: v for k, v in {"agent": agent, "name": name}.items() if v}
     return {"type": "event", "event": event, "data": data}
 

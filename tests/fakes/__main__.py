@@ -1,0 +1,91 @@
+"""Start the four platform fakes on fixed ports: `python -m tests.fakes [--base-port 8701]`.
+
+Prints each fake's URL, the channel config that points at it, and how to make it post a signed
+webhook to the orchestrator (`POST /_fake/send`). Stops on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+
+from tests.fakes.base import FakePlatform
+from tests.fakes.chat21 import Chat21Fake
+from tests.fakes.messagemedia import MessageMediaFake
+from tests.fakes.qiscus import QiscusFake
+from tests.fakes.tiledesk import TiledeskFake
+
+HOST = "127.0.0.1"
+WEBHOOK_SECRET = "local-webhook-secret"
+ORCHESTRATOR = "http://127.0.0.1:8080/webhooks/v1/<scope>"
+
+
+def _configs(qiscus: QiscusFake, tiledesk: TiledeskFake, chat21: Chat21Fake,
+             mm: MessageMediaFake) -> dict[str, dict[str, object]]:
+    """The `channels` section of a sync body that points every channel at its fake."""
+    return {
+        "qiscus": {"apiUrl": qiscus.url, "appId": qiscus.app_id, "secretKey": qiscus.secret_key,
+                   "botUserId": qiscus.bot_user_id, "signatureToken": qiscus.signature_token},
+        "tiledesk": {"apiUrl": tiledesk.url, "projectId": tiledesk.project_id,
+                     "botId": tiledesk.bot_id, "botSecret": tiledesk.bot_secret,
+                     "subscriptionSecret": tiledesk.subscription_secret},
+        "chat21": {"apiUrl": f"{chat21.url}/api", "appId": chat21.app_id, "botId": chat21.bot_id,
+                   "jwtKey": chat21.jwt_key, "webhookSecret": WEBHOOK_SECRET},
+        "messagemedia": {"apiUrl": mm.url, "apiKey": mm.api_key, "apiSecret": mm.api_secret,
+                         "webhookSecret": WEBHOOK_SECRET},
+    }
+
+
+def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
+    target = {
+        "qiscus": f"{ORCHESTRATOR}/qiscus",
+        "tiledesk": f"{ORCHESTRATOR}/tiledesk",
+        "chat21": f"{ORCHESTRATOR}/chat21?secret={WEBHOOK_SECRET}",
+        "messagemedia": f"{ORCHESTRATOR}/messagemedia?secret={WEBHOOK_SECRET}",
+    }
+    spec = {
+        "qiscus": {"kind": "text", "text": "hello", "room_id": "1"},
+        "tiledesk": {"kind": "text", "text": "hello"},
+        "chat21": {"kind": "text", "text": "hello"},
+        "messagemedia": {"kind": "text", "text": "hello"},
+    }
+    lines = []
+    for name, fake in fakes.items():
+        body = json.dumps({"target": target[name], **spec[name]})
+        lines.append(f"curl -s -X POST {fake.url}/_fake/send -H 'Content-Type: application/json'"
+                     f" -d '{body}'")
+    return lines
+
+
+async def main(base_port: int) -> None:
+    """Start, print, wait for Ctrl-C, stop."""
+    qiscus, tiledesk, chat21, mm = QiscusFake(), TiledeskFake(), Chat21Fake(), MessageMediaFake()
+    fakes: dict[str, FakePlatform] = {"qiscus": qiscus, "tiledesk": tiledesk, "chat21": chat21,
+                                      "messagemedia": mm}
+    for offset, fake in enumerate(fakes.values()):
+        await fake.start(HOST, base_port + offset)
+    try:
+        for name, fake in fakes.items():
+            print(f"{name:13} {fake.url}")
+        print("\nChannel configs (the `channels` of a sync body):")
+        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm), indent=2))
+        print("\nMake a fake post a signed webhook (spec keys: see each fake's docstring;"
+              " add \"signature\": \"forged\" or \"none\" for bad ones):")
+        print("\n".join(_examples(fakes)))
+        print("\nAlso: POST /_fake/fail {\"count\":2,\"status\":500}, GET /_fake/requests. "
+              "Ctrl-C stops.")
+        await asyncio.Event().wait()
+    finally:
+        for fake in fakes.values():
+            await fake.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base-port", type=int, default=8701,
+                        help="qiscus on this port, then tiledesk, chat21, messagemedia")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main(args.base_port))
