@@ -4,25 +4,38 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
 from .api import SERVICES, setup_api
+from .bots import BotCatalog, BotRunner
 from .bus import open_bus
+from .channels.gateway import setup_channels
 from .config import Settings
+from .engine_http import AiohttpHttpPort
 from .services.container import Services
 from .store import open_store
 from .webhooks import WebhookWorker
 
 log = logging.getLogger(__name__)
 
+CATALOG = web.AppKey("catalog", BotCatalog)
+
 
 def create_app(settings: Settings) -> web.Application:
-    """The whole service as an aiohttp application (started by its startup hooks)."""
+    """The whole service as an aiohttp application (started by its startup hooks).
+
+    Loads every bot first: a broken bot raises `BotLoadError` with all its diagnostics."""
     app = web.Application(client_max_size=settings.server.body_limit)
     services = Services.build(settings, open_store(settings.storage.url), open_bus(settings.bus.url))
+    catalog = BotCatalog(Path(settings.bots.dir))
+    catalog.load_all()
+    services.sync.bot_exists = catalog.exists
     app[SERVICES] = services
+    app[CATALOG] = catalog
     setup_api(app)
+    setup_channels(app, services)
     app.cleanup_ctx.append(_lifecycle)
     return app
 
@@ -36,10 +49,16 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         )
     worker = WebhookWorker(services.store, services.bus, services.settings.webhooks)
     services.extras["webhooks"] = worker
+    http = AiohttpHttpPort()
+    runner = BotRunner(services, app[CATALOG], http)
+    services.bots = runner
     await worker.start()
+    await runner.start()
     try:
         yield
     finally:
+        await runner.stop()
         await worker.stop()
+        await http.close()
         await services.bus.close()
         await services.store.close()

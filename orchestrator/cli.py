@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .config import ConfigError, Settings, load_settings
+from .engine import BotLoadError
 from .logs import setup_logging
 from .store import StoreError
 
@@ -65,6 +66,10 @@ def _serve(args: argparse.Namespace) -> int:
             print=None,
             loop=_event_loop(),
         )
+    except BotLoadError as exc:
+        print(str(exc), file=sys.stderr)
+        print("orchestrator: refusing to start with a broken bot", file=sys.stderr)
+        return 2
     except StoreError as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 2
