@@ -9,24 +9,27 @@ from pathlib import Path
 from aiohttp import web
 
 from .api import SERVICES, setup_api
-from .bots import BotCatalog, BotRunner
+from .bots import BotCatalog, BotRunner, Clock
 from .bus import open_bus
 from .channels.gateway import setup_channels
 from .config import Settings
 from .engine_http import AiohttpHttpPort
 from .services.container import Services
 from .store import open_store
+from .store.records import utcnow
 from .webhooks import WebhookWorker
 
 log = logging.getLogger(__name__)
 
 CATALOG = web.AppKey("catalog", BotCatalog)
+CLOCK = web.AppKey("clock", object)
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     """The whole service as an aiohttp application (started by its startup hooks).
 
-    Loads every bot first: a broken bot raises `BotLoadError` with all its diagnostics."""
+    Loads every bot first: a broken bot raises `BotLoadError` with all its diagnostics.
+    `clock` is the bots' notion of now (tests pin it to check business hours)."""
     app = web.Application(client_max_size=settings.server.body_limit)
     services = Services.build(settings, open_store(settings.storage.url), open_bus(settings.bus.url))
     catalog = BotCatalog(Path(settings.bots.dir))
@@ -34,6 +37,7 @@ def create_app(settings: Settings) -> web.Application:
     services.sync.bot_exists = catalog.exists
     app[SERVICES] = services
     app[CATALOG] = catalog
+    app[CLOCK] = clock
     setup_api(app)
     setup_channels(app, services)
     app.cleanup_ctx.append(_lifecycle)
@@ -50,7 +54,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     worker = WebhookWorker(services.store, services.bus, services.settings.webhooks)
     services.extras["webhooks"] = worker
     http = AiohttpHttpPort()
-    runner = BotRunner(services, app[CATALOG], http)
+    runner = BotRunner(services, app[CATALOG], http, clock=app[CLOCK])  # type: ignore[arg-type]
     services.bots = runner
     await worker.start()
     await runner.start()
