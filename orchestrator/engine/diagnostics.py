@@ -111,10 +111,12 @@ class Diagnostic:
 
     @property
     def is_error(self) -> bool:
+        """True for errors (warnings do not stop a load)."""
         return self.severity == "error"
 
 
 def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
+    """Order diagnostics by file, position and code."""
     return (d.file, d.line, d.col, d.code)
 
 
@@ -127,6 +129,7 @@ class BotLoadError(Exception):
 
     @property
     def errors(self) -> list[Diagnostic]:
+        """Only the errors."""
         return [d for d in self.diagnostics if d.is_error]
 
     def report(self) -> str:

@@ -76,9 +76,4 @@ def build_schedule(days: dict[str, str | list[str]], holidays: list[str]) -> Sch
     return Schedule(tuple(tuple(sorted(x)) for x in per_day), closed)
 
 
-def always_open() -> Schedule:
-    full = ((0, 24 * 60),)
-    return Schedule(tuple(full for _ in DAYS), frozenset())
-
-
-__all__ = ["Schedule", "always_open", "build_schedule", "parse_days", "parse_ranges"]
+__all__ = ["Schedule", "build_schedule", "parse_days", "parse_ranges"]

@@ -32,16 +32,32 @@ from .hours import parse_days, parse_ranges
 # ------------------------------------------------------------------ constants
 
 ACTION_KEYS: tuple[str, ...] = (
-    "say", "ask", "choose", "wait", "set", "if", "switch", "goto",
-    "call", "return", "start", "http", "do", "handoff", "end",
-)  # fmt: skip
+    "say",
+    "ask",
+    "choose",
+    "wait",
+    "set",
+    "if",
+    "switch",
+    "goto",
+    "call",
+    "return",
+    "start",
+    "http",
+    "do",
+    "handoff",
+    "end",
+)
 WAITING_KINDS = frozenset({"ask", "choose", "wait", "handoff"})
 KNOWN_HANDLERS = (
-    "session_start", "no_match", "error", "timeout", "agent_released", "version_gone",
-)  # fmt: skip
-OUTCOMES = ("resolved", "abandoned", "handed_off")
+    "session_start",
+    "no_match",
+    "error",
+    "timeout",
+    "agent_released",
+    "version_gone",
+)
 WRITABLE_SCOPES = ("flow", "conv", "user")
-READONLY_SCOPES = ("turn", "sys", "env")
 MSG_REF = re.compile(r"^msg\.([A-Za-z0-9_][A-Za-z0-9_.-]*)$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _VAR = re.compile(r"^([A-Za-z_]\w*)\.([A-Za-z_]\w*)(\.[A-Za-z_]\w*)*$")
@@ -117,19 +133,16 @@ VarTarget = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^(flow|conv|user)(\.[A-Za-z_]\w*)+$"}),
 ]
 Expression = Annotated[str, Field(description="a bare Jinja expression, e.g. conv.tries < 3")]
-VarType = Literal[
-    "str", "int", "float", "bool", "email", "phone", "date", "enum", "list", "dict", "any"
-]  # fmt: skip
-InputType = Literal[
-    "str", "int", "float", "bool", "email", "phone", "date", "enum", "attachment", "any"
-]  # fmt: skip
+VarType = Literal["str", "int", "float", "bool", "email", "phone", "date", "enum", "list", "dict", "any"]
+InputType = Literal["str", "int", "float", "bool", "email", "phone", "date", "enum", "attachment", "any"]
 Outcome = Literal["resolved", "abandoned", "handed_off"]
 
 
 class Strict(BaseModel):
     """Base of every file model: unknown keys rejected, immutable, aliases for keywords."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # strict: YAML already gives native types; lax mode would turn "yes"/"on" into True.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
 
 def _by_type(value: Any) -> str:
@@ -154,18 +167,20 @@ class ButtonSpec(Strict):
     @model_validator(mode="after")
     def _one_target(self) -> ButtonSpec:
         if sum(x is not None for x in (self.payload, self.url, self.phone)) != 1:
-            raise PydanticCustomError(
-                "button", "a button needs exactly one of payload, url or phone"
-            )
+            raise PydanticCustomError("button", "a button needs exactly one of payload, url or phone")
         return self
 
 
 class QuickReplySpec(Strict):
+    """A chip that disappears after use; `payload` is what comes back."""
+
     title: str
     payload: str
 
 
 class ImageSpec(Strict):
+    """An image by URL, with an optional alt text."""
+
     url: str
     alt: str | None = None
 
@@ -177,6 +192,8 @@ ImageField = Annotated[
 
 
 class FileSpec(Strict):
+    """A file by URL, with an optional display name."""
+
     url: str
     name: str | None = None
 
@@ -187,6 +204,8 @@ FileField = Annotated[
 
 
 class CardSpec(Strict):
+    """One card: title, subtitle, image and buttons (several cards make a carousel)."""
+
     title: str
     subtitle: str | None = None
     image: ImageField | None = None
@@ -203,6 +222,8 @@ class CardsFrom(Strict):
 
 
 class AccountLinkSpec(Strict):
+    """A login link; the platform later reports `account_linked` (wait for it)."""
+
     text: str
     url: str
     button_text: str | None = None
@@ -235,14 +256,29 @@ class ReplyObject(Strict):
         if self.cards and self.cards_from:
             raise PydanticCustomError("reply", "use either cards or cards_from, not both")
         if self.channel is not None and any(
-            (self.buttons, self.quick_replies, self.cards, self.cards_from, self.image,
-             self.file, self.account_link)
-        ):  # fmt: skip
+            (
+                self.buttons,
+                self.quick_replies,
+                self.cards,
+                self.cards_from,
+                self.image,
+                self.file,
+                self.account_link,
+            )
+        ):
             raise PydanticCustomError("reply", "channel can only be combined with text")
         if not any(
-            (self.text is not None, self.cards, self.cards_from, self.image, self.file,
-             self.account_link, self.typing, self.channel)
-        ):  # fmt: skip
+            (
+                self.text is not None,
+                self.cards,
+                self.cards_from,
+                self.image,
+                self.file,
+                self.account_link,
+                self.typing,
+                self.channel,
+            )
+        ):
             raise PydanticCustomError("reply", "a reply needs text, cards, image, file, …")
         return self
 
@@ -253,9 +289,7 @@ Reply = Annotated[
     Field(description="a message id (msg.xxx), a text template, or a reply object"),
 ]
 Replies = Annotated[
-    Annotated[str, Tag("str")]
-    | Annotated[list[Reply], Tag("list")]
-    | Annotated[ReplyObject, Tag("object")],
+    Annotated[str, Tag("str")] | Annotated[list[Reply], Tag("list")] | Annotated[ReplyObject, Tag("object")],
     Discriminator(_by_type),
 ]
 
@@ -286,10 +320,14 @@ MessageEntry = Annotated[
 
 
 class PayloadTrigger(Strict):
+    """Matches a button/quick-reply payload exactly (or a prefix ending with *)."""
+
     payload: str = Field(description="exact payload, or a prefix ending with * (PLAN:*)")
 
 
 class RegexTrigger(Strict):
+    """Matches the message text with a regular expression (search)."""
+
     regex: str
 
     @model_validator(mode="after")
@@ -297,16 +335,20 @@ class RegexTrigger(Strict):
         try:
             re.compile(self.regex)
         except re.error as exc:
-            raise PydanticCustomError("regex", "invalid regex: {error}", {"error": str(exc)})
+            raise PydanticCustomError("regex", "invalid regex: {error}", {"error": str(exc)}) from None
         return self
 
 
 class KeywordsTrigger(Strict):
+    """Matches words or phrases, case- and accent-insensitive, optionally typo tolerant."""
+
     keywords: list[str] = Field(min_length=1)
     fuzzy: bool | None = Field(None, description="typo tolerant (default: matchers.fuzzy)")
 
 
 class EventTrigger(Strict):
+    """Matches a system event by name (account_linked, …)."""
+
     event: str
 
 
@@ -357,16 +399,22 @@ class StepBase(Strict):
 
 
 class SayStep(StepBase):
+    """Send one reply or a list of replies."""
+
     KIND: ClassVar[str] = "say"
     say: Replies
 
 
 class Check(Strict):
+    """A validation of an answer; `invalid` is sent instead of the prompt when it fails."""
+
     check: Expression = Field(description="must be true for the value (`value` is bound)")
     invalid: Reply | None = None
 
 
 class EnumValue(Strict):
+    """An allowed value of an enum answer, with synonyms."""
+
     value: str
     synonyms: list[str] = Field(default_factory=list)
 
@@ -377,6 +425,8 @@ EnumItem = Annotated[
 
 
 class AskSpec(Strict):
+    """A question with its retry ladder (see the `ask` step)."""
+
     prompt: Reply
     into: VarTarget
     type: InputType = "str"
@@ -399,11 +449,15 @@ class AskSpec(Strict):
 
 
 class AskStep(StepBase):
+    """Ask a question and store the typed, validated answer (waits)."""
+
     KIND: ClassVar[str] = "ask"
     ask: AskSpec
 
 
 class Option(Strict):
+    """A choice: its payload, what it sets, and where it goes."""
+
     title: str
     payload: str
     keywords: list[str] = Field(default_factory=list)
@@ -420,6 +474,8 @@ class Option(Strict):
 
 
 class ChooseSpec(Strict):
+    """A prompt with options shown as buttons, quick replies or a numbered list."""
+
     prompt: Reply
     style: Literal["buttons", "quick_replies", "list"] = "buttons"
     options: list[Option] = Field(min_length=1)
@@ -434,11 +490,15 @@ class ChooseSpec(Strict):
 
 
 class ChooseStep(StepBase):
+    """Offer options and branch on the one picked (waits)."""
+
     KIND: ClassVar[str] = "choose"
     choose: ChooseSpec
 
 
 class WaitSpec(Strict):
+    """What to wait for: an event (or any_message), or a duration."""
+
     event: str | None = Field(None, description="an event name, or any_message")
     duration: Duration | None = None
     timeout: Duration | None = None
@@ -457,17 +517,23 @@ class WaitSpec(Strict):
 
 
 class WaitStep(StepBase):
+    """Wait for an event, any message, or a duration (waits)."""
+
     KIND: ClassVar[str] = "wait"
     wait: WaitSpec
 
 
 class SetStep(StepBase):
+    """Set variables (values are templates) and unset others."""
+
     KIND: ClassVar[str] = "set"
     set: dict[VarTarget, Any] = Field(default_factory=dict)
     unset: list[VarTarget] = Field(default_factory=list)
 
 
 class IfStep(StepBase):
+    """Branch on a condition."""
+
     KIND: ClassVar[str] = "if"
     if_: Expression = Field(alias="if")
     then: Branch | None = None
@@ -475,6 +541,8 @@ class IfStep(StepBase):
 
 
 class SwitchCase(Strict):
+    """One case of a switch: `when` + goto/steps, or a final `else`."""
+
     when: Expression | None = None
     else_: Branch | None = Field(None, alias="else")
     goto: StepRef | None = None
@@ -491,16 +559,22 @@ class SwitchCase(Strict):
 
 
 class SwitchStep(StepBase):
+    """Take the first case whose condition holds."""
+
     KIND: ClassVar[str] = "switch"
     switch: list[SwitchCase] = Field(min_length=1)
 
 
 class GotoStep(StepBase):
+    """Jump to a step of the same flow."""
+
     KIND: ClassVar[str] = "goto"
     goto: StepRef  # type: ignore[assignment]
 
 
 class CallStep(StepBase):
+    """Run a flow with parameters and come back; its return value goes to `into`."""
+
     KIND: ClassVar[str] = "call"
     call: FlowRef
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
@@ -508,20 +582,26 @@ class CallStep(StepBase):
 
 
 class ReturnStep(StepBase):
+    """End the current flow, returning a value to the caller."""
+
     KIND: ClassVar[str] = "return"
     return_: Any = Field(alias="return")
 
 
 class StartStep(StepBase):
+    """Hand over to another flow: the whole stack is replaced."""
+
     KIND: ClassVar[str] = "start"
     start: FlowRef
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
 
 
 class HttpSpec(Strict):
-    method: Annotated[
-        Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], BeforeValidator(_upper)
-    ] = "GET"
+    """An outbound HTTP call; `into` receives {status, json, text, headers}."""
+
+    method: Annotated[Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], BeforeValidator(_upper)] = (
+        "GET"
+    )
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     query: dict[str, Any] = Field(default_factory=dict)
@@ -540,11 +620,15 @@ class HttpSpec(Strict):
 
 
 class HttpStep(StepBase):
+    """Call an HTTP API (env.* is readable here)."""
+
     KIND: ClassVar[str] = "http"
     http: HttpSpec
 
 
 class DoStep(StepBase):
+    """Run a registered Python action."""
+
     KIND: ClassVar[str] = "do"
     do: Ident
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
@@ -553,6 +637,8 @@ class DoStep(StepBase):
 
 
 class HandoffSpec(Strict):
+    """Where and how to hand over to a person, and the branches around it."""
+
     queue: str = "default"
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
     summary: str | None = None
@@ -568,11 +654,15 @@ def _empty_spec(value: Any) -> Any:
 
 
 class HandoffStep(StepBase):
+    """Hand the conversation to the support desk (waits until released)."""
+
     KIND: ClassVar[str] = "handoff"
     handoff: Annotated[HandoffSpec, BeforeValidator(_empty_spec)]
 
 
 class EndStep(StepBase):
+    """End the conversation with an outcome (default resolved)."""
+
     KIND: ClassVar[str] = "end"
     end: Outcome | None
 
@@ -580,10 +670,23 @@ class EndStep(StepBase):
 STEP_MODELS: dict[str, type[StepBase]] = {
     m.KIND: m
     for m in (
-        SayStep, AskStep, ChooseStep, WaitStep, SetStep, IfStep, SwitchStep, GotoStep,
-        CallStep, ReturnStep, StartStep, HttpStep, DoStep, HandoffStep, EndStep,
+        SayStep,
+        AskStep,
+        ChooseStep,
+        WaitStep,
+        SetStep,
+        IfStep,
+        SwitchStep,
+        GotoStep,
+        CallStep,
+        ReturnStep,
+        StartStep,
+        HttpStep,
+        DoStep,
+        HandoffStep,
+        EndStep,
     )
-}  # fmt: skip
+}
 
 
 def action_keys(value: dict[str, Any]) -> list[str]:
@@ -646,9 +749,7 @@ Step = Annotated[
 ]
 
 Branch = Annotated[
-    Annotated[StepRef, Tag("str")]
-    | Annotated[list[Step], Tag("list")]
-    | Annotated[Step, Tag("object")],
+    Annotated[StepRef, Tag("str")] | Annotated[list[Step], Tag("list")] | Annotated[Step, Tag("object")],
     Discriminator(_by_type),
     Field(description="a step id, one inline step, or a list of inline steps"),
 ]
@@ -676,16 +777,21 @@ class Handler(Strict):
 
 
 class ParamDecl(Strict):
+    """A flow parameter (`flow.<name>` inside the flow)."""
+
     type: VarType = "any"
     default: Any = None
     required: bool | None = Field(None, description="default: true when there is no default")
 
     @property
     def is_required(self) -> bool:
+        """Required unless it has a default (or says otherwise)."""
         return self.required if self.required is not None else self.default is None
 
 
 class Flow(Strict):
+    """A flow: triggers, guard, parameters, steps and flow-level handlers."""
+
     description: str | None = None
     triggers: list[Trigger] = Field(default_factory=list)
     when: Expression | None = None
@@ -709,6 +815,8 @@ class FlowFile(Strict):
 
 
 class VariableDecl(Strict):
+    """A declared conv.* or user.* variable."""
+
     type: VarType = "any"
     default: Any = None
     persist: bool = Field(False, description="user.* only: kept across conversations")
@@ -716,15 +824,13 @@ class VariableDecl(Strict):
     description: str | None = None
 
 
-DaySpec = Annotated[
-    Annotated[str, Tag("str")] | Annotated[list[str], Tag("list")], Discriminator(_by_type)
-]
+DaySpec = Annotated[Annotated[str, Tag("str")] | Annotated[list[str], Tag("list")], Discriminator(_by_type)]
 
 
 class BusinessHours(BaseModel):
     """`{mon-fri: "09:00-18:00", sat: "10:00-12:00", holidays: ["2024-12-25"]}`."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
     __pydantic_extra__: dict[str, DaySpec]  # type: ignore[assignment]
     holidays: list[str] = Field(default_factory=list)
 
@@ -749,6 +855,7 @@ class BusinessHours(BaseModel):
 
     @property
     def days(self) -> dict[str, str | list[str]]:
+        """The day specs (every key but holidays)."""
         return dict(self.__pydantic_extra__ or {})
 
 
@@ -763,17 +870,23 @@ def _timezone(value: str) -> str:
 
 
 class Limits(Strict):
+    """Per-turn step budget and session inactivity timeout."""
+
     max_steps_per_turn: int = Field(100, ge=1, le=10_000)
     session_timeout: Duration | None = None
 
 
 class Matchers(Strict):
+    """Which built-in matchers are on, and their defaults."""
+
     keywords: bool = True
     regex: bool = True
     fuzzy: bool = Field(False, description="default typo tolerance of keyword triggers")
 
 
 class BotSettings(Strict):
+    """The `bot:` section: id, locales, timezone, business hours, limits."""
+
     id: Ident
     name: str | None = None
     description: str | None = None
@@ -819,8 +932,21 @@ class BotFile(Strict):
         return self
 
 
-for _model in (*STEP_MODELS.values(), AskSpec, ChooseSpec, WaitSpec, Option, SwitchCase,
-               HttpSpec, DoStep, HandoffSpec, Handler, Flow, FlowFile, BotFile):  # fmt: skip
+for _model in (
+    *STEP_MODELS.values(),
+    AskSpec,
+    ChooseSpec,
+    WaitSpec,
+    Option,
+    SwitchCase,
+    HttpSpec,
+    DoStep,
+    HandoffSpec,
+    Handler,
+    Flow,
+    FlowFile,
+    BotFile,
+):
     _model.model_rebuild()
 
 

@@ -56,9 +56,7 @@ _CoreResolver.add_implicit_resolver(
     ),
     list("-+0123456789."),
 )
-_CoreResolver.add_implicit_resolver(
-    _T + "null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
-)
+_CoreResolver.add_implicit_resolver(_T + "null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
 _CoreResolver.add_implicit_resolver(_T + "merge", re.compile(r"^<<$"), ["<"])
 
 
@@ -112,6 +110,8 @@ class SourceMap:
         """
         path: Path = ()
         last = len(loc) - 1
+        while last > 0 and loc[last] == "[key]":
+            last -= 1
         for i, part in enumerate(loc):
             if part == "[key]":
                 continue
@@ -124,6 +124,8 @@ class SourceMap:
 
 @dataclass(slots=True)
 class ParsedYaml:
+    """The data of one file, its positions, and its YAML problems."""
+
     data: Any
     source: SourceMap
     diagnostics: list[Diagnostic]
@@ -165,9 +167,7 @@ class _Builder:
 
     def error(self, node: Node, code: str, message: str) -> None:
         m = node.start_mark
-        self.diags.append(
-            Diagnostic(self.source.file, m.line + 1, m.column + 1, "error", code, message)
-        )
+        self.diags.append(Diagnostic(self.source.file, m.line + 1, m.column + 1, "error", code, message))
 
     def record(self, node: Node, path: Path, key: Node | None) -> None:
         m = node.start_mark
@@ -257,5 +257,5 @@ class _Builder:
         else:
             self.error(node, E_YAML_UNSUPPORTED, f"unsupported tag '{tag}'")
             return value
-        self.error(node, E_YAML_UNSUPPORTED, f"'{value}' is not a valid {tag[len(_T):]}")
+        self.error(node, E_YAML_UNSUPPORTED, f"'{value}' is not a valid {tag[len(_T) :]}")
         return value

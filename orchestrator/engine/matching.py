@@ -1,0 +1,184 @@
+"""Trigger matching: exact payloads, regexes, keywords (case- and accent-insensitive,
+optionally typo-tolerant) and events, ranked by kind, then flow priority, then score."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+TriggerKind = Literal["payload", "regex", "keywords", "event"]
+_KIND_RANK = {"payload": 4, "event": 4, "regex": 3, "keywords": 2}
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    """Lower-case, accents removed, punctuation to spaces, spaces collapsed."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(_NON_WORD.sub(" ", stripped.casefold()).split())
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (typos incl. swaps), cut off above `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def allowed_typos(word: str) -> int:
+    """How many typos a keyword token tolerates: none for short words."""
+    return 0 if len(word) <= 4 else 1 if len(word) <= 8 else 2
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTrigger:
+    """One trigger of a flow or of a handler, ready to match."""
+
+    kind: TriggerKind
+    target: str  # a flow id, or a handler name when `handler` is True
+    handler: bool = False
+    scope: str | None = None  # the flow that declares a flow-level handler
+    always: bool = False
+    priority: int = 0
+    order: int = 0
+    where: str = ""  # file:line:col of the trigger, for traces
+    payload: str | None = None
+    regex: re.Pattern[str] | None = None
+    keywords: tuple[tuple[str, ...], ...] = ()
+    fuzzy: bool = False
+    event: str | None = None
+
+    @property
+    def label(self) -> str:
+        """A short human description, for traces."""
+        if self.kind == "payload":
+            return f"payload {self.payload}"
+        if self.kind == "regex":
+            return f"regex {self.regex.pattern if self.regex else ''}"
+        if self.kind == "event":
+            return f"event {self.event}"
+        return "keywords " + ", ".join(" ".join(k) for k in self.keywords)
+
+
+def compile_trigger(spec: Any, *, fuzzy_default: bool = False, **fields: Any) -> CompiledTrigger:
+    """Build a `CompiledTrigger` from a trigger model (see models.Trigger)."""
+    if hasattr(spec, "payload"):
+        return CompiledTrigger("payload", payload=spec.payload, **fields)
+    if hasattr(spec, "regex"):
+        return CompiledTrigger("regex", regex=re.compile(spec.regex), **fields)
+    if hasattr(spec, "event"):
+        return CompiledTrigger("event", event=spec.event, **fields)
+    fuzzy = fuzzy_default if spec.fuzzy is None else spec.fuzzy
+    kws = tuple(tuple(normalise(k).split()) for k in spec.keywords if normalise(k))
+    return CompiledTrigger("keywords", keywords=kws, fuzzy=fuzzy, **fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What an input offers to triggers: a payload, an event name, or text."""
+
+    payload: str | None = None
+    event: str | None = None
+    text: str | None = None
+    tokens: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def of(cls, *, payload: str | None, event: str | None, text: str | None) -> Probe:
+        """A probe with the text's normalised tokens."""
+        tokens = tuple(normalise(text).split()) if text else ()
+        return cls(payload, event, text, tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A trigger that matched, with its score."""
+
+    trigger: CompiledTrigger
+    score: float
+    matched: str
+
+    def rank(self) -> tuple[int, int, float, int]:
+        """Sort key: kind, then priority, then score, then declaration order."""
+        kind = _KIND_RANK[self.trigger.kind] - (1 if self.trigger.fuzzy and self.score < 1 else 0)
+        return (kind, self.trigger.priority, self.score, -self.trigger.order)
+
+    def describe(self) -> dict[str, Any]:
+        """The candidate as it appears in traces."""
+        t = self.trigger
+        return {
+            "target": t.target,
+            "handler": t.handler,
+            "trigger": t.label,
+            "matched": self.matched,
+            "score": round(self.score, 3),
+            "priority": t.priority,
+            "where": t.where,
+        }
+
+
+def _keyword_score(words: tuple[str, ...], tokens: tuple[str, ...], fuzzy: bool) -> float:
+    n = len(words)
+    best = 0.0
+    for start in range(len(tokens) - n + 1):
+        window = tokens[start : start + n]
+        if window == words:
+            return 1.0 + 0.01 * n  # longer exact phrases win
+        if fuzzy:
+            total = 0
+            for w, t in zip(words, window, strict=True):
+                limit = allowed_typos(w)
+                d = 0 if w == t else edit_distance(t, w, limit)
+                if d > limit:
+                    break
+                total += d
+            else:
+                best = max(best, 0.9 - 0.05 * total + 0.01 * n)
+    return best
+
+
+def match(trigger: CompiledTrigger, probe: Probe) -> Candidate | None:
+    """A candidate when `trigger` matches `probe`, else None."""
+    if trigger.kind == "payload":
+        if probe.payload is None or trigger.payload is None:
+            return None
+        if trigger.payload.endswith("*"):
+            ok = probe.payload.startswith(trigger.payload[:-1])
+        else:
+            ok = probe.payload == trigger.payload
+        return Candidate(trigger, 1.0, probe.payload) if ok else None
+    if trigger.kind == "event":
+        ok = probe.event is not None and probe.event == trigger.event
+        return Candidate(trigger, 1.0, probe.event or "") if ok else None
+    if probe.text is None:
+        return None
+    if trigger.kind == "regex":
+        m = trigger.regex.search(probe.text) if trigger.regex else None
+        return Candidate(trigger, 1.0, m.group(0)) if m else None
+    best: Candidate | None = None
+    for words in trigger.keywords:
+        score = _keyword_score(words, probe.tokens, trigger.fuzzy)
+        if score and (best is None or score > best.score):
+            best = Candidate(trigger, score, " ".join(words))
+    return best
+
+
+def rank(triggers: Iterable[CompiledTrigger], probe: Probe) -> list[Candidate]:
+    """All matching candidates, best first."""
+    found = [c for t in triggers if (c := match(t, probe)) is not None]
+    found.sort(key=Candidate.rank, reverse=True)
+    return found

@@ -1,0 +1,1143 @@
+"""The flow runtime: one turn = (bot version, state, inbound event) → (state, replies, requests).
+
+Pure: the clock (`TurnInput.now`), HTTP (`HttpPort`), actions and configuration (`env`) are
+injected; nothing here stores, sleeps or opens sockets. Per turn, in order:
+
+1. a timer event fires the timer it names (stale ids are ignored);
+2. while a human has the conversation (`pending`/`agent`) user messages get no reply and
+   desk events (`agent_joined`, `agent_released`, `closed`) move the handoff state;
+3. if the top frame waits: always-on handlers first, then the waiting step consumes the
+   input; a button payload that matches a trigger, or (in interruptible flows) any trigger,
+   interrupts it with a digression that re-prompts the step when it ends; otherwise the
+   step's retry ladder runs;
+4. otherwise triggers are ranked (payload > regex > keywords, then flow priority); with no
+   match, `session_start` (first message of a session) or `no_match` runs;
+5. steps run until a waiting step, `end`, or the per-turn step budget.
+
+A flow error never escapes `run_turn`: the `error` handler runs and `TurnResult.error` says
+what happened and at which `file:line:col`.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from . import models as M
+from .actions import ActionContext, ActionRegistry
+from .compiled import BotVersion, CompiledStep, HandlerRef
+from .http import HttpPort, HttpRequest, HttpResponse, redact
+from .inputs import TurnEvent, coerce, normalise_event
+from .matching import Candidate, CompiledTrigger, normalise, rank
+from .replies import ReplyBuilder, attach_options
+from .state import ConvState, Frame, FrameKind, HandoffState, TimerState, Wait
+from .templating import EnvScope, Scope, plain
+
+DESK_EVENTS = frozenset({"agent_joined", "agent_released", "closed"})
+MAX_DEPTH = 32  # nested flows (calls and digressions) per conversation
+DEFAULT_TEXTS = {
+    "no_match": "Sorry, I didn't understand that.",
+    "error": "Sorry, something went wrong on my side. Please try again later.",
+    "version_gone": "Sorry, I was updated and lost track of our conversation. Let's start again.",
+}
+_PURPOSES = {
+    "reply": "a reply",
+    "value": "a set, with, return or into value",
+    "condition": "a condition",
+    "http": "an http step",
+}
+
+
+# ------------------------------------------------------------------ public types
+
+
+@dataclass(slots=True)
+class Timer:
+    """A timer the conversation wants; when due, send back
+    `{"type": "event", "event": "timer", "data": data}`."""
+
+    id: str
+    due: datetime
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class HandoffRequest:
+    """Set on the turn that starts a handoff: where and how to queue the conversation."""
+
+    queue: str
+    priority: str
+    summary: str
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TurnInput:
+    """One inbound event with everything the engine may know about it."""
+
+    event: dict[str, Any]
+    conv_state: dict[str, Any] | None
+    user_vars: dict[str, Any]
+    now: datetime
+    channel: str = "api"
+    locale: str | None = None
+    conversation_id: str = ""
+    user_id: str = ""
+    agents_available: bool = True
+
+
+@dataclass
+class TurnResult:
+    """What a turn produced: new state, replies, timers, handoff request, trace."""
+
+    conv_state: dict[str, Any]
+    user_vars: dict[str, Any]
+    replies: list[dict[str, Any]]
+    timers: list[Timer]
+    handoff: HandoffRequest | None
+    handoff_state: str
+    ended: str | None
+    waiting: bool
+    error: str | None
+    trace: dict[str, Any]
+
+
+class FlowError(Exception):
+    """A run-time error in a flow, located at a step."""
+
+    def __init__(self, message: str, step: CompiledStep | None = None):
+        super().__init__(message)
+        self.message = message
+        self.step = step
+
+    def describe(self) -> str:
+        """The message with its `file:line:col` and step, as `TurnResult.error` shows it."""
+        if self.step is None:
+            return self.message
+        s = self.step
+        return f"{s.pos}: {self.message} (step '{s.id}' in flow '{s.flow}')"
+
+
+class Engine:
+    """Runs turns of one bot version."""
+
+    def __init__(self, bot: BotVersion, *, http: HttpPort, actions: ActionRegistry, env: Mapping[str, str]):
+        self.bot = bot
+        self.http = http
+        self.actions = actions
+        self.env = dict(env)
+        # values that must never show in traces (short ones would mask too much)
+        self.secrets = tuple(v for v in self.env.values() if isinstance(v, str) and len(v) >= 4)
+
+    async def run_turn(self, inp: TurnInput) -> TurnResult:
+        """Run one turn. Never raises for flow errors (see `TurnResult.error`)."""
+        return await _Turn(self, inp).run()
+
+
+# ------------------------------------------------------------------ one turn
+
+
+class _Turn:
+    def __init__(self, engine: Engine, inp: TurnInput):
+        self.e = engine
+        self.bot = engine.bot
+        self.inp = inp
+        self.templates = engine.bot.templates
+        now = inp.now if inp.now.tzinfo else inp.now.replace(tzinfo=UTC)
+        self.now = now
+        self.local_now = now.astimezone(self.bot.timezone)
+        self.locale = inp.locale or self.bot.default_locale
+        self.replies: list[dict[str, Any]] = []
+        self.handoff: HandoffRequest | None = None
+        self.ended: str | None = None
+        self.error: str | None = None
+        self.last_error: str | None = None
+        self.attempt = 0
+        self.steps_run = 0
+        self.budget = self.bot.limits.max_steps_per_turn
+        self.current: CompiledStep | None = None
+        self.entry: dict[str, Any] | None = None  # trace entry of the step being run
+        self.trace: dict[str, Any] = {
+            "bot": {"id": self.bot.id, "version": self.bot.version},
+            "route": None,
+            "candidates": [],
+            "winner": None,
+            "steps": [],
+            "vars": [],
+            "calls": [],
+        }
+        self.state = ConvState(self.bot.id, self.bot.version)
+        self.user: dict[str, Any] = {}
+        self.turn = TurnEvent("event", event="none")
+        hours = self.bot.business_hours
+        self.open = hours.is_open(now, self.bot.timezone) if hours else True
+
+    # ------------------------------------------------------------ entry
+    async def run(self) -> TurnResult:
+        started = time.perf_counter()
+        self.state = self.load_state()
+        self.user = self.load_user()
+        try:
+            self.turn = normalise_event(self.inp.event)
+        except ValueError as exc:
+            self.error = str(exc)
+            return self.result(started)
+        self.trace["input"] = {k: v for k, v in self.turn.scope().items() if k != "raw"}
+        self.trace["state_in"] = self.position()
+        self.builder = ReplyBuilder(self.bot, self.templates, self.locale, self.state.rotation)
+        try:
+            await self.dispatch()
+        except FlowError as exc:
+            await self.fail(exc)
+        except Exception as exc:  # an engine bug must not take the service down
+            await self.fail(FlowError(f"internal error: {exc!r}", self.current))
+        return self.result(started)
+
+    def load_state(self) -> ConvState:
+        data = self.inp.conv_state
+        if data:
+            try:
+                return ConvState.from_json(copy.deepcopy(data))
+            except (KeyError, TypeError, ValueError) as exc:
+                self.trace["state_error"] = f"unreadable state, starting over: {exc!r}"
+        return ConvState(self.bot.id, self.bot.version)
+
+    def load_user(self) -> dict[str, Any]:
+        user: dict[str, Any] = {}
+        for name, decl in self.bot.variables.items():
+            if name.startswith("user."):
+                key = name[5:]
+                stored = self.inp.user_vars.get(key) if decl.persist else None
+                user[key] = copy.deepcopy(decl.default) if stored is None else stored
+        return user
+
+    def result(self, started: float) -> TurnResult:
+        st = self.state
+        timers = [
+            Timer(t.id, datetime.fromisoformat(t.due), {"timer_id": t.id, "kind": t.kind})
+            for t in st.timers()
+        ]
+        persisted = {
+            name[5:] for name, decl in self.bot.variables.items() if name.startswith("user.") and decl.persist
+        }
+        self.trace.update(
+            state_out=self.position(),
+            replies=[p["type"] for p in self.replies],
+            error=self.error,
+            ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        return TurnResult(
+            conv_state=st.to_json(),
+            user_vars={
+                **self.inp.user_vars,
+                **{k: v for k, v in self.user.items() if k in persisted},
+            },
+            replies=self.replies,
+            timers=timers,
+            handoff=self.handoff,
+            handoff_state=st.handoff.state,
+            ended=self.ended,
+            waiting=bool(st.frames and st.frames[-1].wait),
+            error=self.error,
+            trace=self.trace,
+        )
+
+    def position(self) -> dict[str, Any]:
+        st = self.state
+        top = st.frames[-1] if st.frames else None
+        return {
+            "flow": top.flow if top else None,
+            "step": (top.wait.step if top.wait else top.pc) if top else None,
+            "depth": len(st.frames),
+            "handoff": st.handoff.state,
+        }
+
+    # ------------------------------------------------------------ routing
+    async def dispatch(self) -> None:
+        t, st = self.turn, self.state
+        if st.session:
+            self.ensure_session()  # variables declared by a newer bot version get defaults
+        if t.event == "timer":
+            await self.on_timer()
+            return
+        if st.handoff.state in ("pending", "agent"):
+            await self.on_desk()
+            return
+        if st.handoff.state == "released":
+            st.handoff.state = "bot"
+        if t.event == "closed":
+            self.close()
+            return
+        if t.event in DESK_EVENTS:
+            self.trace["route"] = f"ignored: {t.event} while the bot has the conversation"
+            return
+        if st.handoff.state == "closed":
+            st.handoff = HandoffState()
+        if not await self.check_version():
+            return
+        if t.is_user_message:
+            st.turns += 1
+            self.touch_session()
+        top = st.frames[-1] if st.frames else None
+        if top is not None and (top.wait is None or top.wait.kind == "handoff"):
+            # a state saved mid-run, or a handoff the desk no longer has: start clean
+            st.frames.clear()
+            top = None
+        if top is not None:
+            await self.on_answer(top)
+        else:
+            await self.on_free()
+
+    async def check_version(self) -> bool:
+        """Continue on a new bot version when every frame's step still exists; otherwise run
+        `version_gone`. False when the input has been consumed."""
+        st, bot = self.state, self.bot
+        if st.version == bot.version and st.bot_id == bot.id:
+            return True
+        same = st.bot_id == bot.id
+        ok = same
+        for f in st.frames if same else []:
+            for sid in (f.pc, f.wait.step if f.wait else None):
+                if sid is None:
+                    continue
+                step = bot.step(f.flow, sid)
+                # generated ids (~3) only mean something within the version that made them
+                if step is None or not step.explicit_id or (f.wait and f.wait.kind != step.kind):
+                    ok = False
+        st.bot_id, st.version = bot.id, bot.version
+        if ok or not st.frames:
+            return True
+        self.trace["route"] = "version_gone"
+        st.frames.clear()
+        handler = self.find_handler("version_gone")
+        if handler is not None:
+            self.push(handler.flow, "root", dict(handler.with_))
+            await self.run_frames()
+            return False
+        self.say_text(DEFAULT_TEXTS["version_gone"])
+        st.session = False
+        return True
+
+    def touch_session(self) -> None:
+        timeout = self.bot.limits.session_timeout
+        if timeout:
+            due = (self.now + timedelta(seconds=timeout)).isoformat()
+            self.state.session_timer = TimerState(self.state.next_id("s"), due, "session")
+
+    def ensure_session(self) -> bool:
+        """Start a session if none is running; True when one was just started."""
+        st = self.state
+        fresh = not st.session
+        if fresh:
+            st.session = True
+            st.conv = {}
+        for name, decl in self.bot.variables.items():
+            if name.startswith("conv."):
+                st.conv.setdefault(name[5:], copy.deepcopy(decl.default))
+        return fresh
+
+    # ------------------------------------------------------------ timers and desk
+    async def on_timer(self) -> None:
+        st = self.state
+        tid = self.turn.data.get("timer_id")
+        if st.session_timer and st.session_timer.id == tid:
+            self.trace["route"] = "session timeout"
+            if st.session:
+                self.end_conversation("abandoned")
+            st.session_timer = None
+            return
+        top = st.frames[-1] if st.frames else None
+        if top is None or top.wait is None or top.wait.timer is None or top.wait.timer.id != tid:
+            self.trace["route"] = f"stale timer {tid}"
+            return
+        if not await self.check_version():
+            return
+        kind = top.wait.timer.kind
+        top.wait.timer = None
+        step = self.waiting_step(top)
+        self.trace["route"] = f"timer {kind} at {step.id}"
+        if kind == "duration":
+            top.wait = None
+            top.pc = step.next
+        elif "on_timeout" in step.branches:
+            top.wait = None
+            top.pc = step.branches["on_timeout"]
+        else:
+            handler = self.find_handler("timeout")
+            if handler is None:
+                return  # keep waiting, silently
+            self.push(handler.flow, "digression", dict(handler.with_))
+        await self.run_frames()
+
+    async def on_desk(self) -> None:
+        t, hs = self.turn, self.state.handoff
+        if t.is_user_message:
+            self.trace["route"] = f"desk: forwarded to the agent ({hs.state}), no bot reply"
+            return
+        self.trace["route"] = f"desk: {t.event}"
+        if t.event == "agent_joined":
+            hs.state = "agent"
+        elif t.event == "agent_released":
+            await self.release()
+        elif t.event == "closed":
+            self.close()
+
+    async def release(self) -> None:
+        st = self.state
+        st.handoff.state = "released"
+        top = st.frames[-1] if st.frames else None
+        step = self.bot.step(top.flow, top.wait.step) if top and top.wait else None
+        if top is not None and top.wait is not None and step is not None:
+            top.wait = None
+            if "on_released" in step.branches:
+                top.pc = step.branches["on_released"]
+                await self.run_frames()
+                return
+            top.pc = step.next
+        else:
+            st.frames.clear()
+        handler = self.find_handler("agent_released")
+        if handler is not None:
+            self.push(handler.flow, "handler" if st.frames else "root", dict(handler.with_))
+        await self.run_frames()
+
+    def close(self) -> None:
+        st = self.state
+        active = st.handoff.state in ("pending", "agent")
+        running = st.session or bool(st.frames)
+        st.handoff.state = "closed"
+        self.trace["route"] = self.trace["route"] or "closed"
+        if running:
+            self.end_conversation("handed_off" if active else "abandoned")
+
+    # ------------------------------------------------------------ matching
+    def flow_allowed(self, c: Candidate) -> bool:
+        if c.trigger.handler:
+            return True
+        flow = self.bot.flows.get(c.trigger.target)
+        if flow is None or flow.when is None:
+            return flow is not None
+        return self.cond(flow.when, None)
+
+    def candidates(self, triggers: list[CompiledTrigger], route: str) -> Candidate | None:
+        found = [c for c in rank(triggers, self.turn.probe()) if self.flow_allowed(c)]
+        if found:
+            self.trace["candidates"] = [c.describe() for c in found]
+            self.trace["winner"] = {**found[0].describe(), "reason": route}
+        return found[0] if found else None
+
+    def handler_triggers(self, *, always: bool | None) -> list[CompiledTrigger]:
+        """Handler triggers in scope, flow-level ones (top frame first) shadowing globals."""
+        seen: set[str] = set()
+        found: list[CompiledTrigger] = []
+        scopes = [
+            self.bot.flows[f.flow].handlers for f in reversed(self.state.frames) if f.flow in self.bot.flows
+        ]
+        for handlers in [*scopes, self.bot.handlers]:
+            for name, h in handlers.items():
+                if name in seen:
+                    continue
+                seen.add(name)
+                if always is None or h.always == always:
+                    found.extend(h.triggers)
+        return found
+
+    def flow_triggers(self) -> list[CompiledTrigger]:
+        return [t for t in self.bot.triggers if not t.handler]
+
+    def find_handler(self, name: str) -> HandlerRef | None:
+        for f in reversed(self.state.frames):
+            flow = self.bot.flows.get(f.flow)
+            if flow is not None and name in flow.handlers:
+                return flow.handlers[name]
+        return self.bot.handlers.get(name)
+
+    def handler_of(self, c: Candidate) -> tuple[str, dict[str, Any]]:
+        """The flow a winning candidate runs, with its params."""
+        if not c.trigger.handler:
+            return c.trigger.target, {}
+        scope = self.bot.flows.get(c.trigger.scope) if c.trigger.scope else None
+        ref = (scope.handlers if scope else self.bot.handlers)[c.trigger.target]
+        return ref.flow, dict(ref.with_)
+
+    # ------------------------------------------------------------ free input
+    async def on_free(self) -> None:
+        t = self.turn
+        triggers = self.flow_triggers() + self.handler_triggers(always=None)
+        winner = self.candidates(triggers, "trigger")
+        if winner is not None:
+            self.ensure_session()
+            flow, params = self.handler_of(winner)
+            self.trace["route"] = f"trigger → {flow}"
+            self.push(flow, "root", params)
+        elif not t.is_user_message:
+            self.trace["route"] = f"ignored event {t.event}"
+            return
+        else:
+            fresh = self.ensure_session()
+            handler = self.find_handler("session_start") if fresh else None
+            if handler is None:
+                handler = self.find_handler("no_match")
+                self.trace["route"] = "no_match"
+            else:
+                self.trace["route"] = "session_start"
+            if handler is None:
+                self.say_text(DEFAULT_TEXTS["no_match"])
+                return
+            self.push(handler.flow, "root", dict(handler.with_))
+        await self.run_frames()
+
+    # ------------------------------------------------------------ answers to waiting steps
+    async def on_answer(self, frame: Frame) -> None:
+        assert frame.wait is not None
+        step = self.waiting_step(frame)
+        self.current = step
+        self.attempt = frame.wait.attempt
+        self.trace["route"] = f"answer to {step.flow}.{step.id}"
+        winner = self.candidates(self.handler_triggers(always=True), "always-on handler")
+        if winner is not None:
+            await self.interrupt(frame, winner)
+            return
+        with self.at(step):
+            if not self.turn.is_user_message:
+                await self.event_while_waiting(frame, step)
+            elif step.kind == "ask":
+                await self.answer_ask(frame, step)
+            elif step.kind == "choose":
+                await self.answer_choose(frame, step)
+            else:
+                await self.answer_wait(frame, step)
+
+    def interruption(self, frame: Frame, step: CompiledStep, spec: Any) -> Candidate | None:
+        """A trigger that interrupts the waiting step: a payload always may (a button whose
+        payload starts a flow is never invalid input); text only in interruptible flows."""
+        triggers = self.flow_triggers() + self.handler_triggers(always=False)
+        if self.turn.type == "payload":
+            return self.candidates([t for t in triggers if t.kind == "payload"], "interruption")
+        flow = self.bot.flows.get(frame.flow)
+        interruptible = getattr(spec, "interruptible", None)
+        if interruptible is None:
+            interruptible = flow.interruptible if flow else True
+        if not interruptible:
+            return None
+        return self.candidates(triggers, "interruption")
+
+    async def interrupt(self, frame: Frame, winner: Candidate) -> None:
+        if frame.wait is not None:
+            frame.wait.timer = None
+        flow, params = self.handler_of(winner)
+        self.trace["route"] = f"interruption → {flow}"
+        self.push(flow, "digression", params)
+        await self.run_frames()
+
+    async def event_while_waiting(self, frame: Frame, step: CompiledStep) -> None:
+        spec = step.model.wait if isinstance(step.model, M.WaitStep) else None
+        if spec is not None and spec.event == self.turn.event:
+            await self.consume_wait(frame, step, spec, self.turn.data)
+            return
+        winner = self.candidates([t for t in self.flow_triggers() if t.kind == "event"], "event")
+        if winner is not None:
+            await self.interrupt(frame, winner)
+        else:
+            self.trace["route"] = f"ignored event {self.turn.event} while waiting at {step.id}"
+
+    async def answer_ask(self, frame: Frame, step: CompiledStep) -> None:
+        spec = step.model.ask
+        if self.turn.type == "payload" and (c := self.interruption(frame, step, spec)):
+            await self.interrupt(frame, c)
+            return
+        ok, value = coerce(spec.type, self.turn, values=spec.values, today=self.local_now.date())
+        failed = self.failing_check(spec.validate_, value, frame) if ok else None
+        self.trace["steps"].append(
+            {"flow": step.flow, "step": step.id, "answer": value, "valid": ok and not failed}
+        )
+        if ok and failed is None:
+            self.write(spec.into, value, frame)
+            frame.wait = None
+            frame.pc = step.next
+            await self.run_frames()
+            return
+        if self.turn.type != "payload" and (c := self.interruption(frame, step, spec)):
+            await self.interrupt(frame, c)
+            return
+        await self.retry(frame, step, failed, value)
+
+    async def answer_choose(self, frame: Frame, step: CompiledStep) -> None:
+        spec = step.model.choose
+        index = self.match_option(frame, spec)
+        if index is None and (c := self.interruption(frame, step, spec)):
+            await self.interrupt(frame, c)
+            return
+        if index is None:
+            self.trace["steps"].append({"flow": step.flow, "step": step.id, "option": None})
+            if "on_other" in step.branches:
+                frame.wait = None
+                frame.pc = step.branches["on_other"]
+                await self.run_frames()
+            else:
+                await self.retry(frame, step, None, self.turn.text)
+            return
+        option = spec.options[index]
+        self.trace["steps"].append({"flow": step.flow, "step": step.id, "option": option.payload})
+        ctx = self.ctx("value", frame)
+        for target, value in (option.set or {}).items():
+            self.write(target, self.templates.render(value, ctx), frame)
+        if spec.into:
+            self.write(spec.into, option.payload, frame)
+        frame.wait = None
+        frame.pc = step.branches.get(f"option:{index}", step.next)
+        await self.run_frames()
+
+    def match_option(self, frame: Frame, spec: M.ChooseSpec) -> int | None:
+        t = self.turn
+        shown = (frame.wait.options if frame.wait else None) or []
+        if t.type == "payload":
+            return next((i for i, p, _ in shown if p == t.payload), None)
+        if not t.text:
+            return None
+        text = normalise(t.text)
+        tokens = text.split()
+        for position, (i, payload, title) in enumerate(shown, 1):
+            if text in (normalise(title), normalise(payload), str(position)):
+                return i
+        for i, _, _ in shown:
+            for kw in spec.options[i].keywords:
+                words = normalise(kw).split()
+                n = len(words)
+                if n and any(tokens[k : k + n] == words for k in range(len(tokens) - n + 1)):
+                    return i
+        return None
+
+    async def answer_wait(self, frame: Frame, step: CompiledStep) -> None:
+        spec = step.model.wait
+        if spec.event == "any_message":
+            await self.consume_wait(frame, step, spec, self.turn.scope())
+            return
+        if c := self.interruption(frame, step, spec):
+            await self.interrupt(frame, c)
+            return
+        if "on_other" in step.branches:
+            frame.wait = None
+            frame.pc = step.branches["on_other"]
+        else:
+            # keep waiting; an unrelated message is a misunderstanding, answered aside
+            handler = self.find_handler("no_match")
+            if handler is None:
+                self.say_text(DEFAULT_TEXTS["no_match"])
+                return
+            if frame.wait is not None:
+                frame.wait.timer = None
+            self.push(handler.flow, "digression", dict(handler.with_))
+        await self.run_frames()
+
+    async def consume_wait(self, frame: Frame, step: CompiledStep, spec: Any, value: Any) -> None:
+        if spec.into:
+            self.write(spec.into, value, frame)
+        frame.wait = None
+        frame.pc = step.next
+        self.trace["steps"].append({"flow": step.flow, "step": step.id, "received": spec.event})
+        await self.run_frames()
+
+    def failing_check(self, checks: list[M.Check], value: Any, frame: Frame) -> M.Check | None:
+        ctx = self.ctx("condition", frame, {"value": value})
+        for check in checks:
+            if not self.templates.truthy(check.check, ctx):
+                return check
+        return None
+
+    async def retry(self, frame: Frame, step: CompiledStep, failed: M.Check | None, value: Any) -> None:
+        """The retry ladder: a failing check's own `invalid`, else `reprompts[n]`, else
+        `invalid`, else the prompt again; after `max_attempts`, `on_fail`."""
+        spec = step.model.ask if step.kind == "ask" else step.model.choose
+        wait = frame.wait
+        assert wait is not None
+        if wait.attempt >= spec.max_attempts:
+            self.trace["steps"].append({"flow": step.flow, "step": step.id, "failed": True})
+            frame.wait = None
+            frame.pc = step.branches.get("on_fail", step.next)
+            await self.run_frames()
+            return
+        wait.attempt += 1
+        self.attempt = wait.attempt
+        reprompts = getattr(spec, "reprompts", [])
+        message: Any = None
+        if failed is not None and failed.invalid is not None:
+            message = failed.invalid
+        elif reprompts:
+            message = reprompts[min(wait.attempt - 2, len(reprompts) - 1)]
+        elif spec.invalid is not None:
+            message = spec.invalid
+        self.send_prompt(frame, step, message, {"value": value})
+        self.arm_timer(frame, spec.timeout)
+
+    # ------------------------------------------------------------ the step loop
+    @contextmanager
+    def at(self, step: CompiledStep) -> Iterator[None]:
+        """Turn any exception raised while handling `step` into a located FlowError."""
+        previous, self.current = self.current, step
+        try:
+            yield
+        except FlowError:
+            raise
+        except Exception as exc:
+            raise FlowError(_describe(exc), step) from exc
+        finally:
+            self.current = previous
+
+    async def run_frames(self) -> None:
+        frames = self.state.frames
+        while frames:
+            frame = frames[-1]
+            if frame.wait is not None:
+                return
+            if frame.pc is None:
+                await self.pop(None)
+                continue
+            step = self.bot.step(frame.flow, frame.pc)
+            if step is None:
+                raise FlowError(f"step '{frame.pc}' does not exist in flow '{frame.flow}'")
+            self.steps_run += 1
+            if self.steps_run > self.budget:
+                raise FlowError(
+                    f"step budget exceeded: more than {self.budget} steps in one turn "
+                    "(a loop without a waiting step?)",
+                    step,
+                )
+            entry = {"flow": step.flow, "step": step.id, "kind": step.kind, "at": str(step.pos)}
+            self.trace["steps"].append(entry)
+            self.entry = entry
+            with self.at(step):
+                if step.model.when is not None:
+                    ok = self.cond(step.model.when, frame)
+                    if not ok:
+                        entry["skipped"] = True
+                        frame.pc = step.next
+                        continue
+                await getattr(self, f"step_{step.kind}")(frame, step)
+
+    def push(self, flow_id: str, kind: FrameKind, params: dict[str, Any]) -> None:
+        flow = self.bot.flows.get(flow_id)
+        if flow is None:
+            raise FlowError(f"unknown flow '{flow_id}'", self.current)
+        if len(self.state.frames) >= MAX_DEPTH:
+            raise FlowError(
+                f"more than {MAX_DEPTH} nested flows (endless calls or interruptions?)",
+                self.current,
+            )
+        variables: dict[str, Any] = {}
+        for name, decl in flow.params.items():
+            if name in params:
+                variables[name] = plain(params[name])
+            elif decl.default is not None:
+                variables[name] = copy.deepcopy(decl.default)
+            elif decl.is_required:
+                raise FlowError(f"flow '{flow_id}' needs param '{name}'", self.current)
+            else:
+                variables[name] = None
+        for name, value in params.items():
+            variables.setdefault(name, plain(value))
+        self.state.frames.append(Frame(flow_id, flow.entry, variables, kind))
+        self.trace["steps"].append({"enter": flow_id, "as": kind})
+
+    async def pop(self, value: Any) -> None:
+        frames = self.state.frames
+        frame = frames.pop()
+        self.trace["steps"].append({"exit": frame.flow})
+        if not frames:
+            return
+        parent = frames[-1]
+        if frame.kind == "call":
+            call = self.bot.step(parent.flow, parent.pc) if parent.pc else None
+            if call is not None and isinstance(call.model, M.CallStep) and call.model.into:
+                self.write(call.model.into, value, parent)
+            parent.pc = call.next if call is not None else None
+        elif frame.kind == "digression" and parent.wait is not None:
+            await self.resume(parent)
+
+    async def resume(self, frame: Frame) -> None:
+        """Re-enter a waiting step after a digression: re-prompt and re-arm its timer."""
+        step = self.waiting_step(frame)
+        self.trace["steps"].append({"resume": step.id, "flow": step.flow})
+        with self.at(step):
+            if step.kind in ("ask", "choose"):
+                self.attempt = frame.wait.attempt if frame.wait else 1
+                self.send_prompt(frame, step, None, {})
+            spec = getattr(step.model, step.kind, None)
+            self.arm_timer(frame, getattr(spec, "timeout", None))
+
+    def waiting_step(self, frame: Frame) -> CompiledStep:
+        assert frame.wait is not None
+        step = self.bot.step(frame.flow, frame.wait.step)
+        if step is None:
+            raise FlowError(f"step '{frame.wait.step}' does not exist in flow '{frame.flow}'")
+        return step
+
+    # ------------------------------------------------------------ steps
+    async def step_say(self, frame: Frame, step: CompiledStep) -> None:
+        self.replies.extend(self.builder.build(step.model.say, self.ctx("reply", frame)))
+        frame.pc = step.next
+
+    async def step_ask(self, frame: Frame, step: CompiledStep) -> None:
+        spec = step.model.ask
+        frame.wait = Wait(step.id, "ask")
+        self.attempt = 1
+        if spec.skip_if_set:
+            current = self.read(spec.into, frame)
+            if current is not None and self.failing_check(spec.validate_, current, frame) is None:
+                frame.wait = None
+                frame.pc = step.next
+                return
+        self.send_prompt(frame, step, None, {})
+        self.arm_timer(frame, spec.timeout)
+
+    async def step_choose(self, frame: Frame, step: CompiledStep) -> None:
+        frame.wait = Wait(step.id, "choose")
+        self.attempt = 1
+        self.send_prompt(frame, step, None, {})
+        self.arm_timer(frame, step.model.choose.timeout)
+
+    def send_prompt(self, frame: Frame, step: CompiledStep, message: Any, extra: dict[str, Any]) -> None:
+        """Send a waiting step's prompt (or `message` instead), options attached for choose."""
+        spec = step.model.ask if step.kind == "ask" else step.model.choose
+        ctx = self.ctx("reply", frame, extra)
+        payloads = self.builder.build(message if message is not None else spec.prompt, ctx)
+        if isinstance(spec, M.ChooseSpec):
+            shown = [
+                [i, self.templates.render_str(o.payload, ctx), self.templates.render_str(o.title, ctx)]
+                for i, o in enumerate(spec.options)
+                if o.when is None or self.cond(o.when, frame)
+            ]
+            if not shown:
+                raise FlowError("no option of this choose step can be shown", step)
+            assert frame.wait is not None
+            frame.wait.options = shown
+            payloads = attach_options(payloads, [(t, p) for _, p, t in shown], spec.style)
+        self.replies.extend(payloads)
+
+    def arm_timer(self, frame: Frame, seconds: float | None, kind: str = "timeout") -> None:
+        if frame.wait is None:
+            return
+        if not seconds:
+            frame.wait.timer = None
+            return
+        due = (self.now + timedelta(seconds=seconds)).isoformat()
+        frame.wait.timer = TimerState(self.state.next_id("t"), due, kind)  # type: ignore[arg-type]
+
+    async def step_wait(self, frame: Frame, step: CompiledStep) -> None:
+        spec = step.model.wait
+        frame.wait = Wait(step.id, "wait")
+        if spec.duration is not None:
+            self.arm_timer(frame, spec.duration, "duration")
+        else:
+            self.arm_timer(frame, spec.timeout)
+
+    async def step_set(self, frame: Frame, step: CompiledStep) -> None:
+        ctx = self.ctx("value", frame)
+        for target, value in step.model.set.items():
+            self.write(target, self.templates.render(value, ctx), frame)
+        for target in step.model.unset:
+            self.unset(target, frame)
+        frame.pc = step.next
+
+    async def step_if(self, frame: Frame, step: CompiledStep) -> None:
+        value = self.cond(step.model.if_, frame)
+        name = "then" if value else "else"
+        frame.pc = step.branches.get(name, step.next)
+
+    async def step_switch(self, frame: Frame, step: CompiledStep) -> None:
+        for i, case in enumerate(step.model.switch):
+            if case.when is not None and self.cond(case.when, frame):
+                frame.pc = step.branches[f"case:{i}"]
+                return
+        frame.pc = step.branches.get("else", step.next)
+
+    async def step_goto(self, frame: Frame, step: CompiledStep) -> None:
+        frame.pc = step.next
+
+    async def step_call(self, frame: Frame, step: CompiledStep) -> None:
+        params = self.templates.render(dict(step.model.with_), self.ctx("value", frame))
+        self.push(step.model.call, "call", params)
+
+    async def step_return(self, frame: Frame, step: CompiledStep) -> None:
+        value = self.templates.render(step.model.return_, self.ctx("value", frame))
+        await self.pop(plain(value))
+
+    async def step_start(self, frame: Frame, step: CompiledStep) -> None:
+        params = self.templates.render(dict(step.model.with_), self.ctx("value", frame))
+        self.state.frames.clear()
+        self.push(step.model.start, "root", params)
+
+    async def step_end(self, frame: Frame, step: CompiledStep) -> None:
+        self.end_conversation(step.model.end or "resolved")
+
+    async def step_http(self, frame: Frame, step: CompiledStep) -> None:
+        spec = step.model.http
+        ctx = self.ctx("http", frame)
+        render, render_str = self.templates.render, self.templates.render_str
+        req = HttpRequest(
+            method=spec.method,
+            url=render_str(spec.url, ctx),
+            headers={k: render_str(v, ctx) for k, v in spec.headers.items()},
+            query={k: render_str(v, ctx) for k, v in spec.query.items()},
+            json=plain(render(spec.json_, ctx)) if spec.json_ is not None else None,
+            form={k: render_str(v, ctx) for k, v in spec.form.items()} if spec.form else None,
+            timeout=spec.timeout,
+            retries=spec.retries,
+            secrets=self.e.secrets,
+        )
+        started = time.perf_counter()
+        response: HttpResponse | None = None
+        problem: str | None = None
+        try:
+            response = await self.e.http(req)
+            if response.status >= 500:
+                problem = f"HTTP {response.status}"
+        except Exception as exc:  # the port's failures (network, timeout) are flow data
+            problem = _describe(exc) or type(exc).__name__
+        call = {
+            "type": "http",
+            "method": req.method,
+            "url": redact(req.url, self.e.secrets),
+            "status": response.status if response else None,
+            "ms": round((time.perf_counter() - started) * 1000, 3),
+            "step": step.id,
+        }
+        if problem:
+            call["error"] = redact(problem, self.e.secrets)
+        self.trace["calls"].append(call)
+        result = response.as_dict() if response else {"status": 0, "json": None, "text": "", "headers": {}}
+        if problem:
+            result["error"] = call["error"]
+        if spec.into:
+            self.write(spec.into, result, frame)
+        if problem is None:
+            frame.pc = step.next
+        elif "on_error" in step.branches:
+            self.last_error = call["error"]
+            frame.pc = step.branches["on_error"]
+        else:
+            raise FlowError(f"http {req.method} {call['url']} failed: {call['error']}", step)
+
+    async def step_do(self, frame: Frame, step: CompiledStep) -> None:
+        spec = step.model
+        params = self.templates.render(dict(spec.with_), self.ctx("value", frame))
+        actx = ActionContext(
+            bot_id=self.bot.id,
+            conversation_id=self.inp.conversation_id,
+            user_id=self.inp.user_id,
+            channel=self.inp.channel,
+            locale=self.locale,
+            now=self.local_now,
+            env=self.e.env,
+            conv=copy.deepcopy(self.state.conv),
+            user=copy.deepcopy(self.user),
+            turn=self.turn.scope(),
+        )
+        started = time.perf_counter()
+        call: dict[str, Any] = {"type": "action", "name": spec.do, "step": step.id}
+        try:
+            if spec.do not in self.e.actions:
+                raise LookupError(f"unknown action '{spec.do}'")
+            result = plain(await self.e.actions.call(spec.do, actx, params))
+        except Exception as exc:  # action failures are flow data (on_error)
+            call["error"] = redact(_describe(exc), self.e.secrets)
+            call["ms"] = round((time.perf_counter() - started) * 1000, 3)
+            self.trace["calls"].append(call)
+            if "on_error" not in step.branches:
+                raise FlowError(f"action '{spec.do}' failed: {call['error']}", step) from exc
+            self.last_error = call["error"]
+            frame.pc = step.branches["on_error"]
+            return
+        call["ms"] = round((time.perf_counter() - started) * 1000, 3)
+        self.trace["calls"].append(call)
+        if spec.into:
+            self.write(spec.into, result, frame)
+        frame.pc = step.next
+
+    async def step_handoff(self, frame: Frame, step: CompiledStep) -> None:
+        spec = step.model.handoff
+        entry = self.entry if self.entry is not None else {}
+        if spec.check_hours and not self.open:
+            entry["handoff"] = "closed (outside business hours)"
+            frame.pc = step.branches.get("when_closed", step.next)
+            return
+        if not self.inp.agents_available:
+            entry["handoff"] = "no agents available"
+            frame.pc = step.branches.get("when_no_agents", step.next)
+            return
+        ctx = self.ctx("reply", frame)
+        render = self.templates.render_str
+        queue = render(spec.queue, ctx)
+        self.handoff = HandoffRequest(
+            queue=queue,
+            priority=spec.priority,
+            summary=render(spec.summary, ctx) if spec.summary else "",
+            tags=[render(t, ctx) for t in spec.tags],
+        )
+        self.state.handoff = HandoffState("pending", queue, self.now.isoformat())
+        self.state.session_timer = None
+        frame.wait = Wait(step.id, "handoff")
+        entry["handoff"] = f"pending in queue {queue}"
+
+    # ------------------------------------------------------------ errors and ending
+    def end_conversation(self, outcome: str) -> None:
+        st = self.state
+        self.ended = outcome
+        st.frames.clear()
+        st.session = False
+        st.session_timer = None
+        st.conv = {}
+        self.trace["steps"].append({"end": outcome})
+
+    async def fail(self, exc: FlowError) -> None:
+        self.error = exc.describe()
+        self.last_error = exc.message
+        self.trace["error"] = self.error
+        handler = self.find_handler("error")
+        self.state.frames.clear()
+        if handler is None:
+            self.say_text(DEFAULT_TEXTS["error"])
+            return
+        self.steps_run = 0  # the error handler gets a budget of its own
+        try:
+            self.push(handler.flow, "root", dict(handler.with_))
+            await self.run_frames()
+        except Exception as again:  # the error handler failed too: stop here
+            described = again.describe() if isinstance(again, FlowError) else _describe(again)
+            self.trace["error_handler_error"] = described
+            self.state.frames.clear()
+            self.say_text(DEFAULT_TEXTS["error"])
+
+    def say_text(self, text: str) -> None:
+        self.replies.append({"type": "text", "text": text})
+
+    # ------------------------------------------------------------ variables and templates
+    def ctx(self, purpose: str, frame: Frame | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        st = self.state
+        top = frame or (st.frames[-1] if st.frames else None)
+        sys_values = {
+            "now": self.local_now,
+            "today": self.local_now.date().isoformat(),
+            "locale": self.locale,
+            "channel": self.inp.channel,
+            "attempt": self.attempt,
+            "handoff": {"state": st.handoff.state, "queue": st.handoff.queue},
+            "conversation_id": self.inp.conversation_id,
+            "user_id": self.inp.user_id,
+            "bot": {"id": self.bot.id, "version": self.bot.version},
+            "flow": top.flow if top else None,
+            "step": top.pc if top else None,
+            "agents_available": self.inp.agents_available,
+            "open": self.open,
+            "error": self.last_error,
+            "turns": st.turns,
+        }
+        ctx = {
+            "turn": Scope("turn", self.turn.scope()),
+            "flow": Scope("flow", frame.vars if frame else {}),
+            "conv": Scope("conv", st.conv),
+            "user": Scope("user", self.user),
+            "sys": Scope("sys", sys_values),
+            "env": EnvScope(self.e.env, allowed=purpose in ("http", "condition"), purpose=_PURPOSES[purpose]),
+        }
+        if extra:
+            ctx.update(extra)
+        return ctx
+
+    def cond(self, expression: str, frame: Frame | None) -> bool:
+        value = self.templates.truthy(expression, self.ctx("condition", frame))
+        record = {"expr": expression, "value": value}
+        if self.entry is not None:
+            self.entry.setdefault("conditions", []).append(record)
+        else:
+            self.trace["steps"].append({"condition": record})
+        return value
+
+    def container(self, scope: str, frame: Frame) -> dict[str, Any]:
+        if scope == "flow":
+            return frame.vars
+        if scope == "conv":
+            return self.state.conv
+        if scope == "user":
+            return self.user
+        raise FlowError(f"cannot write the read-only scope '{scope}'", self.current)
+
+    def read(self, target: str, frame: Frame) -> Any:
+        scope, *parts = target.split(".")
+        value: Any = self.container(scope, frame)
+        for part in parts:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+    def write(self, target: str, value: Any, frame: Frame) -> None:
+        scope, *parts = target.split(".")
+        value = plain(value)
+        if scope in ("conv", "user"):
+            decl = self.bot.variables.get(f"{scope}.{parts[0]}")
+            if scope == "user" and (decl is None or not decl.persist):
+                raise FlowError(f"'{target}' is not a declared persistent user variable", self.current)
+            if decl is not None and len(parts) == 1 and not _type_ok(decl, value):
+                raise FlowError(f"'{target}' is declared {decl.type}, cannot store {value!r}", self.current)
+        box = self.container(scope, frame)
+        for part in parts[:-1]:
+            nxt = box.get(part)
+            if not isinstance(nxt, dict):
+                nxt = box[part] = {}
+            box = nxt
+        old = box.get(parts[-1])
+        box[parts[-1]] = value
+        if old != value:
+            self.trace["vars"].append({"var": target, "old": old, "new": value})
+
+    def unset(self, target: str, frame: Frame) -> None:
+        scope, *parts = target.split(".")
+        decl = self.bot.variables.get(f"{scope}.{parts[0]}") if len(parts) == 1 else None
+        if decl is not None:
+            self.write(target, copy.deepcopy(decl.default), frame)
+            return
+        box: Any = self.container(scope, frame)
+        for part in parts[:-1]:
+            box = box.get(part) if isinstance(box, dict) else None
+        if isinstance(box, dict) and parts[-1] in box:
+            old = box.pop(parts[-1])
+            self.trace["vars"].append({"var": target, "old": old, "new": None})
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc)
+    if isinstance(exc, KeyError | LookupError) and not message.startswith("unknown"):
+        return f"{type(exc).__name__}: {message}"
+    return message or type(exc).__name__
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "email": (str,),
+    "phone": (str,),
+    "date": (str,),
+    "enum": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list": (list,),
+    "dict": (dict,),
+}
+
+
+def _type_ok(decl: M.VariableDecl, value: Any) -> bool:
+    """Whether a value fits a declared variable type (None always fits: "not set")."""
+    if value is None or decl.type == "any":
+        return True
+    types = _TYPES[decl.type]
+    if isinstance(value, bool) and bool not in types:
+        return False
+    if not isinstance(value, types):
+        return False
+    return decl.type != "enum" or not decl.values or value in decl.values

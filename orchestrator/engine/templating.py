@@ -1,0 +1,293 @@
+"""Sandboxed Jinja2 for every expression and template of a bot.
+
+- `SandboxedEnvironment` (its immutable variant) + a strict undefined that names the missing variable
+  (`undefined variable 'conv.emial'`); no `eval`, ever.
+- Conditions are bare expressions (`compile_expression`); strings render `{{ }}`; a field that
+  is exactly one `{{ expr }}` keeps its native type (`"{{ flow.n + 1 }}"` stays an int).
+- Scopes are read-only `Scope` views; `env.*` is readable only where the caller allows it
+  (http steps and conditions), anywhere else reading it raises `ScopeError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.exceptions import TemplateError, UndefinedError
+from jinja2.runtime import Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
+from jinja2.utils import missing
+
+_SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
+_MARKERS = ("{{", "{%", "{#")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ().-]{6,20}$")
+_URL = re.compile(r"^https?://[^\s]+$")
+
+
+class ScopeError(Exception):
+    """A template read a scope it may not read here (env.* outside http steps/conditions)."""
+
+
+class Scope:
+    """A read-only view of one variable scope, so undefined names can be reported in full."""
+
+    __slots__ = ("_data", "_name")
+
+    def __init__(self, name: str, data: Mapping[str, Any]):
+        self._name = name
+        self._data = data
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self._data[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"<{self._name}>"
+
+
+class EnvScope(Scope):
+    """`env.*`: the injected configuration; unreadable unless `allowed`."""
+
+    __slots__ = ("_allowed", "_purpose")
+
+    def __init__(self, data: Mapping[str, str], *, allowed: bool, purpose: str):
+        super().__init__("env", data)
+        self._allowed = allowed
+        self._purpose = purpose
+
+    def _check(self, key: str) -> None:
+        if not self._allowed:
+            raise ScopeError(
+                f"env.{key} cannot be used in {self._purpose}: env.* is readable only in "
+                "http steps and conditions, never in replies"
+            )
+
+    def __getattr__(self, key: str) -> Any:
+        if not key.startswith("_"):
+            self._check(key)
+        return super().__getattr__(key)
+
+    def __getitem__(self, key: str) -> Any:
+        self._check(key)
+        return super().__getitem__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        if not self._allowed:
+            raise ScopeError(f"env.* cannot be used in {self._purpose}")
+        return super().__iter__()
+
+
+class _Undefined(StrictUndefined):
+    """StrictUndefined whose message names the full variable (`conv.emial`)."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        if self._undefined_hint:
+            return self._undefined_hint
+        obj, name = self._undefined_obj, self._undefined_name
+        if obj is missing:
+            return f"undefined variable '{name}'"
+        if isinstance(obj, Scope):
+            return f"undefined variable '{obj._name}.{name}'"
+        return f"undefined attribute '{name}' of {type(obj).__name__} value"
+
+
+# ------------------------------------------------------------------ filters and tests
+
+
+def _mask_email(value: Any) -> str:
+    text = str(value)
+    local, at, domain = text.partition("@")
+    if not at:
+        return text
+    return f"{local[:1]}***@{domain}"
+
+
+def _money(value: Any, currency: str = "EUR") -> str:
+    return f"{float(value):,.2f} {currency}"
+
+
+def _date(value: Any, fmt: str = "%Y-%m-%d") -> str:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, date):
+        return value.strftime(fmt)
+    raise TemplateError(f"date filter expects a date, got {type(value).__name__}")
+
+
+def _plural(n: Any, singular: str, plural: str | None = None) -> str:
+    return singular if n == 1 else (plural if plural is not None else singular + "s")
+
+
+def _is(pattern: re.Pattern[str]) -> Any:
+    return lambda value: isinstance(value, str) and bool(pattern.match(value.strip()))
+
+
+def _match(value: Any, pattern: str) -> bool:
+    return isinstance(value, str) and re.match(pattern, value) is not None
+
+
+def _search(value: Any, pattern: str) -> bool:
+    return isinstance(value, str) and re.search(pattern, value) is not None
+
+
+def _new_environment() -> SandboxedEnvironment:
+    # Immutable: templates cannot mutate state behind the engine's back (`x.append(1)`).
+    env = ImmutableSandboxedEnvironment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
+    env.filters.update(mask_email=_mask_email, money=_money, date=_date, plural=_plural)
+    env.tests.update(email=_is(_EMAIL), phone=_is(_PHONE), url=_is(_URL), match=_match, search=_search)
+    return env
+
+
+# ------------------------------------------------------------------ the engine
+
+
+def is_template(value: str) -> bool:
+    """True when a string has Jinja markup and must be rendered."""
+    return any(m in value for m in _MARKERS)
+
+
+def single_expression(value: str) -> str | None:
+    """The inner expression when `value` is exactly one `{{ expr }}`."""
+    m = _SINGLE.match(value)
+    if m and "{{" not in m.group("expr") and "}}" not in m.group("expr"):
+        return m.group("expr")
+    return None
+
+
+class Templates:
+    """Compiles (once, cached) and evaluates the expressions and templates of one bot."""
+
+    def __init__(self) -> None:
+        self.env = _new_environment()
+        self._expressions: dict[str, Any] = {}
+        self._templates: dict[str, Any] = {}
+
+    # -- compile
+    def _expression(self, source: str) -> Any:
+        compiled = self._expressions.get(source)
+        if compiled is None:
+            compiled = self.env.compile_expression(source, undefined_to_none=False)
+            self._expressions[source] = compiled
+        return compiled
+
+    def _template(self, source: str) -> Any:
+        compiled = self._templates.get(source)
+        if compiled is None:
+            compiled = self.env.from_string(source)
+            self._templates[source] = compiled
+        return compiled
+
+    def syntax_error(self, source: str, *, expression: bool) -> str | None:
+        """The syntax error of an expression or template, or None when it compiles."""
+        try:
+            if expression:
+                self._expression(source)
+            else:
+                expr = single_expression(source)
+                if expr is not None:
+                    self._expression(expr)
+                elif is_template(source):
+                    self._template(source)
+        except TemplateSyntaxError as exc:
+            return exc.message or str(exc)
+        return None
+
+    def scope_names(self, source: str, *, expression: bool) -> set[str]:
+        """`scope.name` pairs read by an expression/template (e.g. {'env.API_KEY'})."""
+        try:
+            tree = self.env.parse("{{ " + source + " }}" if expression else source)
+        except TemplateSyntaxError:
+            return set()
+        found: set[str] = set()
+        for node in tree.find_all(nodes.Getattr):
+            if isinstance(node.node, nodes.Name):
+                found.add(f"{node.node.name}.{node.attr}")
+        for node in tree.find_all(nodes.Getitem):
+            if isinstance(node.node, nodes.Name) and isinstance(node.arg, nodes.Const):
+                found.add(f"{node.node.name}.{node.arg.value}")
+        for node in tree.find_all(nodes.Name):
+            found.add(node.name)
+        return found
+
+    # -- evaluate
+    def evaluate(self, source: str, ctx: Mapping[str, Any]) -> Any:
+        """The native value of a bare expression; undefined results raise."""
+        result = self._expression(source)(**ctx)
+        if isinstance(result, Undefined):
+            result._fail_with_undefined_error()
+        return plain(result)
+
+    def truthy(self, source: str, ctx: Mapping[str, Any]) -> bool:
+        """Whether a condition holds."""
+        return bool(self.evaluate(source, ctx))
+
+    def render(self, value: Any, ctx: Mapping[str, Any]) -> Any:
+        """Render strings inside `value` (recursively); a lone `{{ expr }}` keeps its type."""
+        if isinstance(value, str):
+            if not is_template(value):
+                return value
+            expr = single_expression(value)
+            if expr is not None:
+                return self.evaluate(expr, ctx)
+            return self._template(value).render(**ctx)
+        if isinstance(value, dict):
+            return {k: self.render(v, ctx) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.render(v, ctx) for v in value]
+        return value
+
+    def render_str(self, value: Any, ctx: Mapping[str, Any]) -> str:
+        """Render to text (None renders as an empty string)."""
+        result = self.render(value, ctx)
+        return "" if result is None else str(result)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready copy of a template result (scopes to dicts, dates to ISO strings)."""
+    if isinstance(value, Scope):
+        return {k: plain(v) for k, v in value._data.items()}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value if type(value) in (bool, int, float, str, type(None)) else str(value)
+    raise TypeError(f"a value of type {type(value).__name__} cannot be stored or sent")
+
+
+__all__ = [
+    "EnvScope",
+    "Scope",
+    "ScopeError",
+    "TemplateError",
+    "Templates",
+    "UndefinedError",
+    "is_template",
+    "plain",
+    "single_expression",
+]

@@ -1,0 +1,68 @@
+"""Trigger matching: normalisation, keywords, fuzzy, regex, payloads, ranking."""
+
+import re
+
+from orchestrator.engine.matching import (
+    CompiledTrigger,
+    Probe,
+    edit_distance,
+    normalise,
+    rank,
+)
+
+
+def kw(target, *phrases, fuzzy=False, priority=0, order=0):
+    words = tuple(tuple(normalise(p).split()) for p in phrases)
+    return CompiledTrigger("keywords", target, keywords=words, fuzzy=fuzzy, priority=priority, order=order)
+
+
+def text(s):
+    return Probe.of(payload=None, event=None, text=s)
+
+
+def test_normalise_is_case_and_accent_insensitive():
+    assert normalise("  Où est MA Commande?! ") == "ou est ma commande"
+    assert normalise("Rémboursement") == "remboursement"
+
+
+def test_keywords_match_whole_words_only():
+    t = kw("hours", "opening hours")
+    assert rank([t], text("What are your OPENING hours?"))
+    assert not rank([t], text("opening"))
+    assert not rank([kw("x", "hi")], text("this is it"))
+
+
+def test_fuzzy_keywords_tolerate_typos_but_not_on_short_words():
+    t = kw("ship", "shipping", fuzzy=True)
+    assert rank([t], text("shiping costs"))
+    assert rank([t], text("shpiping"))  # a swap
+    assert not rank([kw("ship", "shipping")], text("shiping"))
+    assert not rank([kw("hi", "hi", fuzzy=True)], text("ho"))
+    assert not rank([kw("cost", "cost", fuzzy=True)], text("post"))  # 4 letters: exact only
+    assert edit_distance("kitten", "sitting", 5) == 3
+
+
+def test_ranking_payload_beats_regex_beats_keywords_then_priority():
+    payload = CompiledTrigger("payload", "p", payload="MENU")
+    prefix = CompiledTrigger("payload", "plan", payload="PLAN:*")
+    regex = CompiledTrigger("regex", "r", regex=re.compile(r"(?i)order"))
+    low = kw("low", "order", priority=0, order=1)
+    high = kw("high", "order", priority=5, order=2)
+    assert [c.trigger.target for c in rank([low, high, regex], text("my order"))] == ["r", "high", "low"]
+    click = Probe.of(payload="PLAN:pro", event=None, text=None)
+    assert [c.trigger.target for c in rank([payload, prefix, low], click)] == ["plan"]
+
+
+def test_exact_beats_fuzzy_and_longer_phrases_win():
+    exact = kw("exact", "refund", order=2)
+    fuzzy = kw("fuzzy", "refunt", fuzzy=True, order=1)
+    assert rank([fuzzy, exact], text("refund please"))[0].trigger.target == "exact"
+    longer = kw("long", "order status", order=2)
+    shorter = kw("short", "order", order=1)
+    assert rank([shorter, longer], text("order status"))[0].trigger.target == "long"
+
+
+def test_event_triggers():
+    t = CompiledTrigger("event", "linked", event="account_linked")
+    assert rank([t], Probe.of(payload=None, event="account_linked", text=None))
+    assert not rank([t], text("account_linked"))
