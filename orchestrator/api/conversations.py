@@ -63,5 +63,5 @@ async def post_event(call: Call) -> web.Response:
 @route("GET", "/conversations/{id}/trace", params=IdParams, response=TraceOut,
        summary="The bot's turn traces for this conversation (why did the bot say that?)")
 async def get_trace(call: Call) -> web.Response:
-    await call.services.conversations.get(call.client_id, call.params.id)
-    return json_response({"turns": await call.services.store.list_traces(call.params.id)})
+    turns = await call.services.conversations.traces(call.client_id, call.params.id)
+    return json_response({"turns": turns})

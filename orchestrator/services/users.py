@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from typing import Any
 
 from .. import tokens
 from ..bus import Bus
@@ -92,6 +93,11 @@ class ConversationService:
         if isinstance(conversation, Conversation):
             return conversation
         return await self._store.get_conversation(conversation_id)
+
+    async def traces(self, client_id: str, conversation_id: str) -> list[dict[str, Any]]:
+        """The bot's stored turn traces for one of the client's conversations, oldest first."""
+        await self.get(client_id, conversation_id)
+        return await self._store.list_traces(conversation_id)
 
     async def list_for_user(self, client_id: str, user_id: str, limit: int) -> list[Conversation]:
         """The user's conversations, most recently active first."""
