@@ -16,6 +16,7 @@ class ClientService:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._verified = tokens.TokenCache()
+        self._clients: dict[str, Client] = {}
 
     async def create(self, client_id: str | None = None) -> tuple[str, str]:
         """A new client with one token: (client id, token). Forbidden if the id is taken."""
@@ -39,15 +40,28 @@ class ClientService:
             if row is None or row[0] != client_id or not tokens.matches(secret, row[1]):
                 return None
             self._verified.remember(token_id, client_id, secret)
-        return await self._store.get_client(client_id)
+        return await self.get(client_id)
 
     async def get(self, client_id: str) -> Client | None:
-        """A client by id."""
-        return await self._store.get_client(client_id)
+        """A client by id (cached until `forget`: sync and rename change clients)."""
+        client = self._clients.get(client_id)
+        if client is None:
+            client = await self._store.get_client(client_id)
+            if client is not None:
+                if len(self._clients) > 50_000:
+                    self._clients.clear()
+                self._clients[client_id] = client
+        return client
+
+    def forget(self, client_id: str) -> None:
+        """Drop a cached client after it changed."""
+        self._clients.pop(client_id, None)
 
     async def rename(self, client_id: str, name: str) -> bool:
         """Set the client's name (its webhook scope); False when it already had it."""
-        return await self._store.rename_client(client_id, name)
+        changed = await self._store.rename_client(client_id, name)
+        self._clients.clear()  # the name may have been taken from another client
+        return changed
 
     async def by_scope(self, scope: str) -> Client | None:
         """The client a channel webhook URL names: by name first, then by id."""

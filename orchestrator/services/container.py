@@ -47,6 +47,7 @@ class Services:
     def build(cls, settings: Settings, store: Store, bus: Bus) -> Services:
         """Wire the services over a store and a bus."""
         clients = ClientService(store)
+        bus.subscribe("client.synced", clients.forget)  # on every instance
         users = UserService(store, bus)
         conversations = ConversationService(store, bus, users)
         endpoints = EndpointService(store, bus)

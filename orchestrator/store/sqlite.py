@@ -55,6 +55,7 @@ class SQLiteStore(Store):
         self._path = path
         self._db: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._webhooks: dict[str, list[Webhook]] = {}
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -126,26 +127,35 @@ class SQLiteStore(Store):
             await db.execute("COMMIT")
 
     async def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        return await (await self._conn.execute(sql, args)).fetchone()
+        rows = await self._conn.execute_fetchall(sql, args)
+        return next(iter(rows), None)
 
     async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        return list(await (await self._conn.execute(sql, args)).fetchall())
+        return list(await self._conn.execute_fetchall(sql, args))
+
+    async def _webhooks_of(self, db: aiosqlite.Connection, client_id: str) -> list[Webhook]:
+        """A client's webhooks, cached until the next sync (the only writer of webhooks)."""
+        cached = self._webhooks.get(client_id)
+        if cached is None:
+            rows = await db.execute_fetchall(
+                "SELECT id, client_id, url, token, events FROM webhooks WHERE client_id = ?"
+                " ORDER BY position",
+                (client_id,),
+            )
+            cached = [_webhook(r) for r in rows]
+            if len(self._webhooks) > 10_000:
+                self._webhooks.clear()
+            self._webhooks[client_id] = cached
+        return cached
 
     async def _write_events(self, db: aiosqlite.Connection, events: Sequence[OutboxEvent]) -> None:
         if not events:
             return
         now = utcnow().timestamp()
-        by_client: dict[str, list[Webhook]] = {}
         rows = []
         for event in events:
-            if event.client_id not in by_client:
-                cursor = await db.execute(
-                    "SELECT id, client_id, url, token, events FROM webhooks WHERE client_id = ?",
-                    (event.client_id,),
-                )
-                by_client[event.client_id] = [_webhook(r) for r in await cursor.fetchall()]
             body = jsonutil.dumps({"type": event.type, "data": event.data})
-            for hook in by_client[event.client_id]:
+            for hook in await self._webhooks_of(db, event.client_id):
                 if hook.wants(event.type):
                     key = f"{hook.id}:{event.ordering_key}"
                     rows.append((event.client_id, hook.id, key, body, now))
@@ -200,6 +210,7 @@ class SQLiteStore(Store):
         health: Sequence[HealthEvent],
     ) -> None:
         async with self._tx() as db:
+            self._webhooks.pop(client_id, None)
             await db.execute("DELETE FROM channel_configs WHERE client_id = ?", (client_id,))
             await db.executemany(
                 "INSERT INTO channel_configs (client_id, channel, version, config) VALUES (?,?,?,?)",
@@ -224,12 +235,7 @@ class SQLiteStore(Store):
                 await _insert_health(db, client_id, event)
 
     async def list_webhooks(self, client_id: str) -> list[Webhook]:
-        rows = await self._all(
-            "SELECT id, client_id, url, token, events FROM webhooks WHERE client_id = ?"
-            " ORDER BY position",
-            (client_id,),
-        )
-        return [_webhook(r) for r in rows]
+        return list(await self._webhooks_of(self._conn, client_id))
 
     async def list_channel_configs(self, client_id: str) -> list[ChannelConfig]:
         rows = await self._all(
