@@ -216,12 +216,11 @@ class BotRunner:
             log.error("bot %s, conversation %s: %s", bot_id, conversation.id, result.error)
         timers = [Timer(conversation.id, t.id, t.due, t.data) for t in result.timers]
         new_state = BotState(conversation.id, bot_id, result.conv_state, result.user_vars)
-        await store.save_bot_state(conversation.user_id, new_state, timers)
-        if timers:
-            self._timers_wake.set()
         keep = self._services.settings.bots.trace_turns
-        if keep:
-            await store.add_trace(conversation.id, result.trace, keep)
+        await store.save_turn(conversation.user_id, new_state, timers, result.trace, keep)
+        soon = self._clock().timestamp() + self._timer_poll
+        if any(t.due.timestamp() <= soon for t in timers):
+            self._timers_wake.set()
         replies = [
             await self._services.messages.create(
                 client_id, conversation.id, reply, incoming_id=incoming_id

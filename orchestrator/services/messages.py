@@ -95,7 +95,8 @@ class MessageService:
         channel = await self._endpoints.channel_name(conversation.id)
         event = events.message_new(conversation, message, channel, collect)
         await self._store.create_message(message, [event])
-        await self._bus.publish("outbox", None)
+        if await self._store.wants_events(client_id, event.type):
+            await self._bus.publish("outbox", None)
         await self._bus.publish(
             "message.created", MessageCreated(client_id, conversation, message, source, collect)
         )

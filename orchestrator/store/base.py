@@ -99,6 +99,10 @@ class Store(ABC):
     async def list_webhooks(self, client_id: str) -> list[Webhook]: ...
 
     @abstractmethod
+    async def wants_events(self, client_id: str, event_type: str) -> bool:
+        """Whether any webhook of the client takes this event type (nothing to queue if not)."""
+
+    @abstractmethod
     async def list_channel_configs(self, client_id: str) -> list[ChannelConfig]: ...
 
     # -- users and conversations
@@ -198,18 +202,22 @@ class Store(ABC):
     async def get_bot_state(self, conversation_id: str, user_id: str, bot_id: str) -> BotState: ...
 
     @abstractmethod
-    async def save_bot_state(self, user_id: str, state: BotState, timers: Sequence[Timer]) -> None:
-        """Store the conversation state, the user's variables and replace its timers."""
+    async def save_turn(
+        self,
+        user_id: str,
+        state: BotState,
+        timers: Sequence[Timer],
+        trace: dict[str, Any] | None,
+        keep_traces: int,
+    ) -> None:
+        """After a bot turn, in one transaction: the conversation state, the user's variables,
+        its timers (replacing the old ones) and the turn's trace (keeping the newest few)."""
 
     @abstractmethod
     async def due_timers(self, now: datetime, limit: int) -> list[Timer]: ...
 
     @abstractmethod
     async def delete_timer(self, conversation_id: str, timer_id: str) -> None: ...
-
-    @abstractmethod
-    async def add_trace(self, conversation_id: str, trace: dict[str, Any], keep: int) -> int:
-        """Append a turn trace, keep only the newest `keep`; return the turn number."""
 
     @abstractmethod
     async def list_traces(self, conversation_id: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from importlib import resources
@@ -234,6 +235,9 @@ class SQLiteStore(Store):
             for event in health:
                 await _insert_health(db, client_id, event)
 
+    async def wants_events(self, client_id: str, event_type: str) -> bool:
+        return any(hook.wants(event_type) for hook in await self._webhooks_of(self._conn, client_id))
+
     async def list_webhooks(self, client_id: str) -> list[Webhook]:
         return list(await self._webhooks_of(self._conn, client_id))
 
@@ -298,7 +302,6 @@ class SQLiteStore(Store):
     # -- messages
 
     async def create_message(self, message: Message, events: Sequence[OutboxEvent]) -> None:
-        sent_on = iso(message.sent_on)
         async with self._tx() as db:
             await db.execute(
                 "INSERT INTO messages (id, conversation_id, author_id, sent_on, payload, incoming_id)"
@@ -307,14 +310,10 @@ class SQLiteStore(Store):
                     message.id,
                     message.conversation_id,
                     message.author_id,
-                    sent_on,
+                    iso(message.sent_on),
                     jsonutil.dumps(message.payload),
                     message.incoming_id,
                 ),
-            )
-            await db.execute(
-                "UPDATE conversations SET last_message_on = ? WHERE id = ?",
-                (sent_on, message.conversation_id),
             )
             await self._write_events(db, events)
 
@@ -522,7 +521,14 @@ class SQLiteStore(Store):
         user_vars = jsonutil.loads(user_row[0]) if user_row else {}
         return BotState(conversation_id, bot_id, state, user_vars)
 
-    async def save_bot_state(self, user_id: str, state: BotState, timers: Sequence[Timer]) -> None:
+    async def save_turn(
+        self,
+        user_id: str,
+        state: BotState,
+        timers: Sequence[Timer],
+        trace: dict[str, Any] | None,
+        keep_traces: int,
+    ) -> None:
         async with self._tx() as db:
             await db.execute(
                 "INSERT INTO bot_states (conversation_id, bot_id, state) VALUES (?,?,?)"
@@ -536,10 +542,22 @@ class SQLiteStore(Store):
                 (user_id, state.bot_id, jsonutil.dumps(state.user_vars)),
             )
             await db.execute("DELETE FROM timers WHERE conversation_id = ?", (state.conversation_id,))
-            await db.executemany(
-                "INSERT INTO timers (conversation_id, timer_id, due, data) VALUES (?,?,?,?)",
-                [(t.conversation_id, t.timer_id, iso(t.due), jsonutil.dumps(t.data)) for t in timers],
-            )
+            if timers:
+                await db.executemany(
+                    "INSERT INTO timers (conversation_id, timer_id, due, data) VALUES (?,?,?,?)",
+                    [(t.conversation_id, t.timer_id, iso(t.due), jsonutil.dumps(t.data)) for t in timers],
+                )
+            if trace is not None and keep_traces > 0:
+                await db.execute(
+                    "INSERT INTO turn_traces (conversation_id, turn, trace) SELECT ?,"
+                    " COALESCE(MAX(turn), 0) + 1, ? FROM turn_traces WHERE conversation_id = ?",
+                    (state.conversation_id, jsonutil.dumps(trace), state.conversation_id),
+                )
+                await db.execute(
+                    "DELETE FROM turn_traces WHERE conversation_id = ? AND turn <= ("
+                    " SELECT MAX(turn) FROM turn_traces WHERE conversation_id = ?) - ?",
+                    (state.conversation_id, state.conversation_id, keep_traces),
+                )
 
     async def due_timers(self, now: datetime, limit: int) -> list[Timer]:
         rows = await self._all(
@@ -555,25 +573,6 @@ class SQLiteStore(Store):
                 "DELETE FROM timers WHERE conversation_id = ? AND timer_id = ?",
                 (conversation_id, timer_id),
             )
-
-    async def add_trace(self, conversation_id: str, trace: dict[str, Any], keep: int) -> int:
-        async with self._tx() as db:
-            row = await (
-                await db.execute(
-                    "SELECT COALESCE(MAX(turn), 0) FROM turn_traces WHERE conversation_id = ?",
-                    (conversation_id,),
-                )
-            ).fetchone()
-            turn = row[0] + 1
-            await db.execute(
-                "INSERT INTO turn_traces (conversation_id, turn, trace) VALUES (?,?,?)",
-                (conversation_id, turn, jsonutil.dumps(trace)),
-            )
-            await db.execute(
-                "DELETE FROM turn_traces WHERE conversation_id = ? AND turn <= ?",
-                (conversation_id, turn - keep),
-            )
-            return turn
 
     async def list_traces(self, conversation_id: str) -> list[dict[str, Any]]:
         rows = await self._all(
@@ -606,8 +605,17 @@ class SQLiteStore(Store):
 
 
 def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (a trigger's BEGIN … END; stays whole)."""
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements, current = [], ""
+    for line in lines:
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
 
 
 def _webhook(row: Sequence[Any]) -> Webhook:
