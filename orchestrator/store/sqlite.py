@@ -82,7 +82,11 @@ class SQLiteStore(Store):
             "PRAGMA busy_timeout=5000",
         ):
             await self._db.execute(pragma)
-        await self._migrate()
+        try:
+            await self._migrate()
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         if self._db is not None:

@@ -1,0 +1,96 @@
+"""Start-up: configuration errors, environment overrides, database versions, warnings."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.app import create_app
+from orchestrator.config import ConfigError, load_settings
+from orchestrator.store import StoreError
+from orchestrator.store.sqlite import SQLiteStore
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_example_config_is_valid_and_documents_the_defaults() -> None:
+    settings = load_settings(ROOT / "config.example.yaml", environ={})
+    assert settings.server.port == 3100 and settings.server.host == "127.0.0.1"
+    assert settings.storage.url == "sqlite:///data/orchestrator.db"
+    assert settings.bus.url == "memory://" and settings.bots.dir == "bots"
+    assert (settings.webhooks.timeout, settings.webhooks.max_attempts) == (10, 10)
+    assert settings.channels.test_on_sync is True
+    assert (settings.logging.level, settings.logging.json_) == ("info", False)
+
+
+def test_environment_overrides_any_key(tmp_path: Path) -> None:
+    environ = {"ORCH_SERVER__PORT": "8080", "ORCH_CHANNELS__TEST_ON_SYNC": "false",
+               "ORCH_SERVER__ADMIN_KEY": "0123"}
+    settings = load_settings(ROOT / "config.example.yaml", environ=environ)
+    assert settings.server.port == 8080
+    assert settings.channels.test_on_sync is False
+    assert settings.server.admin_key == "0123"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "environ", "message"),
+    [
+        ("server: {prot: 1}\n", {}, "config: unknown key 'server.prot'"),
+        ("servers: {}\n", {}, "config: unknown key 'servers'"),
+        ("server: {port: high}\n", {}, "config: invalid value for 'server.port'"),
+        ("", {"ORCH_WEBHOOKS__MAX_ATTEMPTS": "0"}, "config: invalid value for 'webhooks.max_attempts'"),
+        ("", {"ORCH_STORAGE__URL": "mysql://x"}, "config: invalid value for 'storage.url'"),
+        ("", {"ORCH_NOPE__X": "1"}, "config: unknown key 'nope'"),
+    ],
+)
+def test_wrong_keys_are_named(tmp_path: Path, yaml_text: str, environ: dict[str, str],
+                              message: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as error:
+        load_settings(path, environ=environ)
+    assert str(error.value).startswith(message)
+
+
+def test_serve_exits_2_with_one_line_on_a_bad_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("server: {port: 1, colour: blue}\n")
+    done = subprocess.run([sys.executable, "-m", "orchestrator", "serve", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["orchestrator: config: unknown key 'server.colour'"]
+
+
+async def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "db.sqlite"))
+    await store.open()
+    await store.close()
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        db.execute("INSERT INTO schema_version (version) VALUES (999)")
+    with pytest.raises(StoreError, match="schema version 999 is newer"):
+        await SQLiteStore(str(tmp_path / "db.sqlite")).open()
+
+
+async def test_migrations_are_applied_once(tmp_path: Path) -> None:
+    for _ in range(2):
+        store = SQLiteStore(str(tmp_path / "db.sqlite"))
+        await store.open()
+        await store.close()
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        versions = [row[0] for row in db.execute("SELECT version FROM schema_version")]
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert versions == sorted(set(versions)) and versions[0] == 1
+    assert mode == "wal"
+
+
+async def test_an_empty_admin_key_is_warned_about(aiohttp_client, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        await aiohttp_client(create_app(make_settings(tmp_path)))
+    assert any("admin_key is empty" in r.getMessage() for r in caplog.records)
