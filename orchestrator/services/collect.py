@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ..bus import Bus
@@ -42,6 +43,12 @@ class CollectService:
     def __init__(self, bus: Bus, messages: MessageService) -> None:
         self._bus, self._messages = bus, messages
         self.open_count = 0
+        self.watchers: list[Callable[[int], None]] = []  # told the open count on each change
+
+    def _count(self, delta: int) -> None:
+        self.open_count += delta
+        for watcher in self.watchers:
+            watcher(self.open_count)
 
     async def collect(
         self,
@@ -58,7 +65,7 @@ class CollectService:
             self._bus.subscribe(f"collect.{message_id}", collector.add),
             self._bus.subscribe(f"turn.{message_id}", collector.end),
         ]
-        self.open_count += 1
+        self._count(+1)
         try:
             message = await self._messages.create(
                 client_id,
@@ -76,6 +83,6 @@ class CollectService:
             collector.end(None)
             return message, list(collector.responses)
         finally:
-            self.open_count -= 1
+            self._count(-1)
             for subscription in subscriptions:
                 subscription.cancel()

@@ -137,14 +137,18 @@ async def test_a_disconnected_collect_frees_its_collector(
     services = api.app[SERVICES]
     user_id, conversation_id = await client.conversation()
     subscribers_before = services.bus.subscriber_count()
+    loop = asyncio.get_running_loop()
+    opened, closed = loop.create_future(), loop.create_future()
+
+    def watch(count: int) -> None:
+        waiter = opened if count == 1 else closed
+        if not waiter.done():
+            waiter.set_result(count)
+
+    services.collect.watchers.append(watch)
     request = asyncio.create_task(api.post("/api/v1/messages/collect", headers=client.headers, json={
         "conversationId": conversation_id, "authorId": user_id, "payload": {}, "timeout": 0}))
-
-    async def until(predicate) -> None:
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(until(lambda: services.collect.open_count == 1), 5)
+    await asyncio.wait_for(opened, 5)
     request.cancel()  # the client goes away
-    await asyncio.wait_for(until(lambda: services.collect.open_count == 0), 5)
+    assert await asyncio.wait_for(closed, 5) == 0
     assert services.bus.subscriber_count() == subscribers_before
