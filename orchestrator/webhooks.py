@@ -15,6 +15,7 @@ import logging
 import time
 
 import aiohttp
+from yarl import URL
 
 from .bus import Bus, Subscription
 from .config import WebhookSettings
@@ -110,14 +111,22 @@ class WebhookWorker:
             self.failed += 1
             log.error(
                 "webhook delivery to %s failed after %d attempts (%s); giving up",
-                delivery.url,
+                loggable(delivery.url),
                 attempts,
                 error,
             )
             await self._store.fail_delivery(delivery.seq, attempts, error)
-            await self._bus.publish("webhook.failed", {"url": delivery.url, "error": error})
+            await self._bus.publish("webhook.failed", {"url": loggable(delivery.url), "error": error})
             return
         backoff = min(self._settings.retry_max, self._settings.retry_base * 2 ** (attempts - 1))
         if attempts == 1:
-            log.warning("webhook delivery to %s failed (%s); retrying", delivery.url, error)
+            log.warning("webhook delivery to %s failed (%s); retrying", loggable(delivery.url), error)
         await self._store.retry_delivery(delivery.seq, attempts, time.time() + backoff, error)
+
+
+def loggable(url: str) -> str:
+    """A webhook URL without credentials or query string (which may carry secrets)."""
+    try:
+        return str(URL(url).with_user(None).with_query(None).with_fragment(None))
+    except (ValueError, TypeError):
+        return url.split("?", 1)[0]
