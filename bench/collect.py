@@ -109,7 +109,7 @@ class Server:
     async def __aexit__(self, *_: object) -> None:
         assert self.proc is not None
         self.proc.terminate()
-        self.proc.wait(10)
+        self.proc.wait(30)
 
 
 BASELINE = """
@@ -123,6 +123,48 @@ app.router.add_post("/echo", handle)
 app.router.add_get("/status", lambda r: web.Response(text="OK"))
 web.run_app(app, host="127.0.0.1", port=PORT, access_log=None, print=None, loop=uvloop.new_event_loop())
 """
+
+
+PARKED_BASELINE = """
+import asyncio, gc, orjson, uvloop
+from aiohttp import web
+gc.set_threshold(50_000, 50, 100)
+forever = None
+async def handle(request):
+    body = orjson.loads(await request.read())
+    await forever
+    return web.json_response(body)
+async def start(app):
+    global forever
+    forever = asyncio.get_running_loop().create_future()
+app = web.Application()
+app.on_startup.append(start)
+app.router.add_post("/park", handle)
+app.router.add_get("/status", lambda r: web.Response(text="OK"))
+web.run_app(app, host="127.0.0.1", port=PORT, access_log=None, print=None,
+            handler_cancellation=True, loop=uvloop.new_event_loop())
+"""
+
+
+async def parked_rss(server: Server, url: str, bodies: Callable[[int], dict], headers: dict,
+                     count: int) -> float:
+    """KB of server RSS added per request parked on `url`."""
+    assert server.proc is not None
+    before = rss_kb(server.proc.pid)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
+        async def park(i: int) -> None:
+            async with session.post(url, json=bodies(i), headers=headers) as resp:
+                await resp.read()
+
+        tasks = [asyncio.create_task(park(i)) for i in range(count)]
+        await asyncio.sleep(min(40, 5 + count / 500))  # let them all park (no event to wait on)
+        during = rss_kb(server.proc.pid)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return (during - before) / count
 
 
 async def setup_client(base: str, bot: str | None) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -197,9 +239,20 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--open-collects", type=int, default=10_000)
     parser.add_argument("--bot", choices=["support-desk", "stub"], default="support-desk")
+    parser.add_argument("--only", choices=["load", "memory", "engine"], help="run one part only")
     args = parser.parse_args()
+    if args.only == "engine":
+        return
     raise_fd_limit()
     tmp = Path(tempfile.mkdtemp(prefix="orchestrator-bench-"))
+    if args.only != "memory":
+        await measure_load(args, tmp)
+    if args.only != "load":
+        await measure_parked(args, tmp)
+
+
+async def measure_load(args: argparse.Namespace, tmp: Path) -> None:
+    """Requests/s, p50 and p99 of each path at concurrency 1 and 64, against the baseline."""
     results: dict[int, dict[str, dict[str, float]]] = {1: {}, 64: {}}
 
     port = free_port()
@@ -255,32 +308,30 @@ async def main() -> None:
         for name, result in rows.items():
             report(name, result, rows["baseline"])
 
+
+async def measure_parked(args: argparse.Namespace, tmp: Path) -> None:
+    """Server memory added by N requests parked at once: a bare aiohttp long-poll (the
+    baseline), then `messages/collect` with no bot to answer."""
+    count = args.open_collects
+    port = free_port()
+    async with Server([sys.executable, "-c", PARKED_BASELINE.replace("PORT", str(port))],
+                      f"http://127.0.0.1:{port}/status") as server:
+        bare = await parked_rss(server, f"http://127.0.0.1:{port}/park",
+                                lambda i: {"type": "text", "text": "waiting"}, {}, count)
     port = free_port()
     async with orchestrator_server(port, tmp / "parked.db") as server:
         base = f"http://127.0.0.1:{port}"
         headers, pairs = await setup_client(base, None)
-        assert server.proc is not None
-        before = rss_kb(server.proc.pid)
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector,
-                                         timeout=aiohttp.ClientTimeout(total=120)) as session:
-            async def park(i: int) -> None:
-                user, conversation = pairs[i % len(pairs)]
-                body = {"conversationId": conversation, "authorId": user, "timeout": 0,
-                        "payload": {"type": "text", "text": "waiting"}}
-                async with session.post(f"{base}/api/v1/messages/collect", json=body,
-                                        headers=headers) as resp:
-                    await resp.read()
 
-            tasks = [asyncio.create_task(park(i)) for i in range(args.open_collects)]
-            await asyncio.sleep(min(40, 5 + args.open_collects / 500))  # let them all park
-            during = rss_kb(server.proc.pid)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        added = during - before
-        print(f"{args.open_collects} open collects: +{added / 1024:.1f} MB server RSS, "
-              f"{added * 1024 / args.open_collects / 1024:.1f} KB per waiting collect")
+        def body(i: int) -> dict:
+            user, conversation = pairs[i % len(pairs)]
+            return {"conversationId": conversation, "authorId": user, "timeout": 0,
+                    "payload": {"type": "text", "text": "waiting"}}
+
+        ours = await parked_rss(server, f"{base}/api/v1/messages/collect", body, headers, count)
+    print(f"{count} parked requests, server RSS per request: bare aiohttp long-poll {bare:.1f} KB, "
+          f"collect {ours:.1f} KB (+{ours - bare:.1f} KB each; {count * ours / 1024:.0f} MB in all, "
+          f"{count * (ours - bare) / 1024:.0f} MB above the bare long-poll)")
 
 
 async def engine_time_per_turn(turns: int = 2000) -> None:
@@ -306,4 +357,5 @@ async def engine_time_per_turn(turns: int = 2000) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-    asyncio.run(engine_time_per_turn())
+    if "--only" not in sys.argv or "engine" in sys.argv:
+        asyncio.run(engine_time_per_turn())

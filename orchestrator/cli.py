@@ -1,10 +1,11 @@
-"""The `orchestrator` command: serve (and, from the authoring tools, check, test, schema)."""
+"""The `orchestrator` command: serve, and the authoring tools check, test, schema and explain."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -13,7 +14,8 @@ from pathlib import Path
 from aiohttp import web
 
 from .config import ConfigError, Settings, load_settings
-from .engine import BotLoadError
+from .engine import BotLoadError, Diagnostic
+from .engine.checker import CheckResult
 from .logs import setup_logging
 from .store import StoreError
 
@@ -33,9 +35,58 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orchestrator", description=__doc__)
     commands = parser.add_subparsers(dest="command")
+
     serve = commands.add_parser("serve", help="run the service")
     serve.add_argument("--config", type=Path, help="YAML config file (default: none)")
     serve.set_defaults(run=_serve)
+
+    check = commands.add_parser(
+        "check",
+        help="check bots: every problem at once, compiler style (exit 1 on errors)",
+        description="Check bot files, their flows and their conversation tests. Prints "
+        "`file:line:col: error|warning CODE message` lines; exit 1 on errors, 0 on warnings only.",
+    )
+    check.add_argument("bots", nargs="*", metavar="BOT", help="a bot id or a bot file (default: every bot under ./bots)")
+    check.add_argument("--bots-dir", type=Path, default=Path("bots"), help="where bot ids are looked up (default: ./bots)")
+    check.add_argument("--no-tests", action="store_true", help="do not check the bots' *.test.yaml files")
+    check.set_defaults(run=_check)
+
+    test = commands.add_parser(
+        "test",
+        help="run conversation tests (*.test.yaml) on the engine, with coverage",
+        description="Run conversation tests in process on the production engine, with mocked HTTP "
+        "and actions and a virtual clock. Exit 1 on any failure.",
+    )
+    test.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                      help="test files or folders (default: every *.test.yaml under ./flows)")
+    test.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML to FILE")
+    test.add_argument("--allow-actions", action="store_true", help="run the real action when a test does not mock it")
+    test.add_argument("-k", dest="name", metavar="TEXT", help="only tests whose name contains TEXT")
+    test.add_argument("--no-coverage", action="store_true", help="do not print the coverage report")
+    test.set_defaults(run=_test)
+
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of bot, flow and test files",
+        description="Print one JSON Schema covering bot, flow and test files (their three kinds under "
+        "$defs, any of them at the top). With -o DIR (an existing folder, or a path ending in /), write "
+        "bot.schema.json, flow.schema.json and test.schema.json into it instead.",
+    )
+    schema.add_argument("-o", "--output", metavar="FILE|DIR", help="write to FILE, or the three files into DIR")
+    schema.add_argument("--kind", choices=("bot", "flow", "test"), help="only the schema of this kind of file")
+    schema.set_defaults(run=_schema)
+
+    explain = commands.add_parser(
+        "explain",
+        help="print the bot's turn traces of a conversation (why did the bot say that?)",
+        description="Read the turn traces stored with a conversation (the last bots.trace_turns turns) "
+        "from the configured store and print them readably.",
+    )
+    explain.add_argument("conversation", metavar="CONVERSATION_ID")
+    explain.add_argument("--turn", type=int, metavar="N", help="only turn N (negative: from the end, -1 the last)")
+    explain.add_argument("--config", type=Path, help="YAML config file (its storage.url is read)")
+    explain.add_argument("--json", action="store_true", help="print the stored JSON instead")
+    explain.set_defaults(run=_explain)
     return parser
 
 
@@ -47,15 +98,21 @@ def _settings(path: Path | None) -> Settings:
         raise SystemExit(2) from exc
 
 
+# ------------------------------------------------------------------ serve
+
+
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     setup_logging(settings.logging)
     # Many parked long-polls make full collections slow; collect less often.
     gc.set_threshold(50_000, 50, 100)
-    from .app import create_app
+    from .app import CATALOG, create_app
 
     try:
         app = create_app(settings)
+        warnings = app[CATALOG].warnings
+        if warnings:
+            print("\n".join(str(d) for d in warnings), file=sys.stderr)
         log.info("serving on http://%s:%d", settings.server.host, settings.server.port)
         web.run_app(
             app,
@@ -68,7 +125,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
     except BotLoadError as exc:
         print(str(exc), file=sys.stderr)
-        print("orchestrator: refusing to start with a broken bot", file=sys.stderr)
+        print("orchestrator: refusing to start with a broken bot (run `orchestrator check`)", file=sys.stderr)
         return 2
     except StoreError as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
@@ -82,6 +139,194 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
+
+
+# ------------------------------------------------------------------ check
+
+
+def _bot_files(names: Sequence[str], bots_dir: Path) -> tuple[list[Path], list[str]]:
+    """Bot files for ids or paths (every bot of `bots_dir` when none), and names not found."""
+    if not names:
+        if not bots_dir.is_dir():
+            return [], []
+        return sorted(p for p in bots_dir.glob("*.y*ml") if p.is_file()), []
+    found, missing = [], []
+    for name in names:
+        path = Path(name)
+        if path.is_file():
+            found.append(path)
+            continue
+        for suffix in (".yaml", ".yml"):
+            candidate = bots_dir / f"{name}{suffix}"
+            if candidate.is_file():
+                found.append(candidate)
+                break
+        else:
+            missing.append(name)
+    return found, missing
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .engine.checker import check_bot
+    from .engine.conversation_tests import project_root
+
+    files, missing = _bot_files(args.bots, args.bots_dir)
+    for name in missing:
+        print(f"orchestrator: no bot '{name}' (neither a file nor {args.bots_dir}/{name}.yaml)", file=sys.stderr)
+    if missing:
+        return 2
+    if not files:
+        print(f"orchestrator: no bot files under {args.bots_dir}/", file=sys.stderr)
+        return 2
+    errors = warnings = 0
+    summaries = []
+    for path in files:
+        root = project_root(path.resolve().parent, Path.cwd())
+        result = check_bot(path, root)
+        diagnostics = list(result.diagnostics)
+        if not args.no_tests and result.bot is not None:
+            diagnostics.extend(_check_tests(result, root))
+        for d in diagnostics:
+            print(d)
+        e = sum(1 for d in diagnostics if d.is_error)
+        w = len(diagnostics) - e
+        errors, warnings = errors + e, warnings + w
+        name = result.bot_id or result.file
+        if result.bot is not None:
+            steps = len(result.bot.steps)
+            flows = len(result.bot.flow_ids)
+            summaries.append(f"{name}: {_plural(e, 'error')}, {_plural(w, 'warning')} ({flows} flows, {steps} steps)")
+        else:
+            summaries.append(f"{name}: {_plural(e, 'error')}, {_plural(w, 'warning')}")
+    print("\n".join(summaries))
+    return 1 if errors else 0
+
+
+def _check_tests(result: CheckResult, root: Path) -> list[Diagnostic]:
+    """Diagnostics of the test files next to a bot's flows (schema and references)."""
+    from .engine.conversation_tests import TestRunner, find_test_files, load_test_file
+
+    bot = result.bot
+    assert bot is not None
+    folders = sorted({(root / f).resolve().parent for f in bot.sources if f != bot.file})
+    runner = TestRunner(root)
+    found: list[Diagnostic] = []
+    for path in find_test_files(folders):
+        if path.parent.resolve() not in folders:
+            continue
+        loaded = load_test_file(path, root)
+        found.extend(loaded.diagnostics)
+        if loaded.model is None:
+            continue
+        if loaded.model.bot not in (None, bot.id):
+            continue
+        found.extend(runner.references(loaded, bot))
+    return found
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# ------------------------------------------------------------------ test
+
+
+def _test(args: argparse.Namespace) -> int:
+    from .engine.conversation_tests import TestRunner, find_test_files, junit_xml, render_report
+
+    paths = list(args.paths) or [Path("flows")]
+    for p in paths:
+        if not p.exists():
+            print(f"orchestrator: {p} does not exist", file=sys.stderr)
+            return 2
+    files = find_test_files(paths)
+    if not files:
+        print(f"no *.test.yaml files under {', '.join(str(p) for p in paths)}")
+        return 0
+    runner = TestRunner(Path.cwd(), allow_actions=args.allow_actions, name_filter=args.name)
+    report = asyncio.run(runner.run(files))
+    print(render_report(report, coverage=not args.no_coverage))
+    if args.junit:
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_bytes(junit_xml(report))
+        print(f"JUnit XML written to {args.junit}")
+    return 0 if report.ok else 1
+
+
+# ------------------------------------------------------------------ schema
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .engine import schema as S
+
+    out = args.output
+    if out and (out.endswith(("/", "\\")) or Path(out).is_dir()):
+        if args.kind:
+            path = Path(out) / f"{args.kind}.schema.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(S.dumps(S.file_schema(args.kind)), encoding="utf-8")
+            written = [path]
+        else:
+            written = S.write_files(Path(out))
+        for path in written:
+            print(f"wrote {path}")
+        return 0
+    document = S.file_schema(args.kind) if args.kind else S.combined_schema()
+    text = S.dumps(document)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"wrote {out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# ------------------------------------------------------------------ explain
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from .engine.trace_format import format_trace
+    from .store import open_store
+
+    settings = _settings(args.config)
+
+    async def read() -> list[dict]:
+        store = open_store(settings.storage.url)
+        await store.open()
+        try:
+            return await store.list_traces(args.conversation)
+        finally:
+            await store.close()
+
+    try:
+        traces = asyncio.run(read())
+    except StoreError as exc:
+        print(f"orchestrator: {exc}", file=sys.stderr)
+        return 2
+    if not traces:
+        print(
+            f"orchestrator: no turn traces for conversation {args.conversation} in {settings.storage.url} "
+            "(is it a conversation with a built-in bot, and bots.trace_turns > 0?)",
+            file=sys.stderr,
+        )
+        return 1
+    if args.turn is not None:
+        if args.turn < 0:
+            selected = traces[args.turn :][:1] if -args.turn <= len(traces) else []
+        else:
+            selected = [t for t in traces if t.get("turn") == args.turn]
+        if not selected:
+            kept = ", ".join(str(t.get("turn")) for t in traces)
+            print(f"orchestrator: no turn {args.turn} (kept turns: {kept})", file=sys.stderr)
+            return 1
+        traces = selected
+    if args.json:
+        print(json.dumps(traces, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(f"conversation {args.conversation}: {len(traces)} turn{'s' if len(traces) != 1 else ''}\n")
+        print("\n\n".join(format_trace(t) for t in traces))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -115,6 +115,8 @@ def unauthorized() -> web.Response:
 def bind(spec: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler for a declared route."""
 
+    no_query = parse(spec.query, {}, "query")  # shared by every request without a query string
+
     async def handle(request: web.Request) -> web.StreamResponse:
         services = request.app[SERVICES]
         client: Client | None = None
@@ -127,7 +129,7 @@ def bind(spec: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         try:
             body = await _body(request, spec)
             params = parse(spec.params, dict(request.match_info), "params") if spec.params else None
-            query = parse(spec.query, dict(request.query), "query")
+            query = parse(spec.query, dict(request.query), "query") if request.query else no_query
         except RequestInvalid as exc:
             return text_response(str(exc), 400)
         return await spec.handler(Call(request, services, body, query, params, client))
