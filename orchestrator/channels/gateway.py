@@ -1,11 +1,193 @@
-"""The service side of channels: inbound webhook routes and outbound dispatch (to be built)."""
+"""The service side of channels: the inbound webhook route, and the wiring of outbound dispatch,
+hand-off bridging and the credentials test at sync (`setup_channels`).
+
+Inbound, `ANY /webhooks/v1/<scope>/<channel><tail>` (scope: the client's name, else its id):
+
+1. 404 unless the client exists and has the channel configured (and implemented);
+2. the channel verifies the request; a failure answers its 401/403, stores nothing, and is a
+   `verify-failure` health event (at most one a minute per client and channel);
+3. the channel parses it; for each message: echoes of the bot are skipped; a platform message
+   id seen before is skipped (deduplication per client, channel and platform id); the endpoint
+   is mapped to a conversation and the message's reply context kept; then
+   - a desk or system event (`{"type": "event"}`) goes to the bot (`inject_event`), not stored;
+     desk events only for conversations we know (found by thread when the sender is `"*"`);
+   - an agent's message (`from_agent`) is stored without author (like the bot's: the user did
+     not write it), so the bot never runs on it and it is never echoed back to its desk;
+   - a bare number answering the latest numbered list sent there becomes that option's postback;
+   - anything else is the user's message: `MessageService.create` with the endpoint as source;
+4. the platform gets `parsed.response` at once; the bot's turn runs after.
+"""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 from aiohttp import web
 
 from ..services.container import Services
+from ..services.errors import Invalid
+from ..store.records import Endpoint as StoredEndpoint
+from . import registry
+from .base import ChannelTestError, InboundMessage, InboundRequest, VerificationError
+from .desk import DeskBridge
+from .dispatch import Dispatcher
+from .hub import RETRY, ChannelHub
+
+log = logging.getLogger("orchestrator.channels")
+
+HUB = web.AppKey("channels.hub", ChannelHub)
+DISPATCHER = web.AppKey("channels.dispatcher", Dispatcher)
+ROUTE = "/webhooks/v1/{scope}/{channel}{tail:.*}"
+DESK_EVENTS = frozenset({"agent_joined", "agent_released", "closed"})
+STOP_TIMEOUT = 5.0  # seconds queued sends and desk events get to finish at shutdown
+
+__all__ = ["DISPATCHER", "HUB", "RETRY", "setup_channels"]
 
 
 def setup_channels(app: web.Application, services: Services) -> None:
     """Add `/webhooks/v1/<scope>/<channel>` and start outbound dispatch with the app."""
+    hub = ChannelHub(services)
+    dispatcher = Dispatcher(hub)
+    desk = DeskBridge(hub, dispatcher)
+    inbound = Inbound(hub, desk)
+    app[HUB] = hub
+    app[DISPATCHER] = dispatcher
+    app.router.add_route("*", ROUTE, inbound.handle)
+    services.sync.tester = CredentialsTester(hub)
+
+    async def start(app: web.Application) -> None:
+        # on_startup runs after the cleanup contexts: the store is open, the bot runner set.
+        await hub.start(app.get(RETRY))
+        dispatcher.start()
+        desk.start()
+
+    async def stop(app: web.Application) -> None:
+        # on_shutdown runs before the cleanup contexts close the store; it must not raise, or
+        # aiohttp would skip them.
+        for step in (lambda: desk.stop(STOP_TIMEOUT), lambda: dispatcher.stop(STOP_TIMEOUT),
+                     hub.close):
+            try:
+                await step()
+            except Exception:
+                log.exception("stopping channels")
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
+
+
+class CredentialsTester:
+    """`SyncService.tester`: the channel's `test_credentials`, its ChannelTestError as Invalid
+    naming `body.channels.<name>.<field>`. Config-only channels are not tested."""
+
+    def __init__(self, hub: ChannelHub) -> None:
+        self.hub = hub
+
+    async def __call__(self, name: str, raw: dict[str, Any]) -> None:
+        implementation = registry.implementation(name)
+        if implementation is None:
+            return
+        channel = self.hub.channels.get(name) or implementation()
+        config = channel.load_config(raw)
+        try:
+            await channel.test_credentials(await self.hub.session(), config)
+        except ChannelTestError as exc:
+            raise Invalid(f"body.channels.{name}.{exc.field}", exc.message) from exc
+
+
+class Inbound:
+    """The webhook route (see the module doc)."""
+
+    def __init__(self, hub: ChannelHub, desk: DeskBridge) -> None:
+        self.hub = hub
+        self.services = hub.services
+        self.desk = desk
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["channel"]
+        client = await self.services.clients.by_scope(request.match_info["scope"])
+        found = await self.hub.config(client.id, name) if client is not None else None
+        if client is None or found is None:
+            return web.Response(status=404, text="Not Found")
+        channel, config = found
+        req = await InboundRequest.from_request(request, request.match_info["tail"])
+        try:
+            await channel.verify(req, config)
+        except VerificationError as exc:
+            recorded = await self.hub.health(client.id, name, "verify-failure",
+                                             {"status": exc.status, "reason": exc.reason})
+            log.log(logging.WARNING if recorded else logging.DEBUG,
+                    "%s webhook of client %s rejected: %s", name, client.id, exc)
+            return web.json_response({"error": exc.reason}, status=exc.status)
+        try:
+            parsed = channel.parse(req, config)
+        except Exception:
+            log.exception("%s: cannot parse a verified webhook of client %s", name, client.id)
+            return web.json_response({"error": "unreadable webhook body"}, status=400)
+        for message in parsed.messages:
+            await self._accept(client.id, name, message)
+        return parsed.response.to_aiohttp()
+
+    async def _accept(self, client_id: str, name: str, message: InboundMessage) -> None:
+        if message.is_echo:
+            return
+        store = self.services.store
+        if message.platform_message_id and await store.seen_inbound(
+            client_id, name, message.platform_message_id
+        ):
+            return  # the platform retried a webhook we already took
+        payload = message.payload
+        is_event = payload.get("type") == "event"
+        is_desk_event = is_event and payload.get("event") in DESK_EVENTS
+        found = await self._conversation(client_id, name, message, create=not is_desk_event)
+        if found is None:
+            log.info("%s: %s for an unknown conversation ignored", name, payload.get("event"))
+            return
+        conversation_id, user_id, endpoint = found
+        if is_event:
+            conversation = await self.services.conversations.get(client_id, conversation_id)
+            self.desk.on_event(client_id, name, conversation, str(payload.get("event")),
+                               dict(payload.get("data") or {}))
+            return
+        await self.hub.keep_reply_context(conversation_id, name, message.reply_context)
+        if message.from_agent:
+            await self.services.messages.create(client_id, conversation_id, payload,
+                                                author_id=None, source=endpoint)
+            return
+        payload = await self._numbered_choice(conversation_id, name, payload)
+        await self.services.messages.create(client_id, conversation_id, payload,
+                                            author_id=user_id, source=endpoint)
+
+    async def _conversation(
+        self, client_id: str, name: str, message: InboundMessage, *, create: bool
+    ) -> tuple[str, str, StoredEndpoint] | None:
+        """(conversation id, user id, endpoint) of a message; by thread for senders the
+        platform does not name and when not creating; None when unknown."""
+        ep = message.endpoint
+        if ep.sender == "*" or not create:
+            known = await self.hub.thread(client_id, name, ep.identity, ep.thread)
+            if not known:
+                return None
+            endpoint = StoredEndpoint(name, ep.identity, known["sender"], ep.thread,
+                                      registry.CURRENT_VERSION)
+            return known["conversation"], known["user"], endpoint
+        endpoint = StoredEndpoint(name, ep.identity, ep.sender, ep.thread, registry.CURRENT_VERSION)
+        mapping = await self.services.endpoints.map(client_id, endpoint)
+        await self.hub.keep_thread(client_id, endpoint, mapping.conversation_id, mapping.user_id)
+        return mapping.conversation_id, mapping.user_id, endpoint
+
+    async def _numbered_choice(
+        self, conversation_id: str, name: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A bare number answering the latest numbered list sent on this channel: its payload."""
+        if payload.get("type") != "text":
+            return payload
+        text = str(payload.get("text", "")).strip()
+        if not (text.isascii() and text.isdigit()):
+            return payload
+        choices = await self.hub.choices(conversation_id, name)
+        value = choices.get(str(int(text)))
+        if not value:
+            return payload
+        return {"type": "postback", "payload": value, "text": text}
+

@@ -1,9 +1,10 @@
 """Which channels exist, their versions and config models, and their implementations.
 
 Botpress Messaging's channels (telegram, slack, twilio, messenger, teams, smooch, vonage) have
-the config schemas of its version 1.0.0; the seed platforms have the config models of their
-channel modules. Every config also accepts `apiUrl` (replaces the platform's base URL) and
-`enabled` (false removes the channel at sync).
+the config schemas of its version 1.0.0 and no implementation yet (config-only); the seed
+platforms (qiscus, tiledesk, chat21, messagemedia) have the config models of their channel
+modules, and `implementation(name)` gives their `Channel` class. Every config also accepts
+`apiUrl` (replaces the platform's base URL) and `enabled` (false removes the channel at sync).
 """
 
 from __future__ import annotations
@@ -11,7 +12,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
+
+from .base import Channel
+from .chat21 import Chat21Channel
+from .messagemedia import MessageMediaChannel
+from .qiscus import QiscusChannel
+from .tiledesk import TiledeskChannel
 
 CURRENT_VERSION = "1.0.0"
 
@@ -94,18 +109,47 @@ CONFIG_MODELS: dict[str, type[ChannelConfigModel]] = {
     "webchat": WebchatConfig,
 }
 VERSIONS: dict[str, tuple[str, ...]] = {name: (CURRENT_VERSION,) for name in CONFIG_MODELS}
+IMPLEMENTATIONS: dict[str, type[Channel[Any]]] = {}
 
 
-def register(name: str, config_model: type[BaseModel]) -> None:
-    """Add a channel implemented by a module of this package."""
+def register(
+    name: str, config_model: type[BaseModel], implementation: type[Channel[Any]] | None = None
+) -> None:
+    """Add a channel implemented by a module of this package (its class, when it has one)."""
     CONFIG_MODELS[name] = _with_common_keys(name, config_model)
     VERSIONS[name] = (CURRENT_VERSION,)
+    if implementation is not None:
+        IMPLEMENTATIONS[name] = implementation
+
+
+def implementation(name: str) -> type[Channel[Any]] | None:
+    """The `Channel` class of a channel, or None for config-only channels (telegram…)."""
+    return IMPLEMENTATIONS.get(name)
+
+
+class _RevealSecrets(BaseModel):
+    """Dumps `SecretStr` fields as their values: `sync` stores the config it dumps, and the
+    channel reloads it from there (the secrets stay hidden in reprs and logs)."""
+
+    @model_serializer(mode="wrap")
+    def _reveal(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            return {k: v.get_secret_value() if isinstance(v, SecretStr) else v
+                    for k, v in data.items()}
+        return data
 
 
 def _with_common_keys(name: str, model: type[BaseModel]) -> type[ChannelConfigModel]:
     if issubclass(model, ChannelConfigModel):
         return model
-    return type(f"{name.title()}SyncConfig", (ChannelConfigModel, model), {})  # type: ignore[return-value]
+    bases = (ChannelConfigModel, model, _RevealSecrets)
+    merged = type(f"{name.title()}SyncConfig", bases, {"__module__": __name__})
+    return merged  # type: ignore[return-value]
+
+
+for _channel in (QiscusChannel, TiledeskChannel, Chat21Channel, MessageMediaChannel):
+    register(_channel.name, _channel.Config, _channel)
 
 
 def names() -> list[str]:
