@@ -175,7 +175,8 @@ async def probe(
         )
     except SendError as exc:
         field = fields.get(exc.status, default_field) if exc.status else default_field
-        raise ChannelTestError(field, f"{platform} answered: {exc}") from exc
+        where = f"HTTP {exc.status}" if exc.status is not None else "network error"
+        raise ChannelTestError(field, f"{platform} answered {where}: {exc.detail}") from exc
 
 
 async def send_each(

@@ -19,7 +19,7 @@ from tests.fakes.tiledesk import TiledeskFake
 
 HOST = "127.0.0.1"
 WEBHOOK_SECRET = "local-webhook-secret"
-ORCHESTRATOR = "http://127.0.0.1:8080/webhooks/v1/<scope>"
+ORCHESTRATOR = "http://127.0.0.1:3100/webhooks/v1/<scope>"
 
 
 def _configs(qiscus: QiscusFake, tiledesk: TiledeskFake, chat21: Chat21Fake,
