@@ -14,6 +14,7 @@ from .bus import open_bus
 from .channels.gateway import setup_channels
 from .config import Settings
 from .engine_http import AiohttpHttpPort
+from .reload import BotReloader
 from .services.container import Services
 from .store import open_store
 from .store.records import utcnow
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 CATALOG = web.AppKey("catalog", BotCatalog)
 CLOCK = web.AppKey("clock", object)
+RELOADER = web.AppKey("reloader", BotReloader)
 
 
 def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
@@ -38,6 +40,8 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     app[SERVICES] = services
     app[CATALOG] = catalog
     app[CLOCK] = clock
+    if settings.bots.reload:
+        app[RELOADER] = BotReloader(catalog)  # started with the app (see _lifecycle)
     setup_api(app)
     setup_channels(app, services)
     app.cleanup_ctx.append(_lifecycle)
@@ -58,9 +62,14 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services.bots = runner
     await worker.start()
     await runner.start()
+    reloader = app.get(RELOADER)
+    if reloader is not None:
+        await reloader.start()
     try:
         yield
     finally:
+        if reloader is not None:
+            await reloader.stop()
         await runner.stop()
         await worker.stop()
         await http.close()

@@ -20,7 +20,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from .bus import Subscription
-from .engine import ActionRegistry, BotLoadError, BotVersion, Engine, HttpPort, TurnInput, load_bot
+from .engine import ActionRegistry, BotLoadError, BotVersion, Diagnostic, Engine, HttpPort, TurnInput
+from .engine.checker import CheckResult, check_bot
 from .payloads import inbound_adapter, text_of
 from .services.container import Services
 from .services.messages import MessageCreated
@@ -32,13 +33,18 @@ Clock = Callable[[], datetime]
 
 
 class BotCatalog:
-    """The bots defined under `bots.dir`, each compiled into an immutable version."""
+    """The bots defined under `bots.dir`, each compiled into an immutable version.
+
+    Bots are loaded through the full checker (`orchestrator check`): errors refuse the bot,
+    warnings are kept in `warnings` (per bot in `warnings_of`)."""
 
     def __init__(self, bots_dir: Path) -> None:
         self.bots_dir = bots_dir
         self.root = bots_dir.resolve().parent
         self._bots: dict[str, BotVersion] = {}
         self._actions: dict[str, ActionRegistry] = {}
+        self._files: dict[str, Path] = {}
+        self._warnings: dict[str, list[Diagnostic]] = {}
 
     def bot_files(self) -> list[Path]:
         """Every bot file (`bots/<id>.yaml`)."""
@@ -46,21 +52,43 @@ class BotCatalog:
             return []
         return sorted(p for p in self.bots_dir.glob("*.y*ml") if p.is_file())
 
-    def load_all(self) -> None:
-        """Load every bot; raise BotLoadError (all diagnostics of all bots) if any is broken."""
-        errors: list[BotLoadError] = []
-        for path in self.bot_files():
-            try:
-                self.put(load_bot(path, self.root))
-            except BotLoadError as exc:
-                errors.append(exc)
-        if errors:
-            raise BotLoadError([d for e in errors for d in e.diagnostics])
+    def check(self, path: Path) -> CheckResult:
+        """Load and check one bot file (nothing is installed)."""
+        return check_bot(path, self.root)
 
-    def put(self, bot: BotVersion) -> None:
+    def load_all(self) -> None:
+        """Load every bot; raise BotLoadError (all diagnostics of all bots, warnings included)
+        if any has errors."""
+        files = self.bot_files()
+        results = [self.check(path) for path in files]
+        if any(not r.ok for r in results):
+            raise BotLoadError([d for r in results for d in r.diagnostics])
+        for path, result in zip(files, results, strict=True):
+            assert result.bot is not None
+            self.put(result.bot, path, result.warnings)
+
+    def put(
+        self, bot: BotVersion, path: Path | None = None, warnings: list[Diagnostic] | None = None
+    ) -> None:
         """Install (or atomically replace) a bot version."""
         self._actions[bot.id] = ActionRegistry.from_bot(bot)
         self._bots[bot.id] = bot
+        if path is not None:
+            self._files[bot.id] = path
+        if warnings is not None:
+            self._warnings[bot.id] = list(warnings)
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """The checker's warnings for the installed bots."""
+        return [d for bot_id in sorted(self._warnings) for d in self._warnings[bot_id]]
+
+    def warnings_of(self, bot_id: str) -> list[Diagnostic]:
+        return list(self._warnings.get(bot_id, []))
+
+    def file_of(self, bot_id: str) -> Path | None:
+        """The bot file a bot was loaded from."""
+        return self._files.get(bot_id)
 
     def get(self, bot_id: str) -> BotVersion | None:
         return self._bots.get(bot_id)

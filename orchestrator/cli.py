@@ -20,6 +20,7 @@ from .logs import setup_logging
 from .store import StoreError
 
 log = logging.getLogger("orchestrator")
+COVERAGE_LIST = 20  # steps/branches never exercised listed by `orchestrator test`
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,8 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Check bot files, their flows and their conversation tests. Prints "
         "`file:line:col: error|warning CODE message` lines; exit 1 on errors, 0 on warnings only.",
     )
-    check.add_argument("bots", nargs="*", metavar="BOT", help="a bot id or a bot file (default: every bot under ./bots)")
-    check.add_argument("--bots-dir", type=Path, default=Path("bots"), help="where bot ids are looked up (default: ./bots)")
+    check.add_argument(
+        "bots", nargs="*", metavar="BOT", help="a bot id or a bot file (default: every bot under ./bots)"
+    )
+    check.add_argument(
+        "--bots-dir", type=Path, default=Path("bots"), help="where bot ids are looked up (default: ./bots)"
+    )
     check.add_argument("--no-tests", action="store_true", help="do not check the bots' *.test.yaml files")
     check.set_defaults(run=_check)
 
@@ -57,12 +62,30 @@ def _parser() -> argparse.ArgumentParser:
         description="Run conversation tests in process on the production engine, with mocked HTTP "
         "and actions and a virtual clock. Exit 1 on any failure.",
     )
-    test.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                      help="test files or folders (default: every *.test.yaml under ./flows)")
+    test.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="test files or folders (default: every *.test.yaml under ./flows)",
+    )
     test.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML to FILE")
-    test.add_argument("--allow-actions", action="store_true", help="run the real action when a test does not mock it")
+    test.add_argument(
+        "--allow-actions", action="store_true", help="run the real action when a test does not mock it"
+    )
     test.add_argument("-k", dest="name", metavar="TEXT", help="only tests whose name contains TEXT")
     test.add_argument("--no-coverage", action="store_true", help="do not print the coverage report")
+    test.add_argument(
+        "--min-coverage",
+        type=float,
+        metavar="PCT",
+        help="also fail when a bot's step coverage is below PCT percent",
+    )
+    test.add_argument(
+        "--coverage-details",
+        action="store_true",
+        help=f"list every step and branch never exercised (default: the first {COVERAGE_LIST})",
+    )
     test.set_defaults(run=_test)
 
     schema = commands.add_parser(
@@ -72,8 +95,12 @@ def _parser() -> argparse.ArgumentParser:
         "$defs, any of them at the top). With -o DIR (an existing folder, or a path ending in /), write "
         "bot.schema.json, flow.schema.json and test.schema.json into it instead.",
     )
-    schema.add_argument("-o", "--output", metavar="FILE|DIR", help="write to FILE, or the three files into DIR")
-    schema.add_argument("--kind", choices=("bot", "flow", "test"), help="only the schema of this kind of file")
+    schema.add_argument(
+        "-o", "--output", metavar="FILE|DIR", help="write to FILE, or the three files into DIR"
+    )
+    schema.add_argument(
+        "--kind", choices=("bot", "flow", "test"), help="only the schema of this kind of file"
+    )
     schema.set_defaults(run=_schema)
 
     explain = commands.add_parser(
@@ -83,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
         "from the configured store and print them readably.",
     )
     explain.add_argument("conversation", metavar="CONVERSATION_ID")
-    explain.add_argument("--turn", type=int, metavar="N", help="only turn N (negative: from the end, -1 the last)")
+    explain.add_argument(
+        "--turn", type=int, metavar="N", help="only turn N (negative: from the end, -1 the last)"
+    )
     explain.add_argument("--config", type=Path, help="YAML config file (its storage.url is read)")
     explain.add_argument("--json", action="store_true", help="print the stored JSON instead")
     explain.set_defaults(run=_explain)
@@ -172,7 +201,9 @@ def _check(args: argparse.Namespace) -> int:
 
     files, missing = _bot_files(args.bots, args.bots_dir)
     for name in missing:
-        print(f"orchestrator: no bot '{name}' (neither a file nor {args.bots_dir}/{name}.yaml)", file=sys.stderr)
+        print(
+            f"orchestrator: no bot '{name}' (neither a file nor {args.bots_dir}/{name}.yaml)", file=sys.stderr
+        )
     if missing:
         return 2
     if not files:
@@ -195,7 +226,10 @@ def _check(args: argparse.Namespace) -> int:
         if result.bot is not None:
             steps = len(result.bot.steps)
             flows = len(result.bot.flow_ids)
-            summaries.append(f"{name}: {_plural(e, 'error')}, {_plural(w, 'warning')} ({flows} flows, {steps} steps)")
+            summaries.append(
+                f"{name}: {_plural(e, 'error')}, {_plural(w, 'warning')} "
+                f"({_plural(flows, 'flow')}, {_plural(steps, 'step')})"
+            )
         else:
             summaries.append(f"{name}: {_plural(e, 'error')}, {_plural(w, 'warning')}")
     print("\n".join(summaries))
@@ -245,12 +279,20 @@ def _test(args: argparse.Namespace) -> int:
         return 0
     runner = TestRunner(Path.cwd(), allow_actions=args.allow_actions, name_filter=args.name)
     report = asyncio.run(runner.run(files))
-    print(render_report(report, coverage=not args.no_coverage))
+    limit = None if args.coverage_details else COVERAGE_LIST
+    print(render_report(report, coverage=not args.no_coverage, coverage_limit=limit))
     if args.junit:
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         args.junit.write_bytes(junit_xml(report))
         print(f"JUnit XML written to {args.junit}")
-    return 0 if report.ok else 1
+    low = [
+        f"{cov.bot.id}: {cov.step_ratio:.1%} of steps < {args.min_coverage:g}%"
+        for cov in report.coverage.values()
+        if args.min_coverage is not None and cov.step_ratio * 100 < args.min_coverage
+    ]
+    for line in low:
+        print(f"coverage too low: {line}")
+    return 0 if report.ok and not low else 1
 
 
 # ------------------------------------------------------------------ schema
@@ -290,6 +332,14 @@ def _explain(args: argparse.Namespace) -> int:
     from .store import open_store
 
     settings = _settings(args.config)
+    database = _sqlite_file(settings.storage.url)
+    if database is not None and not database.exists():
+        print(
+            f"orchestrator: no database at {database} (storage.url {settings.storage.url} is relative to "
+            "the folder serve runs in)",
+            file=sys.stderr,
+        )
+        return 2
 
     async def read() -> list[dict]:
         store = open_store(settings.storage.url)
@@ -327,6 +377,16 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"conversation {args.conversation}: {len(traces)} turn{'s' if len(traces) != 1 else ''}\n")
         print("\n\n".join(format_trace(t) for t in traces))
     return 0
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a `sqlite://` storage URL (as SQLiteStore.from_url reads it), else None."""
+    if not url.startswith("sqlite://"):
+        return None
+    path = url.removeprefix("sqlite://")
+    if path.startswith("/"):
+        path = path[1:]
+    return None if path in ("", ":memory:") else Path(path)
 
 
 if __name__ == "__main__":  # pragma: no cover

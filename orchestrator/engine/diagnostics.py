@@ -7,7 +7,11 @@ and the full checker (`orchestrator check`) share one numbering:
 - E2xx references between flows, steps, messages, handlers and actions;
 - E3xx variables and scopes;
 - E4xx templates and expressions;
+- E5xx conversation test files (`*.test.yaml`; their YAML and schema problems use E1xx);
 - W… warnings with the same numbering.
+
+E1xx, E2xx up to E211, E3xx up to E303 and E401-E402 come from the loader; the flow-graph, trigger,
+variable and test-file rules (E220 and up, E310 and up, E403, E5xx) from the checker.
 """
 
 from __future__ import annotations
@@ -48,15 +52,32 @@ E_UNKNOWN_ACTION = "E209"
 E_ACTIONS_MODULE = "E210"  # the actions module cannot be imported
 E_PARAMS = "E211"  # `with:` names a parameter the flow does not declare, or misses one
 W_UNKNOWN_TRANSLATION = "W212"  # a translation for a message id that does not exist
+# flow graph and triggers (checker)
+E_LOOP = "E220"  # a loop with no waiting step and no way out: it would run until the step budget
+W_LOOP = "W221"  # a loop with no waiting step, left only when a condition changes
+W_UNREACHABLE_STEP = "W222"  # no path leads to this step
+W_UNUSED_FLOW = "W223"  # a flow with no trigger that no handler, call or start uses
+E_AMBIGUOUS_TRIGGER = "E224"  # the same payload/event/keywords start two flows or handlers
+E_DUPLICATE_PAYLOAD = "E225"  # two options of one choose (or buttons of one reply) share a payload
+W_UNHANDLED_PAYLOAD = "W226"  # a button payload that no trigger or waiting step handles
+W_OPTION_SHADOWED = "W227"  # an option an always-on handler takes, falling through when typed
 
 # variables
 E_READONLY_SCOPE = "E301"  # writing turn.*, sys.*, env.* or an unknown scope
 E_USER_NOT_PERSISTED = "E302"  # writing user.x that is not declared `persist: true`
 E_VARIABLE_DECL = "E303"  # a bad variable declaration
+E_UNDECLARED = "E310"  # conv.x / user.x / flow.x read but never declared or set
+E_UNKNOWN_NAME = "E311"  # turn.x / sys.x that does not exist, or a bare name that is not a scope
 
 # templates
 E_TEMPLATE = "E401"  # Jinja syntax error in a template or an expression
 E_ENV_IN_REPLY = "E402"  # env.* rendered into a reply
+E_ENV_IN_VALUE = "E403"  # env.* read by a set, with, return or into value
+
+# conversation tests
+E_TEST_BOT = "E501"  # the bot of a test file cannot be found or does not load
+E_TEST_REF = "E502"  # a test names a flow, step or variable scope the bot does not have
+E_TEST_ACTION = "E503"  # a test mocks or expects an action the bot does not have
 
 CODES: dict[str, str] = {
     E_FILE: "file cannot be read",
@@ -84,11 +105,25 @@ CODES: dict[str, str] = {
     E_ACTIONS_MODULE: "actions module cannot be imported",
     E_PARAMS: "call parameters do not match the flow's params",
     W_UNKNOWN_TRANSLATION: "translation of an unknown message",
+    E_LOOP: "loop with no waiting step and no way out",
+    W_LOOP: "loop with no waiting step",
+    W_UNREACHABLE_STEP: "unreachable step",
+    W_UNUSED_FLOW: "flow never started",
+    E_AMBIGUOUS_TRIGGER: "ambiguous trigger",
+    E_DUPLICATE_PAYLOAD: "duplicate payload",
+    W_UNHANDLED_PAYLOAD: "payload nothing handles",
+    W_OPTION_SHADOWED: "option taken by an always-on handler",
     E_READONLY_SCOPE: "variable scope is read-only or unknown",
     E_USER_NOT_PERSISTED: "user variable not declared persist: true",
     E_VARIABLE_DECL: "invalid variable declaration",
+    E_UNDECLARED: "variable never declared or set",
+    E_UNKNOWN_NAME: "unknown variable",
     E_TEMPLATE: "template syntax error",
     E_ENV_IN_REPLY: "env.* used in a reply",
+    E_ENV_IN_VALUE: "env.* used in a value",
+    E_TEST_BOT: "test file: unknown or broken bot",
+    E_TEST_REF: "test file: unknown flow, step or variable",
+    E_TEST_ACTION: "test file: unknown action",
 }
 
 

@@ -67,6 +67,19 @@ def load_bot(bot_file: Path, root: Path | None = None) -> BotVersion:
     return _Loader(root.resolve()).load(bot_file.resolve())
 
 
+def load_bot_partial(bot_file: Path, root: Path | None = None) -> tuple[BotVersion | None, list[Diagnostic]]:
+    """Like `load_bot`, but never raises: the version compiled from everything that validated
+    (None when the bot file itself is unusable) and every diagnostic, errors included.
+
+    For the checker (`orchestrator check`), which runs its own rules on top of the loader's.
+    A version returned alongside errors may hold dangling references: never run it."""
+    bot_file = Path(bot_file)
+    root = Path(root) if root is not None else bot_file.resolve().parent.parent
+    loader = _Loader(root.resolve())
+    version = loader.load_partial(bot_file.resolve())
+    return version, list(loader.diags)
+
+
 class _Loader:
     def __init__(self, root: Path):
         self.root = root
@@ -152,6 +165,12 @@ class _Loader:
 
     # ------------------------------------------------------------ load
     def load(self, bot_path: Path) -> BotVersion:
+        version = self.load_partial(bot_path)
+        if version is None or any(d.is_error for d in self.diags):
+            raise BotLoadError(self.diags)
+        return version
+
+    def load_partial(self, bot_path: Path) -> BotVersion | None:
         parsed = self.parse(bot_path)
         bot: M.BotFile | None = None
         bot_source = self.sources.get(self.display(bot_path), SourceMap(self.display(bot_path)))
@@ -198,11 +217,8 @@ class _Loader:
                     flow_files[fsource.file] = model
 
         if bot is None:
-            raise BotLoadError(self.diags)
-        version = self.compile(bot, bot_path, bot_source, flow_files, raw_flow_ids, raw_message_ids)
-        if any(d.is_error for d in self.diags):
-            raise BotLoadError(self.diags)
-        return version
+            return None
+        return self.compile(bot, bot_path, bot_source, flow_files, raw_flow_ids, raw_message_ids)
 
     def validate_flow_file(self, data: dict[str, Any], source: SourceMap) -> M.FlowFile | None:
         flows_raw = data.get("flows")

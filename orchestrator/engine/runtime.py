@@ -138,6 +138,14 @@ class Engine:
         """Run one turn. Never raises for flow errors (see `TurnResult.error`)."""
         return await _Turn(self, inp).run()
 
+    async def run_from(
+        self, inp: TurnInput, flow: str, step: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> TurnResult:
+        """Run `flow` from `step` (its entry by default) without an inbound message, until it
+        waits or ends, as if the conversation had got there: how `orchestrator test` starts
+        mid-flow (`start_at`). `inp.event` is ignored; `inp.conv_state` gives the state."""
+        return await _Turn(self, inp).run_from(flow, step, dict(params or {}))
+
 
 # ------------------------------------------------------------------ one turn
 
@@ -163,6 +171,7 @@ class _Turn:
         self.current: CompiledStep | None = None
         self.entry: dict[str, Any] | None = None  # trace entry of the step being run
         self.trace: dict[str, Any] = {
+            "at": now.isoformat(),
             "bot": {"id": self.bot.id, "version": self.bot.version},
             "route": None,
             "candidates": [],
@@ -198,6 +207,28 @@ class _Turn:
             await self.fail(FlowError(f"internal error: {exc!r}", self.current))
         return self.result(started)
 
+    async def run_from(self, flow_id: str, step_id: str | None, params: dict[str, Any]) -> TurnResult:
+        started = time.perf_counter()
+        self.state = self.load_state()
+        self.user = self.load_user()
+        self.turn = TurnEvent("event", event="start_at", data={"flow": flow_id, "step": step_id})
+        self.trace["input"] = {k: v for k, v in self.turn.scope().items() if k != "raw"}
+        self.trace["state_in"] = self.position()
+        self.trace["route"] = f"start at {flow_id}" + (f".{step_id}" if step_id else "")
+        self.builder = ReplyBuilder(self.bot, self.templates, self.locale, self.state.rotation)
+        try:
+            self.ensure_session()
+            self.state.frames.clear()
+            self.push(flow_id, "root", params)
+            if step_id is not None:
+                if self.bot.step(flow_id, step_id) is None:
+                    raise FlowError(f"step '{step_id}' does not exist in flow '{flow_id}'")
+                self.state.frames[-1].pc = step_id
+            await self.run_frames()
+        except FlowError as exc:
+            await self.fail(exc)
+        return self.result(started)
+
     def load_state(self) -> ConvState:
         data = self.inp.conv_state
         if data:
@@ -227,10 +258,12 @@ class _Turn:
         }
         self.trace.update(
             state_out=self.position(),
-            replies=[p["type"] for p in self.replies],
+            replies=[_reply_summary(p) for p in self.replies],
             error=self.error,
             ms=round((time.perf_counter() - started) * 1000, 3),
         )
+        if self.e.secrets:
+            self.trace = _redact_tree(self.trace, self.e.secrets)
         return TurnResult(
             conv_state=st.to_json(),
             user_vars={
@@ -367,6 +400,7 @@ class _Turn:
         elif "on_timeout" in step.branches:
             top.wait = None
             top.pc = step.branches["on_timeout"]
+            self.trace["steps"].append({"flow": step.flow, "step": step.id, "branch": "on_timeout"})
         else:
             handler = self.find_handler("timeout")
             if handler is None:
@@ -396,6 +430,7 @@ class _Turn:
             top.wait = None
             if "on_released" in step.branches:
                 top.pc = step.branches["on_released"]
+                self.trace["steps"].append({"flow": step.flow, "step": step.id, "branch": "on_released"})
                 await self.run_frames()
                 return
             top.pc = step.next
@@ -576,6 +611,7 @@ class _Turn:
         if index is None:
             self.trace["steps"].append({"flow": step.flow, "step": step.id, "option": None})
             if "on_other" in step.branches:
+                self.trace["steps"][-1]["branch"] = "on_other"
                 frame.wait = None
                 frame.pc = step.branches["on_other"]
                 await self.run_frames()
@@ -583,7 +619,9 @@ class _Turn:
                 await self.retry(frame, step, None, self.turn.text)
             return
         option = spec.options[index]
-        self.trace["steps"].append({"flow": step.flow, "step": step.id, "option": option.payload})
+        self.trace["steps"].append(
+            {"flow": step.flow, "step": step.id, "option": option.payload, "branch": f"option:{index}"}
+        )
         ctx = self.ctx("value", frame)
         for target, value in (option.set or {}).items():
             self.write(target, self.templates.render(value, ctx), frame)
@@ -624,6 +662,7 @@ class _Turn:
         if "on_other" in step.branches:
             frame.wait = None
             frame.pc = step.branches["on_other"]
+            self.trace["steps"].append({"flow": step.flow, "step": step.id, "branch": "on_other"})
         else:
             # keep waiting; an unrelated message is a misunderstanding, answered aside
             handler = self.find_handler("no_match")
@@ -657,7 +696,10 @@ class _Turn:
         wait = frame.wait
         assert wait is not None
         if wait.attempt >= spec.max_attempts:
-            self.trace["steps"].append({"flow": step.flow, "step": step.id, "failed": True})
+            failed: dict[str, Any] = {"flow": step.flow, "step": step.id, "failed": True}
+            if "on_fail" in step.branches:
+                failed["branch"] = "on_fail"
+            self.trace["steps"].append(failed)
             frame.wait = None
             frame.pc = step.branches.get("on_fail", step.next)
             await self.run_frames()
@@ -847,13 +889,16 @@ class _Turn:
     async def step_if(self, frame: Frame, step: CompiledStep) -> None:
         value = self.cond(step.model.if_, frame)
         name = "then" if value else "else"
+        self.took(name)
         frame.pc = step.branches.get(name, step.next)
 
     async def step_switch(self, frame: Frame, step: CompiledStep) -> None:
         for i, case in enumerate(step.model.switch):
             if case.when is not None and self.cond(case.when, frame):
+                self.took(f"case:{i}")
                 frame.pc = step.branches[f"case:{i}"]
                 return
+        self.took("else")
         frame.pc = step.branches.get("else", step.next)
 
     async def step_goto(self, frame: Frame, step: CompiledStep) -> None:
@@ -907,6 +952,8 @@ class _Turn:
             "ms": round((time.perf_counter() - started) * 1000, 3),
             "step": step.id,
         }
+        if req.query:
+            call["query"] = dict(req.query)
         if problem:
             call["error"] = redact(problem, self.e.secrets)
         self.trace["calls"].append(call)
@@ -919,6 +966,7 @@ class _Turn:
             frame.pc = step.next
         elif "on_error" in step.branches:
             self.last_error = call["error"]
+            self.took("on_error")
             frame.pc = step.branches["on_error"]
         else:
             raise FlowError(f"http {req.method} {call['url']} failed: {call['error']}", step)
@@ -939,7 +987,7 @@ class _Turn:
             turn=self.turn.scope(),
         )
         started = time.perf_counter()
-        call: dict[str, Any] = {"type": "action", "name": spec.do, "step": step.id}
+        call: dict[str, Any] = {"type": "action", "name": spec.do, "step": step.id, "with": plain(params)}
         try:
             if spec.do not in self.e.actions:
                 raise LookupError(f"unknown action '{spec.do}'")
@@ -951,6 +999,7 @@ class _Turn:
             if "on_error" not in step.branches:
                 raise FlowError(f"action '{spec.do}' failed: {call['error']}", step) from exc
             self.last_error = call["error"]
+            self.took("on_error")
             frame.pc = step.branches["on_error"]
             return
         call["ms"] = round((time.perf_counter() - started) * 1000, 3)
@@ -964,10 +1013,12 @@ class _Turn:
         entry = self.entry if self.entry is not None else {}
         if spec.check_hours and not self.open:
             entry["handoff"] = "closed (outside business hours)"
+            entry["branch"] = "when_closed"
             frame.pc = step.branches.get("when_closed", step.next)
             return
         if not self.inp.agents_available:
             entry["handoff"] = "no agents available"
+            entry["branch"] = "when_no_agents"
             frame.pc = step.branches.get("when_no_agents", step.next)
             return
         ctx = self.ctx("reply", frame)
@@ -1012,6 +1063,11 @@ class _Turn:
             self.trace["error_handler_error"] = described
             self.state.frames.clear()
             self.say_text(DEFAULT_TEXTS["error"])
+
+    def took(self, branch: str) -> None:
+        """Record in the trace which branch the running step took."""
+        if self.entry is not None:
+            self.entry["branch"] = branch
 
     def say_text(self, text: str) -> None:
         self.replies.append({"type": "text", "text": text})
@@ -1108,6 +1164,41 @@ class _Turn:
         if isinstance(box, dict) and parts[-1] in box:
             old = box.pop(parts[-1])
             self.trace["vars"].append({"var": target, "old": old, "new": None})
+
+
+def _reply_summary(payload: dict[str, Any]) -> dict[str, Any]:
+    """A reply as the trace shows it: its type, its text and the (title, payload) of its
+    buttons, quick replies and cards."""
+    out: dict[str, Any] = {"type": payload.get("type")}
+    text = payload.get("text")
+    if isinstance(text, str):
+        out["text"] = text if len(text) <= 300 else text[:299] + "…"
+    options: list[list[Any]] = []
+    for b in payload.get("buttons") or []:
+        target = b.get("payload") or {}
+        options.append([b.get("label"), target.get("payload") or target.get("url") or target.get("phone")])
+    for c in (payload.get("quick_replies") or []) + (payload.get("choices") or []):
+        options.append([c.get("title"), c.get("value")])
+    if options:
+        out["options"] = options
+    cards = payload.get("items") or ([payload] if payload.get("type") == "card" else [])
+    if cards:
+        out["cards"] = [c.get("title") for c in cards]
+    for key in ("url", "image", "file"):
+        if isinstance(payload.get(key), str):
+            out[key] = payload[key]
+    return out
+
+
+def _redact_tree(value: Any, secrets: tuple[str, ...]) -> Any:
+    """A copy of a JSON-like tree with every secret value masked in its strings."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: _redact_tree(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(v, secrets) for v in value]
+    return value
 
 
 def _describe(exc: BaseException) -> str:

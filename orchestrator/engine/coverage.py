@@ -1,0 +1,117 @@
+"""Coverage of a bot by conversation tests: which steps ran and which branches were taken,
+read from the engine's turn traces (so it measures what production would have done)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .compiled import BotVersion, CompiledStep
+from .graph import branch_names
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Coverage:
+    """Steps run and branches taken, accumulated over the turns of many tests of one bot."""
+
+    bot: BotVersion
+    steps: set[Key] = field(default_factory=set)
+    branches: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def add_trace(self, trace: dict[str, Any]) -> None:
+        """Record what one turn ran."""
+        for entry in trace.get("steps") or []:
+            flow, step = entry.get("flow"), entry.get("step")
+            if not isinstance(flow, str) or not isinstance(step, str):
+                continue
+            if "kind" in entry and not entry.get("skipped"):
+                self.steps.add((flow, step))
+            if entry.get("branch"):
+                self.branches.add((flow, step, entry["branch"]))
+
+    def add_traces(self, traces: Iterable[dict[str, Any]]) -> None:
+        for t in traces:
+            self.add_trace(t)
+
+    # ------------------------------------------------------------ figures
+    def all_branches(self) -> list[tuple[CompiledStep, str]]:
+        return [(s, b) for s in _ordered(self.bot.steps.values()) for b in branch_names(s)]
+
+    def missed_steps(self) -> list[CompiledStep]:
+        return [s for s in _ordered(self.bot.steps.values()) if (s.flow, s.id) not in self.steps]
+
+    def missed_branches(self) -> list[tuple[CompiledStep, str]]:
+        return [(s, b) for s, b in self.all_branches() if (s.flow, s.id, b) not in self.branches]
+
+    @property
+    def step_total(self) -> int:
+        return len(self.bot.steps)
+
+    @property
+    def step_count(self) -> int:
+        return sum(1 for key in self.bot.steps if key in self.steps)
+
+    @property
+    def branch_total(self) -> int:
+        return len(self.all_branches())
+
+    @property
+    def branch_count(self) -> int:
+        return self.branch_total - len(self.missed_branches())
+
+    @property
+    def step_ratio(self) -> float:
+        return self.step_count / self.step_total if self.step_total else 1.0
+
+    @property
+    def branch_ratio(self) -> float:
+        return self.branch_count / self.branch_total if self.branch_total else 1.0
+
+    def summary(self) -> str:
+        return (
+            f"coverage of {self.bot.id} ({self.bot.file}): {self.step_ratio:.1%} of steps "
+            f"({self.step_count}/{self.step_total}), {self.branch_ratio:.1%} of branches "
+            f"({self.branch_count}/{self.branch_total})"
+        )
+
+    def report(self, limit: int | None = None) -> str:
+        """The summary line, then the steps never run and the branches never taken (at most
+        `limit` of each, all by default)."""
+        lines = [self.summary()]
+        missed = self.missed_steps()
+        if missed:
+            lines.append("  steps never run:")
+            width = max(len(str(s.pos)) for s in missed)
+            for s in missed[:limit]:
+                lines.append(f"    {s.pos!s:<{width}}  {step_label(s)}")
+            lines.extend(_more(len(missed), limit))
+        branches = self.missed_branches()
+        if branches:
+            lines.append("  branches never taken:")
+            width = max(len(str(s.pos)) for s, _ in branches)
+            for s, b in branches[:limit]:
+                lines.append(f"    {s.pos!s:<{width}}  {step_label(s)} → {b}")
+            lines.extend(_more(len(branches), limit))
+        return "\n".join(lines)
+
+
+def _more(count: int, limit: int | None) -> list[str]:
+    if limit is None or count <= limit:
+        return []
+    return [f"    … and {count - limit} more (--coverage-details lists them all)"]
+
+
+def step_label(step: CompiledStep) -> str:
+    """`contact_form.ask_email (ask)`, `handler version_gone: say`…"""
+    flow = step.flow
+    if flow.startswith("@"):
+        flow = "handler " + flow[1:]
+    name = step.id if step.explicit_id else f"{step.kind} step"
+    return f"{flow}: {name}" + (f" ({step.kind})" if step.explicit_id else "")
+
+
+def _ordered(steps: Iterable[CompiledStep]) -> list[CompiledStep]:
+    return sorted(steps, key=lambda s: (s.pos.file, s.pos.line, s.pos.col))
