@@ -20,7 +20,8 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
-	$(BIN)/orchestrator test
+	$(BIN)/orchestrator check
+	$(BIN)/orchestrator test --min-coverage 90
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -572,7 +572,6 @@ class _Checker:
                             f"{seen[opt.payload] + 1}: it can never be picked by its button",
                         )
                     seen.setdefault(opt.payload, i)
-                    self.option_vs_handler(step, i, opt)
             # a reply right before a question may offer its answers as buttons
             before_question = graph.waits_next(step)
             waiting = isinstance(model, M.AskStep | M.ChooseStep)
@@ -593,37 +592,6 @@ class _Checker:
                         self.reply_payloads(
                             file, obj, path, check_handled=mid not in self.prompt_messages, handled=handled
                         )
-
-    def always_handlers(self, flow_id: str) -> list[tuple[str, Any]]:
-        """Always-on handlers in scope in a flow (flow-level ones shadow bot-level ones)."""
-        flow = self.bot.flows.get(flow_id)
-        scoped = dict(flow.handlers) if flow is not None else {}
-        merged = {**self.bot.handlers, **scoped}
-        return [(name, h) for name, h in merged.items() if h.always]
-
-    def option_vs_handler(self, step: CompiledStep, i: int, opt: M.Option) -> None:
-        """W227: an option whose button an always-on handler takes, and that falls through to
-        the next step when picked by its title or number."""
-        if opt.goto is not None or opt.steps is not None:
-            return
-        for name, h in self.always_handlers(step.flow):
-            if not any(
-                t.kind == "payload" and t.payload and _payload_match(t.payload, opt.payload)
-                for t in h.triggers
-            ):
-                continue
-            target = h.flow if not h.flow.startswith("@") else None
-            fix = f"`steps: [{{start: {target}}}]`" if target else "steps or a goto"
-            file = step.pos.file
-            self.report(
-                file,
-                self.pos(file, (*step.path, "choose", "options", i, "payload")),
-                "warning",
-                D.W_OPTION_SHADOWED,
-                f"option '{opt.title}': clicking it runs the always-on handler '{name}', but typing its "
-                f"number (or title) picks the option, which goes on to the next step; give it {fix}",
-            )
-            return
 
     def reply_payloads(
         self, file: str, obj: M.ReplyObject, path: DataPath, *, check_handled: bool, handled: Any

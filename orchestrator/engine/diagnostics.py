@@ -60,7 +60,6 @@ W_UNUSED_FLOW = "W223"  # a flow with no trigger that no handler, call or start 
 E_AMBIGUOUS_TRIGGER = "E224"  # the same payload/event/keywords start two flows or handlers
 E_DUPLICATE_PAYLOAD = "E225"  # two options of one choose (or buttons of one reply) share a payload
 W_UNHANDLED_PAYLOAD = "W226"  # a button payload that no trigger or waiting step handles
-W_OPTION_SHADOWED = "W227"  # an option an always-on handler takes, falling through when typed
 
 # variables
 E_READONLY_SCOPE = "E301"  # writing turn.*, sys.*, env.* or an unknown scope
@@ -112,7 +111,6 @@ CODES: dict[str, str] = {
     E_AMBIGUOUS_TRIGGER: "ambiguous trigger",
     E_DUPLICATE_PAYLOAD: "duplicate payload",
     W_UNHANDLED_PAYLOAD: "payload nothing handles",
-    W_OPTION_SHADOWED: "option taken by an always-on handler",
     E_READONLY_SCOPE: "variable scope is read-only or unknown",
     E_USER_NOT_PERSISTED: "user variable not declared persist: true",
     E_VARIABLE_DECL: "invalid variable declaration",

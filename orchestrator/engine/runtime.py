@@ -21,6 +21,7 @@ what happened and at which `file:line:col`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -534,6 +535,8 @@ class _Turn:
         self.current = step
         self.attempt = frame.wait.attempt
         self.trace["route"] = f"answer to {step.flow}.{step.id}"
+        if step.kind == "choose" and self.turn.type == "text":
+            self.typed_option_as_click(frame, step)
         winner = self.candidates(self.handler_triggers(always=True), "always-on handler")
         if winner is not None:
             await self.interrupt(frame, winner)
@@ -630,6 +633,15 @@ class _Turn:
         frame.wait = None
         frame.pc = step.branches.get(f"option:{index}", step.next)
         await self.run_frames()
+
+    def typed_option_as_click(self, frame: Frame, step: CompiledStep) -> None:
+        """Typing an option (its number, title or a keyword) is clicking it: the turn becomes
+        that option's payload, so handlers and triggers see it exactly as a button press."""
+        index = self.match_option(frame, step.model.choose)
+        shown = (frame.wait.options if frame.wait else None) or []
+        payload = next((p for i, p, _ in shown if i == index), None)
+        if payload is not None:
+            self.turn = dataclasses.replace(self.turn, type="payload", payload=payload)
 
     def match_option(self, frame: Frame, spec: M.ChooseSpec) -> int | None:
         t = self.turn
