@@ -104,6 +104,18 @@ class BotCatalog:
 
 
 @dataclass(frozen=True, slots=True)
+class Turn:
+    """What a bot turn answers: an inbound event in a conversation of a client's bot."""
+
+    client_id: str
+    bot_id: str
+    conversation: Conversation
+    inbound: dict[str, Any]
+    incoming_id: str | None = None  # the user message answered (its collect is released)
+    channel: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
 class TurnOutcome:
     replies: list[Message]
     handoff: Any | None
@@ -171,7 +183,7 @@ class BotRunner:
         inbound = normalise_inbound(event.message.payload)
         channel = event.source.channel if event.source else "api"
         await self.run_turn(
-            event.client_id, bot_id, event.conversation, inbound, event.message.id, channel
+            Turn(event.client_id, bot_id, event.conversation, inbound, event.message.id, channel)
         )
 
     async def inject_event(
@@ -182,41 +194,24 @@ class BotRunner:
         if bot_id is None:
             return None
         payload = {"type": "event", "event": event, "data": data}
-        return await self.run_turn(client_id, bot_id, conversation, payload, None, "api")
+        return await self.run_turn(Turn(client_id, bot_id, conversation, payload))
 
     # -- the turn
 
-    async def run_turn(
-        self,
-        client_id: str,
-        bot_id: str,
-        conversation: Conversation,
-        inbound: dict[str, Any],
-        incoming_id: str | None,
-        channel: str,
-    ) -> TurnOutcome | None:
+    async def run_turn(self, turn: Turn) -> TurnOutcome | None:
         """One turn of the bot for one inbound event; always ends the turn for collect."""
         try:
-            async with self._conversation_lock(conversation.id):
-                return await self._turn(
-                    client_id, bot_id, conversation, inbound, incoming_id, channel
-                )
+            async with self._conversation_lock(turn.conversation.id):
+                return await self._turn(turn)
         except Exception:
-            log.exception("bot %s failed on conversation %s", bot_id, conversation.id)
+            log.exception("bot %s failed on conversation %s", turn.bot_id, turn.conversation.id)
             return None
         finally:
-            if incoming_id is not None:
-                await self._services.messages.announce_turn_end(incoming_id)
+            if turn.incoming_id is not None:
+                await self._services.messages.announce_turn_end(turn.incoming_id)
 
-    async def _turn(
-        self,
-        client_id: str,
-        bot_id: str,
-        conversation: Conversation,
-        inbound: dict[str, Any],
-        incoming_id: str | None,
-        channel: str,
-    ) -> TurnOutcome | None:
+    async def _turn(self, turn: Turn) -> TurnOutcome | None:
+        client_id, bot_id, conversation = turn.client_id, turn.bot_id, turn.conversation
         bot = self._catalog.get(bot_id)
         if bot is None:
             log.error("client %s names bot %r, which is not loaded", client_id, bot_id)
@@ -231,11 +226,11 @@ class BotRunner:
         )
         result = await engine.run_turn(
             TurnInput(
-                event=inbound,
+                event=turn.inbound,
                 conv_state=state.state,
                 user_vars=state.user_vars,
                 now=self._clock(),
-                channel=channel,
+                channel=turn.channel,
                 conversation_id=conversation.id,
                 user_id=conversation.user_id,
             )
@@ -251,7 +246,7 @@ class BotRunner:
             self._timers_wake.set()
         replies = [
             await self._services.messages.create(
-                client_id, conversation.id, reply, incoming_id=incoming_id
+                client_id, conversation.id, reply, incoming_id=turn.incoming_id
             )
             for reply in result.replies
         ]
@@ -297,7 +292,7 @@ class BotRunner:
             return
         payload = {"type": "event", "event": "timer",
                    "data": {"timer_id": timer.timer_id, **timer.data}}
-        await self.run_turn(conversation.client_id, bot_id, conversation, payload, None, "api")
+        await self.run_turn(Turn(conversation.client_id, bot_id, conversation, payload))
 
 
 def normalise_inbound(payload: dict[str, Any]) -> dict[str, Any]:
