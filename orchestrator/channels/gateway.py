@@ -131,8 +131,8 @@ class Inbound:
     async def _accept(self, client_id: str, name: str, message: InboundMessage) -> None:
         if message.is_echo:
             return
-        store = self.services.store
-        if message.platform_message_id and await store.seen_inbound(
+        state = self.services.channel_state
+        if message.platform_message_id and await state.seen_before(
             client_id, name, message.platform_message_id
         ):
             return  # the platform retried a webhook we already took

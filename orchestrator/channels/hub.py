@@ -102,7 +102,7 @@ class ChannelHub:
             return loaded
         generation = self._generation.get(client_id, 0)
         loaded = {}
-        for stored in await self.services.store.list_channel_configs(client_id):
+        for stored in await self.services.channel_state.configs(client_id):
             channel = self.channels.get(stored.channel)
             if channel is None:
                 continue  # config-only channel (telegram…): nothing to send or receive
@@ -134,10 +134,10 @@ class ChannelHub:
     # ------------------------------------------------------------ kv values
 
     async def _get(self, key: str) -> Any:
-        return await self.services.store.get_kv(key)
+        return await self.services.channel_state.get(key)
 
     async def _set(self, key: str, value: Any) -> None:
-        await self.services.store.set_kv(key, value)
+        await self.services.channel_state.put(key, value)
 
     async def _set_changed(self, key: str, value: Any) -> None:
         """Write only what changed (these rarely do): a read costs less than a commit."""

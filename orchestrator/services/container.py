@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from ..bus import Bus
 from ..config import Settings
 from ..store import Store
+from .channel_state import ChannelStateService
 from .clients import ClientService
 from .collect import CollectService
 from .endpoints import EndpointService
@@ -40,6 +41,7 @@ class Services:
     collect: CollectService
     sync: SyncService
     health: HealthService
+    channel_state: ChannelStateService
     bots: BotTurns | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -64,4 +66,5 @@ class Services:
             collect=CollectService(bus, messages),
             sync=SyncService(store, bus, clients, test_on_sync=settings.channels.test_on_sync),
             health=HealthService(store, bus),
+            channel_state=ChannelStateService(store),
         )
