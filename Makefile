@@ -17,11 +17,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/orchestrator serve --config $(CONFIG)
 
+# pytest runs last, so its summary is the run's closing line.
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
 	$(BIN)/orchestrator check
 	$(BIN)/orchestrator test --min-coverage 90
+	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
