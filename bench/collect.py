@@ -100,8 +100,11 @@ class Server:
 
     async def __aenter__(self) -> Server:
         self.proc = subprocess.Popen(
-            self.args, cwd=ROOT, env={**os.environ, **(self.env or {})},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            self.args,
+            cwd=ROOT,
+            env={**os.environ, **(self.env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         await wait_up(self.health_url)
         return self
@@ -146,14 +149,17 @@ web.run_app(app, host="127.0.0.1", port=PORT, access_log=None, print=None,
 """
 
 
-async def parked_rss(server: Server, url: str, bodies: Callable[[int], dict], headers: dict,
-                     count: int) -> float:
+async def parked_rss(
+    server: Server, url: str, bodies: Callable[[int], dict], headers: dict, count: int
+) -> float:
     """KB of server RSS added per request parked on `url`."""
     assert server.proc is not None
     before = rss_kb(server.proc.pid)
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=120)) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=120)
+    ) as session:
+
         async def park(i: int) -> None:
             async with session.post(url, json=bodies(i), headers=headers) as resp:
                 await resp.read()
@@ -172,18 +178,17 @@ async def setup_client(base: str, bot: str | None) -> tuple[dict[str, str], list
     async with aiohttp.ClientSession() as session:
         async with session.post(f"{base}/api/v1/admin/clients") as resp:
             created = await resp.json()
-        headers = {"x-bp-messaging-client-id": created["id"],
-                   "x-bp-messaging-client-token": created["token"]}
+        headers = {"x-bp-messaging-client-id": created["id"], "x-bp-messaging-client-token": created["token"]}
         if bot:
-            async with session.post(f"{base}/api/v1/sync", json={"bot": bot},
-                                    headers=headers) as resp:
+            async with session.post(f"{base}/api/v1/sync", json={"bot": bot}, headers=headers) as resp:
                 assert resp.status == 200, await resp.text()
         pairs = []
         for _ in range(64):
             async with session.post(f"{base}/api/v1/users", headers=headers) as resp:
                 user = (await resp.json())["id"]
-            async with session.post(f"{base}/api/v1/conversations", json={"userId": user},
-                                    headers=headers) as resp:
+            async with session.post(
+                f"{base}/api/v1/conversations", json={"userId": user}, headers=headers
+            ) as resp:
                 pairs.append((user, (await resp.json())["id"]))
     return headers, pairs
 
@@ -198,7 +203,8 @@ def orchestrator_server(port: int, db: Path, extra_env: dict[str, str] | None = 
     }
     return Server(
         [sys.executable, "-m", "orchestrator", "serve", "--config", "config.example.yaml"],
-        f"http://127.0.0.1:{port}/status", env,
+        f"http://127.0.0.1:{port}/status",
+        env,
     )
 
 
@@ -230,8 +236,10 @@ web.run_app(app, host="127.0.0.1", port={port}, access_log=None, print=None,
 
 def report(name: str, result: dict[str, float], baseline: dict[str, float]) -> None:
     ratio = result["rps"] / baseline["rps"]
-    print(f"  {name:<34} {result['rps']:>9.0f} req/s   p50 {result['p50']:>7.2f} ms   "
-          f"p99 {result['p99']:>7.2f} ms   {ratio:>6.1%} of baseline")
+    print(
+        f"  {name:<34} {result['rps']:>9.0f} req/s   p50 {result['p50']:>7.2f} ms   "
+        f"p99 {result['p99']:>7.2f} ms   {ratio:>6.1%} of baseline"
+    )
 
 
 async def main() -> None:
@@ -256,8 +264,9 @@ async def measure_load(args: argparse.Namespace, tmp: Path) -> None:
     results: dict[int, dict[str, dict[str, float]]] = {1: {}, 64: {}}
 
     port = free_port()
-    async with Server([sys.executable, "-c", BASELINE.replace("PORT", str(port))],
-                      f"http://127.0.0.1:{port}/status"):
+    async with Server(
+        [sys.executable, "-c", BASELINE.replace("PORT", str(port))], f"http://127.0.0.1:{port}/status"
+    ):
         url = f"http://127.0.0.1:{port}/echo"
 
         async def bare(session: aiohttp.ClientSession, i: int) -> None:
@@ -274,34 +283,41 @@ async def measure_load(args: argparse.Namespace, tmp: Path) -> None:
 
         async def post_message(session: aiohttp.ClientSession, i: int) -> None:
             user, conversation = pairs[i // 1_000_000 % len(pairs)]
-            body = {"conversationId": conversation, "authorId": user,
-                    "payload": {"type": "text", "text": f"m{i}"}}
+            body = {
+                "conversationId": conversation,
+                "authorId": user,
+                "payload": {"type": "text", "text": f"m{i}"},
+            }
             async with session.post(f"{base}/api/v1/messages", json=body, headers=headers) as resp:
                 assert resp.status == 201, await resp.text()
 
         for concurrency in results:
-            results[concurrency]["POST /messages"] = await load(post_message, concurrency,
-                                                                args.seconds)
+            results[concurrency]["POST /messages"] = await load(post_message, concurrency, args.seconds)
 
     port = free_port()
-    server = (stub_bot_server(port, tmp / "stub.db") if args.bot == "stub"
-              else orchestrator_server(port, tmp / "bot.db"))
+    server = (
+        stub_bot_server(port, tmp / "stub.db")
+        if args.bot == "stub"
+        else orchestrator_server(port, tmp / "bot.db")
+    )
     async with server:
         base = f"http://127.0.0.1:{port}"
         headers, pairs = await setup_client(base, None if args.bot == "stub" else args.bot)
 
         async def collect(session: aiohttp.ClientSession, i: int) -> None:
             user, conversation = pairs[i // 1_000_000 % len(pairs)]
-            body = {"conversationId": conversation, "authorId": user, "timeout": 10_000,
-                    "payload": {"type": "text", "text": "what are your opening hours?"}}
-            async with session.post(f"{base}/api/v1/messages/collect", json=body,
-                                    headers=headers) as resp:
+            body = {
+                "conversationId": conversation,
+                "authorId": user,
+                "timeout": 10_000,
+                "payload": {"type": "text", "text": "what are your opening hours?"},
+            }
+            async with session.post(f"{base}/api/v1/messages/collect", json=body, headers=headers) as resp:
                 reply = await resp.json()
                 assert reply["responses"], reply
 
         for concurrency in results:
-            results[concurrency][f"collect ({args.bot} bot)"] = await load(
-                collect, concurrency, args.seconds)
+            results[concurrency][f"collect ({args.bot} bot)"] = await load(collect, concurrency, args.seconds)
 
     for concurrency, rows in results.items():
         print(f"concurrency {concurrency}:")
@@ -314,10 +330,12 @@ async def measure_parked(args: argparse.Namespace, tmp: Path) -> None:
     baseline), then `messages/collect` with no bot to answer."""
     count = args.open_collects
     port = free_port()
-    async with Server([sys.executable, "-c", PARKED_BASELINE.replace("PORT", str(port))],
-                      f"http://127.0.0.1:{port}/status") as server:
-        bare = await parked_rss(server, f"http://127.0.0.1:{port}/park",
-                                lambda i: {"type": "text", "text": "waiting"}, {}, count)
+    async with Server(
+        [sys.executable, "-c", PARKED_BASELINE.replace("PORT", str(port))], f"http://127.0.0.1:{port}/status"
+    ) as server:
+        bare = await parked_rss(
+            server, f"http://127.0.0.1:{port}/park", lambda i: {"type": "text", "text": "waiting"}, {}, count
+        )
     port = free_port()
     async with orchestrator_server(port, tmp / "parked.db") as server:
         base = f"http://127.0.0.1:{port}"
@@ -325,13 +343,19 @@ async def measure_parked(args: argparse.Namespace, tmp: Path) -> None:
 
         def body(i: int) -> dict:
             user, conversation = pairs[i % len(pairs)]
-            return {"conversationId": conversation, "authorId": user, "timeout": 0,
-                    "payload": {"type": "text", "text": "waiting"}}
+            return {
+                "conversationId": conversation,
+                "authorId": user,
+                "timeout": 0,
+                "payload": {"type": "text", "text": "waiting"},
+            }
 
         ours = await parked_rss(server, f"{base}/api/v1/messages/collect", body, headers, count)
-    print(f"{count} parked requests, server RSS per request: bare aiohttp long-poll {bare:.1f} KB, "
-          f"collect {ours:.1f} KB (+{ours - bare:.1f} KB each; {count * ours / 1024:.0f} MB in all, "
-          f"{count * (ours - bare) / 1024:.0f} MB above the bare long-poll)")
+    print(
+        f"{count} parked requests, server RSS per request: bare aiohttp long-poll {bare:.1f} KB, "
+        f"collect {ours:.1f} KB (+{ours - bare:.1f} KB each; {count * ours / 1024:.0f} MB in all, "
+        f"{count * (ours - bare) / 1024:.0f} MB above the bare long-poll)"
+    )
 
 
 async def engine_time_per_turn(turns: int = 2000) -> None:
@@ -348,8 +372,7 @@ async def engine_time_per_turn(turns: int = 2000) -> None:
     started = time.perf_counter()
     for n in range(turns):
         event = {"type": "text", "text": inputs[n % len(inputs)]}
-        result = await engine.run_turn(TurnInput(event=event, conv_state=state, user_vars=user_vars,
-                                                 now=now))
+        result = await engine.run_turn(TurnInput(event=event, conv_state=state, user_vars=user_vars, now=now))
         state, user_vars = result.conv_state, result.user_vars
     per_turn = (time.perf_counter() - started) / turns * 1000
     print(f"engine alone: {per_turn:.3f} ms per turn (support-desk bot, {turns} turns)")

@@ -1,6 +1,6 @@
 """An external bot in a dozen lines: it receives `message.new` webhooks and answers each user.
 
-    CLIENT_ID=… CLIENT_TOKEN=… WEBHOOK_TOKEN=… python examples/external_bot.py
+CLIENT_ID=… CLIENT_TOKEN=… WEBHOOK_TOKEN=… python examples/external_bot.py
 """
 
 import os
@@ -22,9 +22,14 @@ def make_app(client_id: str, client_token: str, webhook_token: str) -> web.Appli
         if event["type"] == "message.new" and "authorId" in message:  # a user wrote
             reply = {"type": "text", "text": f"You said: {message['payload'].get('text')}"}
             async with aiohttp.ClientSession(headers=headers) as http:
-                await http.post(f"{API}/messages", json={
-                    "conversationId": message["conversationId"], "payload": reply,
-                    "incomingId": message["id"]})
+                await http.post(
+                    f"{API}/messages",
+                    json={
+                        "conversationId": message["conversationId"],
+                        "payload": reply,
+                        "incomingId": message["id"],
+                    },
+                )
                 await http.post(f"{API}/messages/turn/{message['id']}")
         return web.Response(text="OK")
 

@@ -290,8 +290,7 @@ class BotRunner:
         bot_id = await self._bot_id(conversation.client_id)
         if bot_id is None:
             return
-        payload = {"type": "event", "event": "timer",
-                   "data": {"timer_id": timer.timer_id, **timer.data}}
+        payload = {"type": "event", "event": "timer", "data": {"timer_id": timer.timer_id, **timer.data}}
         await self.run_turn(Turn(conversation.client_id, bot_id, conversation, payload))
 
 
@@ -301,4 +300,3 @@ def normalise_inbound(payload: dict[str, Any]) -> dict[str, Any]:
         return inbound_adapter.validate_python(payload).to_dict()
     except ValidationError:
         return {"type": "text", "text": text_of(payload)}
-

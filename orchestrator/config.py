@@ -93,9 +93,7 @@ class ConfigError(Exception):
     """A configuration problem, worded as one line that names the key."""
 
 
-def load_settings(
-    path: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the YAML file (if any), apply environment overrides, validate everything."""
     data: dict[str, Any] = {}
     if path is not None:

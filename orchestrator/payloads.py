@@ -157,8 +157,19 @@ class Typing(_Payload):
 
 
 OutboundPayload = Annotated[
-    Text | Image | Audio | Video | File | Location | Buttons | SingleChoice | Card | Carousel
-    | AccountLinking | Custom | Typing,
+    Text
+    | Image
+    | Audio
+    | Video
+    | File
+    | Location
+    | Buttons
+    | SingleChoice
+    | Card
+    | Carousel
+    | AccountLinking
+    | Custom
+    | Typing,
     Field(discriminator="type"),
 ]
 outbound_adapter: TypeAdapter[OutboundPayload] = TypeAdapter(OutboundPayload)

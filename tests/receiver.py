@@ -63,9 +63,11 @@ class Receiver:
 
     async def wait_for(self, count: int, type_: str, timeout: float = 5) -> list[Received]:
         """Wait until `count` successful deliveries of a type have arrived."""
+
         async def enough() -> None:
             while len(self.of_type(type_)) < count:
                 await self.next(timeout)
+
         await asyncio.wait_for(enough(), timeout)
         return self.of_type(type_)
 

@@ -30,8 +30,11 @@ def test_the_example_config_is_valid_and_documents_the_defaults() -> None:
 
 
 def test_environment_overrides_any_key(tmp_path: Path) -> None:
-    environ = {"ORCH_SERVER__PORT": "8080", "ORCH_CHANNELS__TEST_ON_SYNC": "false",
-               "ORCH_SERVER__ADMIN_KEY": "0123"}
+    environ = {
+        "ORCH_SERVER__PORT": "8080",
+        "ORCH_CHANNELS__TEST_ON_SYNC": "false",
+        "ORCH_SERVER__ADMIN_KEY": "0123",
+    }
     settings = load_settings(ROOT / "config.example.yaml", environ=environ)
     assert settings.server.port == 8080
     assert settings.channels.test_on_sync is False
@@ -49,8 +52,7 @@ def test_environment_overrides_any_key(tmp_path: Path) -> None:
         ("", {"ORCH_NOPE__X": "1"}, "config: unknown key 'nope'"),
     ],
 )
-def test_wrong_keys_are_named(tmp_path: Path, yaml_text: str, environ: dict[str, str],
-                              message: str) -> None:
+def test_wrong_keys_are_named(tmp_path: Path, yaml_text: str, environ: dict[str, str], message: str) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(yaml_text)
     with pytest.raises(ConfigError) as error:
@@ -61,8 +63,13 @@ def test_wrong_keys_are_named(tmp_path: Path, yaml_text: str, environ: dict[str,
 def test_serve_exits_2_with_one_line_on_a_bad_config(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("server: {port: 1, colour: blue}\n")
-    done = subprocess.run([sys.executable, "-m", "orchestrator", "serve", "--config", str(path)],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["orchestrator: config: unknown key 'server.colour'"]
 
@@ -89,8 +96,9 @@ async def test_migrations_are_applied_once(tmp_path: Path) -> None:
     assert mode == "wal"
 
 
-async def test_an_empty_admin_key_is_warned_about(aiohttp_client, tmp_path: Path,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+async def test_an_empty_admin_key_is_warned_about(
+    aiohttp_client, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING):
         await aiohttp_client(create_app(make_settings(tmp_path)))
     assert any("admin_key is empty" in r.getMessage() for r in caplog.records)

@@ -8,15 +8,29 @@ from .routing import Call, json_response, route, text_response
 from .schemas import ClientCreated, CreateClient, RenameClient
 
 
-@route("POST", "/admin/clients", auth="admin", status=201, body=CreateClient,
-       response=ClientCreated, errors=(400, 401, 403), summary="Create a client and its token")
+@route(
+    "POST",
+    "/admin/clients",
+    auth="admin",
+    status=201,
+    body=CreateClient,
+    response=ClientCreated,
+    errors=(400, 401, 403),
+    summary="Create a client and its token",
+)
 async def create_client(call: Call) -> web.Response:
     client_id, token = await call.services.clients.create(call.body.id)
     return json_response({"id": client_id, "token": token}, 201)
 
 
-@route("PUT", "/admin/clients/name", auth="admin", body=RenameClient, errors=(400, 401, 404),
-       summary="Name a client (its scope in /webhooks/v1/<scope>/<channel>); 204 if unchanged")
+@route(
+    "PUT",
+    "/admin/clients/name",
+    auth="admin",
+    body=RenameClient,
+    errors=(400, 401, 404),
+    summary="Name a client (its scope in /webhooks/v1/<scope>/<channel>); 204 if unchanged",
+)
 async def rename_client(call: Call) -> web.Response:
     if await call.services.clients.get(call.body.id) is None:
         return text_response("Not Found", 404)

@@ -13,7 +13,12 @@ async def check_client(call: Call) -> web.Response:
     return text_response("OK")
 
 
-@route("GET", "/health", response=HealthOut, errors=(401,),
-       summary="Channel health events (newest first) and webhook delivery counters")
+@route(
+    "GET",
+    "/health",
+    response=HealthOut,
+    errors=(401,),
+    summary="Channel health events (newest first) and webhook delivery counters",
+)
 async def health(call: Call) -> web.Response:
     return json_response(await call.services.health.report(call.client_id))

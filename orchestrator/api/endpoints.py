@@ -10,8 +10,14 @@ from .routing import Call, json_response, route, text_response
 from .schemas import ConversationIdParams, EndpointBody, EndpointOut, MappingOut
 
 
-@route("POST", "/endpoints/map", body=EndpointBody, response=MappingOut, errors=(400, 401),
-       summary="Map (channel, identity, sender, thread) to a conversation, creating it once")
+@route(
+    "POST",
+    "/endpoints/map",
+    body=EndpointBody,
+    response=MappingOut,
+    errors=(400, 401),
+    summary="Map (channel, identity, sender, thread) to a conversation, creating it once",
+)
 async def map_endpoint(call: Call) -> web.Response:
     body = call.body
     if isinstance(body.channel, str):
@@ -25,8 +31,14 @@ async def map_endpoint(call: Call) -> web.Response:
     return json_response({"conversationId": mapping.conversation_id})
 
 
-@route("GET", "/endpoints/conversation/{conversationId}", params=ConversationIdParams,
-       response=EndpointOut, response_list=True, summary="List a conversation's endpoints")
+@route(
+    "GET",
+    "/endpoints/conversation/{conversationId}",
+    params=ConversationIdParams,
+    response=EndpointOut,
+    response_list=True,
+    summary="List a conversation's endpoints",
+)
 async def list_endpoints(call: Call) -> web.Response:
     conversation_id = call.params.conversationId
     await call.services.conversations.get(call.client_id, conversation_id)

@@ -18,19 +18,34 @@ from .schemas import (
 )
 
 
-@route("POST", "/messages", status=201, body=MessageBody, response=MessageOut,
-       summary="Create a message (omit authorId for a bot message)")
+@route(
+    "POST",
+    "/messages",
+    status=201,
+    body=MessageBody,
+    response=MessageOut,
+    summary="Create a message (omit authorId for a bot message)",
+)
 async def create_message(call: Call) -> web.Response:
     body = call.body
     message = await call.services.messages.create(
-        call.client_id, body.conversationId, body.payload,
-        author_id=body.authorId, incoming_id=body.incomingId,
+        call.client_id,
+        body.conversationId,
+        body.payload,
+        author_id=body.authorId,
+        incoming_id=body.incomingId,
     )
     return json_response(message.to_api(), 201)
 
 
-@route("POST", "/messages/collect", status=201, body=CollectBody, response=CollectOut,
-       summary="Create a user message and wait for the bot's replies to it (at most 50 s)")
+@route(
+    "POST",
+    "/messages/collect",
+    status=201,
+    body=CollectBody,
+    response=CollectOut,
+    summary="Create a user message and wait for the bot's replies to it (at most 50 s)",
+)
 async def collect(call: Call) -> web.Response:
     body = call.body
     message, responses = await call.services.collect.collect(
@@ -40,8 +55,13 @@ async def collect(call: Call) -> web.Response:
     return json_response(reply, 201)
 
 
-@route("POST", "/messages/turn/{id}", params=IdParams, body=Empty,
-       summary="End the bot's turn for an incoming message (releases its collect)")
+@route(
+    "POST",
+    "/messages/turn/{id}",
+    params=IdParams,
+    body=Empty,
+    summary="End the bot's turn for an incoming message (releases its collect)",
+)
 async def end_turn(call: Call) -> web.Response:
     await call.services.messages.end_turn(call.client_id, call.params.id)
     return text_response("OK")
@@ -53,9 +73,15 @@ async def get_message(call: Call) -> web.Response:
     return json_response(message.to_api())
 
 
-@route("GET", "/messages/conversation/{conversationId}", params=ConversationIdParams,
-       query=MessageListQuery, response=MessageOut, response_list=True,
-       summary="List a conversation's messages, newest first")
+@route(
+    "GET",
+    "/messages/conversation/{conversationId}",
+    params=ConversationIdParams,
+    query=MessageListQuery,
+    response=MessageOut,
+    response_list=True,
+    summary="List a conversation's messages, newest first",
+)
 async def list_messages(call: Call) -> web.Response:
     found = await call.services.messages.list(
         call.client_id, call.params.conversationId, call.query.limit, call.query.from_
@@ -69,8 +95,13 @@ async def delete_message(call: Call) -> web.Response:
     return web.Response(status=204)
 
 
-@route("DELETE", "/messages/conversation/{conversationId}", params=ConversationIdParams,
-       response=CountOut, summary="Delete every message of a conversation")
+@route(
+    "DELETE",
+    "/messages/conversation/{conversationId}",
+    params=ConversationIdParams,
+    response=CountOut,
+    summary="Delete every message of a conversation",
+)
 async def delete_messages(call: Call) -> web.Response:
     count = await call.services.messages.delete_all(call.client_id, call.params.conversationId)
     return json_response({"count": count})

@@ -11,9 +11,16 @@ from pydantic.json_schema import models_json_schema
 from .. import __version__
 from .routing import ROUTES, Route
 
-_STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad request (names the field)",
-                401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                413: "Body too large"}
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad request (names the field)",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Body too large",
+}
 
 
 def document() -> dict[str, Any]:
@@ -33,14 +40,16 @@ def document() -> dict[str, Any]:
         paths.setdefault(path, {})[spec.method.lower()] = _operation(spec, refs)
     return {
         "openapi": "3.0.3",
-        "info": {"title": "Orchestrator messaging API", "version": __version__,
-                 "description": "The Botpress Messaging REST API, served by the orchestrator."},
+        "info": {
+            "title": "Orchestrator messaging API",
+            "version": __version__,
+            "description": "The Botpress Messaging REST API, served by the orchestrator.",
+        },
         "components": {
             "schemas": defs.get("$defs", {}),
             "securitySchemes": {
                 "clientId": {"type": "apiKey", "in": "header", "name": "x-bp-messaging-client-id"},
-                "clientToken": {"type": "apiKey", "in": "header",
-                                "name": "x-bp-messaging-client-token"},
+                "clientToken": {"type": "apiKey", "in": "header", "name": "x-bp-messaging-client-token"},
                 "adminKey": {"type": "apiKey", "in": "header", "name": "x-bp-messaging-admin-key"},
             },
         },
@@ -64,13 +73,22 @@ def _operation(spec: Route, refs: dict[Any, Any]) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "integer" if name == "limit" else "string"}
         if field.default is not None:
             schema["default"] = field.default
-        parameters.append({"name": field.alias or name, "in": "query", "required": False,
-                           "schema": schema, "description": field.description or ""})
+        parameters.append(
+            {
+                "name": field.alias or name,
+                "in": "query",
+                "required": False,
+                "schema": schema,
+                "description": field.description or "",
+            }
+        )
     if parameters:
         operation["parameters"] = parameters
     if spec.body is not None:
-        operation["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": refs[(spec.body, "validation")]}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
+        }
     responses: dict[str, Any] = {}
     success: dict[str, Any] = {"description": _STATUS_TEXT.get(spec.status, "OK")}
     if spec.response is not None:
@@ -80,7 +98,9 @@ def _operation(spec: Route, refs: dict[Any, Any]) -> dict[str, Any]:
         success["content"] = {"application/json": {"schema": schema}}
     responses[str(spec.status)] = success
     for status in (*spec.errors, 413):
-        responses[str(status)] = {"description": _STATUS_TEXT[status],
-                                  "content": {"text/plain": {"schema": {"type": "string"}}}}
+        responses[str(status)] = {
+            "description": _STATUS_TEXT[status],
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
     operation["responses"] = responses
     return operation

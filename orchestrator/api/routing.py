@@ -89,8 +89,18 @@ def route(
     def register(handler: Handler) -> Handler:
         ROUTES.append(
             Route(
-                method, path, handler, auth, summary, status, body, query, params, response,
-                response_list, errors,
+                method,
+                path,
+                handler,
+                auth,
+                summary,
+                status,
+                body,
+                query,
+                params,
+                response,
+                response_list,
+                errors,
             )
         )
         return handler

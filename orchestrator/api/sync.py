@@ -16,13 +16,22 @@ from .routing import Call, admin_ok, json_response, route, text_response, unauth
 from .schemas import SeedSyncBody, SyncReply
 
 
-@route("POST", "/sync", auth="sync", body=SeedSyncBody, response=SyncReply,
-       errors=(400, 401, 403), summary="Replace the client's channels, webhooks and bot")
+@route(
+    "POST",
+    "/sync",
+    auth="sync",
+    body=SeedSyncBody,
+    response=SyncReply,
+    errors=(400, 401, 403),
+    summary="Replace the client's channels, webhooks and bot",
+)
 async def sync(call: Call) -> web.Response:
     body = call.body
-    webhooks = None if body.webhooks is None else [
-        w.model_dump(mode="json", exclude_none=True) for w in body.webhooks
-    ]
+    webhooks = (
+        None
+        if body.webhooks is None
+        else [w.model_dump(mode="json", exclude_none=True) for w in body.webhooks]
+    )
     if call.client is None:
         return await _seed_sync(call, webhooks)
     for key in ("id", "token", "name"):
@@ -37,6 +46,11 @@ async def _seed_sync(call: Call, webhooks: list[dict[str, Any]] | None) -> web.R
     creating = not body.id or await call.services.clients.get(body.id) is None
     if creating and not admin_ok(call.request):
         return unauthorized()
-    request = {"id": body.id, "token": body.token, "channels": body.channels,
-               "webhooks": webhooks, "bot": body.bot}
+    request = {
+        "id": body.id,
+        "token": body.token,
+        "channels": body.channels,
+        "webhooks": webhooks,
+        "bot": body.bot,
+    }
     return json_response(await call.services.sync.sync_seed(request))

@@ -20,8 +20,14 @@ async def get_user(call: Call) -> web.Response:
     return json_response(user.to_api())
 
 
-@route("POST", "/users/tokens", status=201, body=UserTokenBody, response=UserTokenOut,
-       summary="Create a token for a user (web chat credentials)")
+@route(
+    "POST",
+    "/users/tokens",
+    status=201,
+    body=UserTokenBody,
+    response=UserTokenOut,
+    summary="Create a token for a user (web chat credentials)",
+)
 async def create_user_token(call: Call) -> web.Response:
     token_id, token = await call.services.users.create_token(call.client_id, call.body.userId)
     return json_response({"id": token_id, "token": token}, 201)

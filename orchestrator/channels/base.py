@@ -243,7 +243,9 @@ class ImmediateResponse:
     def to_aiohttp(self) -> web.Response:
         """This answer as an aiohttp response."""
         return web.Response(
-            status=self.status, body=self.body, content_type=self.content_type,
+            status=self.status,
+            body=self.body,
+            content_type=self.content_type,
             headers=dict(self.headers),
         )
 
@@ -407,8 +409,7 @@ def canonical_inbound(payload: Mapping[str, Any]) -> dict[str, Any] | None:
     try:
         return inbound_adapter.validate_python(dict(payload)).to_dict()
     except ValidationError as exc:
-        log.warning("dropping an untranslatable %r event: %s", payload.get("type"),
-                    exc.errors()[0]["msg"])
+        log.warning("dropping an untranslatable %r event: %s", payload.get("type"), exc.errors()[0]["msg"])
         return None
 
 
@@ -445,9 +446,7 @@ def jwt_encode(claims: Mapping[str, Any], key: SecretStr | str) -> str:
         return jwt.encode(dict(claims), raw, algorithm="HS256")
 
 
-def jwt_decode(
-    token: str, key: SecretStr | str, *, audience: str | None = None
-) -> dict[str, Any]:
+def jwt_decode(token: str, key: SecretStr | str, *, audience: str | None = None) -> dict[str, Any]:
     """The claims of an HS256 JWT (jwt.InvalidTokenError when forged, expired, wrong audience)."""
     raw = key.get_secret_value() if isinstance(key, SecretStr) else key
     options = {"verify_aud": audience is not None}

@@ -86,8 +86,7 @@ class Chat21Config(ChannelConfig):
             raise ValueError("webhookSecret is required (webhooks must be verifiable)")
         if self.token is not None:
             try:
-                claims = jwt.decode(self.token.get_secret_value(),
-                                    options={"verify_signature": False})
+                claims = jwt.decode(self.token.get_secret_value(), options={"verify_signature": False})
             except jwt.InvalidTokenError as exc:
                 raise ValueError("token is not a JWT") from exc
             if claims.get("sub") not in (None, self.botId):
@@ -103,8 +102,19 @@ class Chat21Channel(Channel[Chat21Config]):
     name = "chat21"
     Config = Chat21Config
     capabilities = frozenset(
-        {"text", "image", "audio", "video", "file", "buttons", "single-choice", "card",
-         "carousel", "account_linking", "custom"}
+        {
+            "text",
+            "image",
+            "audio",
+            "video",
+            "file",
+            "buttons",
+            "single-choice",
+            "card",
+            "carousel",
+            "account_linking",
+            "custom",
+        }
     )
     default_api_url = CHAT21_URL
 
@@ -163,8 +173,15 @@ class Chat21Channel(Channel[Chat21Config]):
         url = f"{self.api_url(config)}/{config.appId}/messages"
 
         async def post(body: dict[str, Any]) -> None:
-            await call(http, "POST", url, platform=self.name, policy=self.retry,
-                       headers={"Authorization": bot_token(config)}, json={**body, **address})
+            await call(
+                http,
+                "POST",
+                url,
+                platform=self.name,
+                policy=self.retry,
+                headers={"Authorization": bot_token(config)},
+                json={**body, **address},
+            )
 
         await send_each(bodies, post)
 
@@ -172,9 +189,15 @@ class Chat21Channel(Channel[Chat21Config]):
         """List the bot's conversations."""
         credential = "token" if config.token is not None else "jwtKey"
         url = f"{self.api_url(config)}/{config.appId}/{config.botId}/conversations"
-        await probe(http, "GET", url, platform=self.name, policy=self.retry,
-                    headers={"Authorization": bot_token(config)},
-                    fields={401: "appId", 403: credential, 404: "apiUrl"})
+        await probe(
+            http,
+            "GET",
+            url,
+            platform=self.name,
+            policy=self.retry,
+            headers={"Authorization": bot_token(config)},
+            fields={401: "appId", 403: credential, 404: "apiUrl"},
+        )
 
 
 def bot_token(config: Chat21Config, now: float | None = None) -> str:
@@ -184,16 +207,19 @@ def bot_token(config: Chat21Config, now: float | None = None) -> str:
     assert config.jwtKey is not None  # guaranteed by the config validator
     issued = int(now if now is not None else time.time())
     claims = {
-        "jti": str(uuid.uuid4()), "sub": config.botId, "user_id": config.botId,
-        "app_id": config.appId, "aud": ["rabbitmq", config.botId],
-        "tiledesk_api_roles": "user", "iat": issued, "exp": issued + TOKEN_TTL,
+        "jti": str(uuid.uuid4()),
+        "sub": config.botId,
+        "user_id": config.botId,
+        "app_id": config.appId,
+        "aud": ["rabbitmq", config.botId],
+        "tiledesk_api_roles": "user",
+        "iat": issued,
+        "exp": issued + TOKEN_TTL,
     }
     return jwt_encode(claims, config.jwtKey)
 
 
-def _message(
-    body: Mapping[str, Any], data: Mapping[str, Any], config: Chat21Config
-) -> InboundMessage | None:
+def _message(body: Mapping[str, Any], data: Mapping[str, Any], config: Chat21Config) -> InboundMessage | None:
     sender = first_str(data.get("sender")) or ""
     recipient = first_str(data.get("recipient"), body.get("recipient_id")) or ""
     is_echo = sender == config.botId
@@ -202,14 +228,19 @@ def _message(
             return None
         thread = recipient
         user = "*" if sender == "system" else sender
-        context = {"recipient_id": recipient,
-                   "recipient_fullname": first_str(data.get("recipient_fullname")) or recipient,
-                   "channel_type": "group"}
+        context = {
+            "recipient_id": recipient,
+            "recipient_fullname": first_str(data.get("recipient_fullname")) or recipient,
+            "channel_type": "group",
+        }
     elif is_echo or recipient == config.botId:
         thread = user = recipient if is_echo else sender
         fullname = data.get("recipient_fullname") if is_echo else data.get("sender_fullname")
-        context = {"recipient_id": thread, "recipient_fullname": first_str(fullname) or thread,
-                   "channel_type": "direct"}
+        context = {
+            "recipient_id": thread,
+            "recipient_fullname": first_str(fullname) or thread,
+            "channel_type": "direct",
+        }
     else:
         return None  # a direct chat between two other users
     if not thread or not user:

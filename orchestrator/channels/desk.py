@@ -60,12 +60,9 @@ class DeskBridge:
         if self.hub.has_no_channels(client_id):
             return
         request = _as_dict(event.get("request"))
-        self.dispatcher.submit(conversation.id,
-                               lambda: self._handoff(client_id, conversation, request))
+        self.dispatcher.submit(conversation.id, lambda: self._handoff(client_id, conversation, request))
 
-    async def _handoff(
-        self, client_id: str, conversation: Conversation, request: dict[str, Any]
-    ) -> None:
+    async def _handoff(self, client_id: str, conversation: Conversation, request: dict[str, Any]) -> None:
         configs = await self.hub.configs(client_id)
         for endpoint in await self.hub.services.endpoints.of_conversation(conversation.id):
             channel, config = self.hub.channels.get(endpoint.channel), configs.get(endpoint.channel)
@@ -73,8 +70,9 @@ class DeskBridge:
                 continue
             context = await self.hub.reply_context(conversation.id, channel.name)
             try:
-                await channel.handoff(await self.hub.session(), config,
-                                      platform_endpoint(endpoint), context, request)
+                await channel.handoff(
+                    await self.hub.session(), config, platform_endpoint(endpoint), context, request
+                )
             except (SendError, HandoffNotSupported) as exc:
                 await self._failed(client_id, channel.name, conversation.id, "handoff", exc)
                 continue
@@ -84,16 +82,25 @@ class DeskBridge:
     # ------------------------------------------------------------ desk → bot
 
     def on_event(
-        self, client_id: str, channel: str, conversation: Conversation, event: str,
+        self,
+        client_id: str,
+        channel: str,
+        conversation: Conversation,
+        event: str,
         data: dict[str, Any],
     ) -> None:
         """A system event from a channel's webhook: handled in order, after the webhook is
         answered (platforms such as Tiledesk want their 200 at once)."""
-        self.events.submit(conversation.id,
-                           lambda: self._event(client_id, channel, conversation, event, data))
+        self.events.submit(
+            conversation.id, lambda: self._event(client_id, channel, conversation, event, data)
+        )
 
     async def _event(
-        self, client_id: str, channel: str, conversation: Conversation, event: str,
+        self,
+        client_id: str,
+        channel: str,
+        conversation: Conversation,
+        event: str,
         data: dict[str, Any],
     ) -> None:
         if event in ("agent_released", "closed") and await self.hub.desk(conversation.id) == channel:
@@ -101,7 +108,8 @@ class DeskBridge:
             if event == "agent_released" or channel in RELEASE_ON_CLOSE:
                 # In the send order, and awaited: the bot is back before it speaks again.
                 await self.dispatcher.submit(
-                    conversation.id, lambda: self._release(client_id, channel, conversation))
+                    conversation.id, lambda: self._release(client_id, channel, conversation)
+                )
         bots = self.hub.services.bots
         if bots is not None:
             await bots.inject_event(client_id, conversation, event, data)
@@ -117,8 +125,7 @@ class DeskBridge:
             return
         context = await self.hub.reply_context(conversation.id, name)
         try:
-            await channel.release(await self.hub.session(), config, platform_endpoint(endpoint),
-                                  context)
+            await channel.release(await self.hub.session(), config, platform_endpoint(endpoint), context)
         except (SendError, HandoffNotSupported) as exc:
             await self._failed(client_id, name, conversation.id, "release", exc)
 
@@ -141,4 +148,3 @@ def _as_dict(request: Any) -> dict[str, Any]:
     if isinstance(request, Mapping):
         return dict(request)
     return {}
-

@@ -155,8 +155,12 @@ class Dispatcher:
         try:
             bodies = channel.render(message.payload)
         except RenderError as exc:
-            await self.hub.health(event.client_id, channel.name, "send-failure",
-                                  {**where, "status": None, "detail": f"cannot render: {exc}"})
+            await self.hub.health(
+                event.client_id,
+                channel.name,
+                "send-failure",
+                {**where, "status": None, "detail": f"cannot render: {exc}"},
+            )
             return
         if not bodies:
             return  # typing on a platform without a typing indicator
@@ -169,13 +173,20 @@ class Dispatcher:
             await channel.send(http, config, platform_endpoint(endpoint), context, bodies)
         except SendError as exc:
             log.warning("%s: message %s not sent: %s", channel.name, message.id, exc)
-            await self.hub.health(event.client_id, channel.name, "send-failure", {
-                **where, "status": exc.status, "detail": exc.detail, "sent": exc.sent,
-                "of": len(bodies)})
+            await self.hub.health(
+                event.client_id,
+                channel.name,
+                "send-failure",
+                {**where, "status": exc.status, "detail": exc.detail, "sent": exc.sent, "of": len(bodies)},
+            )
         except Exception as exc:
             log.exception("%s: sending message %s failed", channel.name, message.id)
-            await self.hub.health(event.client_id, channel.name, "send-failure",
-                                  {**where, "status": None, "detail": type(exc).__name__})
+            await self.hub.health(
+                event.client_id,
+                channel.name,
+                "send-failure",
+                {**where, "status": None, "detail": type(exc).__name__},
+            )
 
 
 def numbered_choices(channel: Channel[Any], payload: dict[str, Any]) -> dict[str, str]:

@@ -65,8 +65,7 @@ def setup_channels(app: web.Application, services: Services) -> None:
     async def stop(app: web.Application) -> None:
         # on_shutdown runs before the cleanup contexts close the store; it must not raise, or
         # aiohttp would skip them.
-        for step in (lambda: desk.stop(STOP_TIMEOUT), lambda: dispatcher.stop(STOP_TIMEOUT),
-                     hub.close):
+        for step in (lambda: desk.stop(STOP_TIMEOUT), lambda: dispatcher.stop(STOP_TIMEOUT), hub.close):
             try:
                 await step()
             except Exception:
@@ -114,10 +113,16 @@ class Inbound:
         try:
             await channel.verify(req, config)
         except VerificationError as exc:
-            recorded = await self.hub.health(client.id, name, "verify-failure",
-                                             {"status": exc.status, "reason": exc.reason})
-            log.log(logging.WARNING if recorded else logging.DEBUG,
-                    "%s webhook of client %s rejected: %s", name, client.id, exc)
+            recorded = await self.hub.health(
+                client.id, name, "verify-failure", {"status": exc.status, "reason": exc.reason}
+            )
+            log.log(
+                logging.WARNING if recorded else logging.DEBUG,
+                "%s webhook of client %s rejected: %s",
+                name,
+                client.id,
+                exc,
+            )
             return web.json_response({"error": exc.reason}, status=exc.status)
         try:
             parsed = channel.parse(req, config)
@@ -146,17 +151,20 @@ class Inbound:
         conversation_id, user_id, endpoint = found
         if is_event:
             conversation = await self.services.conversations.get(client_id, conversation_id)
-            self.desk.on_event(client_id, name, conversation, str(payload.get("event")),
-                               dict(payload.get("data") or {}))
+            self.desk.on_event(
+                client_id, name, conversation, str(payload.get("event")), dict(payload.get("data") or {})
+            )
             return
         await self.hub.keep_reply_context(conversation_id, name, message.reply_context)
         if message.from_agent:
-            await self.services.messages.create(client_id, conversation_id, payload,
-                                                author_id=None, source=endpoint)
+            await self.services.messages.create(
+                client_id, conversation_id, payload, author_id=None, source=endpoint
+            )
             return
         payload = await self._numbered_choice(conversation_id, name, payload)
-        await self.services.messages.create(client_id, conversation_id, payload,
-                                            author_id=user_id, source=endpoint)
+        await self.services.messages.create(
+            client_id, conversation_id, payload, author_id=user_id, source=endpoint
+        )
 
     async def _conversation(
         self, client_id: str, name: str, message: InboundMessage, *, create: bool
@@ -168,8 +176,7 @@ class Inbound:
             known = await self.hub.thread(client_id, name, ep.identity, ep.thread)
             if not known:
                 return None
-            endpoint = StoredEndpoint(name, ep.identity, known["sender"], ep.thread,
-                                      registry.CURRENT_VERSION)
+            endpoint = StoredEndpoint(name, ep.identity, known["sender"], ep.thread, registry.CURRENT_VERSION)
             return known["conversation"], known["user"], endpoint
         endpoint = StoredEndpoint(name, ep.identity, ep.sender, ep.thread, registry.CURRENT_VERSION)
         mapping = await self.services.endpoints.map(client_id, endpoint)
@@ -190,4 +197,3 @@ class Inbound:
         if not value:
             return payload
         return {"type": "postback", "payload": value, "text": text}
-

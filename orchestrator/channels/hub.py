@@ -48,7 +48,11 @@ def platform_endpoint(endpoint: StoredEndpoint) -> Endpoint:
 def same_endpoint(a: StoredEndpoint, b: StoredEndpoint | None) -> bool:
     """Same channel, identity, sender and thread (the version does not matter)."""
     return b is not None and (a.channel, a.identity, a.sender, a.thread) == (
-        b.channel, b.identity, b.sender, b.thread)
+        b.channel,
+        b.identity,
+        b.sender,
+        b.thread,
+    )
 
 
 class ChannelHub:
@@ -69,8 +73,9 @@ class ChannelHub:
     async def start(self, retry: RetryPolicy | None = None) -> None:
         """Build one instance of each implemented channel and open the HTTP session."""
         settings = self.services.settings.channels
-        policy = replace(retry or RetryPolicy(), attempts=settings.max_attempts,
-                         timeout=settings.send_timeout)
+        policy = replace(
+            retry or RetryPolicy(), attempts=settings.max_attempts, timeout=settings.send_timeout
+        )
         self.channels = {name: cls(policy) for name, cls in registry.IMPLEMENTATIONS.items()}
         self.http = aiohttp.ClientSession()
         self._subscription = self.services.bus.subscribe("client.synced", self.forget)
@@ -109,8 +114,12 @@ class ChannelHub:
             try:
                 loaded[stored.channel] = channel.load_config(stored.config)
             except ValidationError as exc:
-                log.error("client %s: stored %s config does not load: %s", client_id,
-                          stored.channel, exc.errors()[0]["msg"])
+                log.error(
+                    "client %s: stored %s config does not load: %s",
+                    client_id,
+                    stored.channel,
+                    exc.errors()[0]["msg"],
+                )
         if self._generation.get(client_id, 0) == generation:
             if len(self._configs) > 10_000:
                 self._configs.clear()
@@ -147,9 +156,7 @@ class ChannelHub:
     async def reply_context(self, conversation_id: str, channel: str) -> dict[str, Any]:
         return await self._get(f"channels.ctx:{conversation_id}:{channel}") or {}
 
-    async def keep_reply_context(
-        self, conversation_id: str, channel: str, context: dict[str, Any]
-    ) -> None:
+    async def keep_reply_context(self, conversation_id: str, channel: str, context: dict[str, Any]) -> None:
         if context:
             await self._set_changed(f"channels.ctx:{conversation_id}:{channel}", context)
 
@@ -159,9 +166,7 @@ class ChannelHub:
     async def keep_choices(self, conversation_id: str, channel: str, options: dict[str, str]) -> None:
         await self._set(f"channels.choices:{conversation_id}:{channel}", options)
 
-    async def thread(
-        self, client_id: str, channel: str, identity: str, thread: str
-    ) -> dict[str, str] | None:
+    async def thread(self, client_id: str, channel: str, identity: str, thread: str) -> dict[str, str] | None:
         return await self._get(f"channels.thread:{client_id}:{channel}:{identity}:{thread}")
 
     async def keep_thread(

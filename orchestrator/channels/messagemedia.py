@@ -99,7 +99,9 @@ class MessageMediaChannel(Channel[MessageMediaConfig]):
             return bad_request("body must be JSON")
         default_user = first_str(as_dict(envelope.get("metadata")).get("user_id"))
         messages = [
-            m for item in items if isinstance(item, dict)
+            m
+            for item in items
+            if isinstance(item, dict)
             if (m := _message(item, default_user, config)) is not None
         ]
         return ParsedInbound(messages)
@@ -139,24 +141,34 @@ class MessageMediaChannel(Channel[MessageMediaConfig]):
         channel = str(reply_context.get("channel") or config.channel)
 
         async def post(body: dict[str, Any]) -> None:
-            await call(http, "POST", url, platform=self.name, policy=self.retry,
-                       headers=_auth(config), json={**body, "channel": channel})
+            await call(
+                http,
+                "POST",
+                url,
+                platform=self.name,
+                policy=self.retry,
+                headers=_auth(config),
+                json={**body, "channel": channel},
+            )
 
         await send_each(bodies, post)
 
-    async def test_credentials(
-        self, http: aiohttp.ClientSession, config: MessageMediaConfig
-    ) -> None:
+    async def test_credentials(self, http: aiohttp.ClientSession, config: MessageMediaConfig) -> None:
         """List the app users (400 means the account is not provisioned for Conversations)."""
-        await probe(http, "GET", f"{self.api_url(config)}/beta/conversations/users",
-                    platform=self.name, policy=self.retry, headers=_auth(config),
-                    fields={400: "apiKey", 401: "apiSecret", 403: "apiKey"})
+        await probe(
+            http,
+            "GET",
+            f"{self.api_url(config)}/beta/conversations/users",
+            platform=self.name,
+            policy=self.retry,
+            headers=_auth(config),
+            fields={400: "apiKey", 401: "apiSecret", 403: "apiKey"},
+        )
 
 
 def _auth(config: MessageMediaConfig) -> dict[str, str]:
     pair = f"{config.apiKey}:{config.apiSecret.get_secret_value()}".encode()
-    return {"Authorization": f"Basic {base64.b64encode(pair).decode()}",
-            "Accept": "application/json"}
+    return {"Authorization": f"Basic {base64.b64encode(pair).decode()}", "Accept": "application/json"}
 
 
 def _choices(numbered: degrade.Numbered) -> dict[str, Any]:
@@ -164,8 +176,10 @@ def _choices(numbered: degrade.Numbered) -> dict[str, Any]:
     text = numbered.text()
     if not numbered.options or len(numbered.options) > MAX_ACTIONS:
         return {"text": text}
-    actions = [{"type": "reply", "displayText": label, "responseText": number}
-               for number, label in numbered.labels.items()]
+    actions = [
+        {"type": "reply", "displayText": label, "responseText": number}
+        for number, label in numbered.labels.items()
+    ]
     return {"type": "actions", "text": text, "actions": actions}
 
 
@@ -173,8 +187,13 @@ def _message(
     item: Mapping[str, Any], default_user: str | None, config: MessageMediaConfig
 ) -> InboundMessage | None:
     metadata = as_dict(item.get("metadata"))
-    user = first_str(metadata.get("user_id"), item.get("user_id"), item.get("app_user_id"),
-                     item.get("appUserId"), default_user)
+    user = first_str(
+        metadata.get("user_id"),
+        item.get("user_id"),
+        item.get("app_user_id"),
+        item.get("appUserId"),
+        default_user,
+    )
     if not user:
         return None
     channel = str(item.get("channel") or config.channel).lower()

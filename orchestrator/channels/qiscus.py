@@ -119,8 +119,20 @@ class QiscusChannel(Channel[QiscusConfig]):
     name = "qiscus"
     Config = QiscusConfig
     capabilities = frozenset(
-        {"text", "image", "audio", "video", "file", "location", "buttons", "single-choice",
-         "card", "carousel", "account_linking", "custom"}
+        {
+            "text",
+            "image",
+            "audio",
+            "video",
+            "file",
+            "location",
+            "buttons",
+            "single-choice",
+            "card",
+            "carousel",
+            "account_linking",
+            "custom",
+        }
     )
     default_api_url = SDK_URL
 
@@ -211,8 +223,7 @@ class QiscusChannel(Channel[QiscusConfig]):
         service_id = first_str(service.get("id"))
         return InboundMessage(
             endpoint=Endpoint(config.appId, first_str(customer.get("user_id")) or "*", room_id),
-            payload={"type": "event", "event": "closed",
-                     "data": {k: v for k, v in data.items() if v}},
+            payload={"type": "event", "event": "closed", "data": {k: v for k, v in data.items() if v}},
             platform_message_id=f"resolved:{service_id}" if service_id else None,
             reply_context={"room_id": room_id},
             sender_name=first_str(customer.get("name")),
@@ -231,14 +242,25 @@ class QiscusChannel(Channel[QiscusConfig]):
                 url = data[typed.type]
                 name = posixpath.basename(URL(url).path) or url
                 caption = data.get("title") or ""
-                return [_body("file_attachment", caption or url,
-                                 {"url": url, "caption": caption, "file_name": name})]
+                return [
+                    _body(
+                        "file_attachment", caption or url, {"url": url, "caption": caption, "file_name": name}
+                    )
+                ]
             case "location":
-                return [_body("location", degrade.as_text(data), {
-                    "name": typed.title or typed.address or "Location",
-                    "address": typed.address or "",
-                    "latitude": typed.latitude, "longitude": typed.longitude,
-                    "map_url": degrade.map_url(typed.latitude, typed.longitude)})]
+                return [
+                    _body(
+                        "location",
+                        degrade.as_text(data),
+                        {
+                            "name": typed.title or typed.address or "Location",
+                            "address": typed.address or "",
+                            "latitude": typed.latitude,
+                            "longitude": typed.longitude,
+                            "map_url": degrade.map_url(typed.latitude, typed.longitude),
+                        },
+                    )
+                ]
             case "buttons":
                 buttons = [_button(b) for b in typed.buttons]
                 buttons += [_postback(c.title, c.value) for c in typed.quick_replies or []]
@@ -281,8 +303,15 @@ class QiscusChannel(Channel[QiscusConfig]):
             address = {"user_id": config.sender, "room_id": room_id}
 
         async def post(body: dict[str, Any]) -> None:
-            await call(http, "POST", url, platform=self.name, policy=self.retry,
-                       headers=headers, json={**body, **address})
+            await call(
+                http,
+                "POST",
+                url,
+                platform=self.name,
+                policy=self.retry,
+                headers=headers,
+                json={**body, **address},
+            )
 
         await send_each(bodies, post)
 
@@ -290,14 +319,27 @@ class QiscusChannel(Channel[QiscusConfig]):
         """sdk: the bot user's profile; multichannel: the first page of agents."""
         base = self.api_url(config)
         if config.mode == "multichannel":
-            await probe(http, "GET", f"{base}/api/v2/admin/agents", platform=self.name,
-                        policy=self.retry, headers=_admin_headers(config), params={"limit": "1"},
-                        fields={401: "secretKey", 403: "secretKey", 404: "appId"})
+            await probe(
+                http,
+                "GET",
+                f"{base}/api/v2/admin/agents",
+                platform=self.name,
+                policy=self.retry,
+                headers=_admin_headers(config),
+                params={"limit": "1"},
+                fields={401: "secretKey", 403: "secretKey", 404: "appId"},
+            )
             return
-        await probe(http, "GET", f"{base}/api/v2.1/rest/user_profile", platform=self.name,
-                    policy=self.retry, headers=_sdk_headers(config),
-                    params={"user_id": config.sender},
-                    fields={401: "secretKey", 403: "secretKey", 404: "botUserId"})
+        await probe(
+            http,
+            "GET",
+            f"{base}/api/v2.1/rest/user_profile",
+            platform=self.name,
+            policy=self.retry,
+            headers=_sdk_headers(config),
+            params={"user_id": config.sender},
+            fields={401: "secretKey", 403: "secretKey", 404: "botUserId"},
+        )
 
     # ------------------------------------------------------------ hand-off (Multichannel)
 
@@ -362,14 +404,22 @@ class QiscusChannel(Channel[QiscusConfig]):
     async def _activate(
         self, http: aiohttp.ClientSession, config: QiscusConfig, room_id: str, *, active: bool
     ) -> None:
-        await self._admin(http, config, f"/bot/{room_id}/activate",
-                          {"is_active": "true" if active else "false"})
+        await self._admin(
+            http, config, f"/bot/{room_id}/activate", {"is_active": "true" if active else "false"}
+        )
 
     async def _admin(
         self, http: aiohttp.ClientSession, config: QiscusConfig, path: str, form: dict[str, str]
     ) -> None:
-        await call(http, "POST", f"{self.api_url(config)}{path}", platform=self.name,
-                   policy=self.retry, headers=_admin_headers(config), form=form)
+        await call(
+            http,
+            "POST",
+            f"{self.api_url(config)}{path}",
+            platform=self.name,
+            policy=self.retry,
+            headers=_admin_headers(config),
+            form=form,
+        )
 
 
 # ---------------------------------------------------------------- inbound helpers
@@ -395,8 +445,11 @@ def _inbound_payload(
     inner = as_dict(message.get("payload"))
     if kind == "button_postback_response":
         value = inner.get("payload")
-        return {"type": "postback", "payload": value if isinstance(value, str) and value
-                else text, "text": text or None}
+        return {
+            "type": "postback",
+            "payload": value if isinstance(value, str) and value else text,
+            "text": text or None,
+        }
     if kind == "file_attachment" and inner.get("url"):
         attachment = {"type": _media_type(inner["url"]), "url": inner["url"]}
         if inner.get("caption"):
@@ -407,8 +460,13 @@ def _inbound_payload(
             lat, lng = float(inner["latitude"]), float(inner["longitude"])
         except (KeyError, TypeError, ValueError):
             return {"type": "text", "text": text} if text else None
-        location = {"type": "location", "latitude": lat, "longitude": lng,
-                    "address": inner.get("address"), "title": inner.get("name")}
+        location = {
+            "type": "location",
+            "latitude": lat,
+            "longitude": lng,
+            "address": inner.get("address"),
+            "title": inner.get("name"),
+        }
         return {k: v for k, v in location.items() if v is not None}
     if kind == "system_event":
         return _system_event(inner, config) if not is_echo else None
@@ -420,8 +478,7 @@ def _system_event(inner: Mapping[str, Any], config: QiscusConfig) -> dict[str, A
     if config.mode != "multichannel":
         return None
     # Assigning an agent adds them to the customer's room; a customer never is "added".
-    event = {"add_member": "agent_joined", "remove_member": "agent_released"}.get(
-        str(inner.get("type")))
+    event = {"add_member": "agent_joined", "remove_member": "agent_released"}.get(str(inner.get("type")))
     if event is None:
         return None
     agent = first_str(inner.get("object_email"))
@@ -459,8 +516,12 @@ def _without_type(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _postback(label: str, value: str, postback_text: str | None = None) -> dict[str, Any]:
-    return {"label": label, "type": "postback", "postback_text": postback_text or label,
-            "payload": {"url": "", "method": "get", "payload": value}}
+    return {
+        "label": label,
+        "type": "postback",
+        "postback_text": postback_text or label,
+        "payload": {"url": "", "method": "get", "payload": value},
+    }
 
 
 def _link(label: str, url: str) -> dict[str, Any]:
@@ -508,8 +569,12 @@ def _sdk_headers(config: QiscusConfig) -> dict[str, str]:
     secret = config.secretKey.get_secret_value()
     # Both spellings: v2.1 documents hyphens, v2 and most clients use underscores, and a
     # proxy may drop either form (nginx drops underscore headers by default).
-    return {"QISCUS-SDK-APP-ID": config.appId, "QISCUS-SDK-SECRET": secret,
-            "QISCUS_SDK_APP_ID": config.appId, "QISCUS_SDK_SECRET": secret}
+    return {
+        "QISCUS-SDK-APP-ID": config.appId,
+        "QISCUS-SDK-SECRET": secret,
+        "QISCUS_SDK_APP_ID": config.appId,
+        "QISCUS_SDK_SECRET": secret,
+    }
 
 
 def _bot_headers(config: QiscusConfig) -> dict[str, str]:
@@ -517,8 +582,7 @@ def _bot_headers(config: QiscusConfig) -> dict[str, str]:
 
 
 def _admin_headers(config: QiscusConfig) -> dict[str, str]:
-    return {"Qiscus-App-Id": config.appId,
-            "Qiscus-Secret-Key": config.secretKey.get_secret_value()}
+    return {"Qiscus-App-Id": config.appId, "Qiscus-Secret-Key": config.secretKey.get_secret_value()}
 
 
 def _copy_form(source: Mapping[str, Any], form: dict[str, str], *keys: str) -> None:

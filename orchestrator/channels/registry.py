@@ -135,8 +135,7 @@ class _RevealSecrets(BaseModel):
     def _reveal(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
         if isinstance(data, dict):
-            return {k: v.get_secret_value() if isinstance(v, SecretStr) else v
-                    for k, v in data.items()}
+            return {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in data.items()}
         return data
 
 

@@ -74,9 +74,7 @@ def error_detail(status: int, body: Any, text: str) -> str:
                 return value
         errors = body.get("errors")
         if isinstance(errors, list) and errors:
-            return "; ".join(
-                str(e.get("msg", e)) if isinstance(e, dict) else str(e) for e in errors
-            )
+            return "; ".join(str(e.get("msg", e)) if isinstance(e, dict) else str(e) for e in errors)
     text = text.strip()
     return text[:500] if text else f"HTTP {status}"
 
@@ -130,7 +128,13 @@ async def call(
             delay = policy.backoff(attempt)
             log.warning(
                 "%s %s %s failed (%s); retry %d/%d in %.2fs",
-                platform, method, path, type(exc).__name__, attempt, policy.attempts - 1, delay,
+                platform,
+                method,
+                path,
+                type(exc).__name__,
+                attempt,
+                policy.attempts - 1,
+                delay,
             )
             await policy.sleep(delay)
             continue
@@ -139,9 +143,7 @@ async def call(
             return Response(status, body, text)
         transient = status == 429 or status >= 500
         if not transient or attempt >= policy.attempts:
-            raise SendError(
-                status, error_detail(status, body, text), platform=platform, retryable=transient
-            )
+            raise SendError(status, error_detail(status, body, text), platform=platform, retryable=transient)
         delay = policy.backoff(attempt)
         if status == 429:
             waited = parse_retry_after(retry_after_header)
@@ -149,7 +151,13 @@ async def call(
                 delay = min(policy.max_delay, waited)
         log.warning(
             "%s %s %s answered %d; retry %d/%d in %.2fs",
-            platform, method, path, status, attempt, policy.attempts - 1, delay,
+            platform,
+            method,
+            path,
+            status,
+            attempt,
+            policy.attempts - 1,
+            delay,
         )
         await policy.sleep(delay)
 
@@ -170,18 +178,14 @@ async def probe(
     field `fields[status]` (or `default_field` for other statuses and network errors)."""
     once = replace(policy, attempts=1)
     try:
-        return await call(
-            http, method, url, platform=platform, policy=once, headers=headers, params=params
-        )
+        return await call(http, method, url, platform=platform, policy=once, headers=headers, params=params)
     except SendError as exc:
         field = fields.get(exc.status, default_field) if exc.status else default_field
         where = f"HTTP {exc.status}" if exc.status is not None else "network error"
         raise ChannelTestError(field, f"{platform} answered {where}: {exc.detail}") from exc
 
 
-async def send_each(
-    bodies: list[dict[str, Any]], post: Callable[[dict[str, Any]], Awaitable[Any]]
-) -> None:
+async def send_each(bodies: list[dict[str, Any]], post: Callable[[dict[str, Any]], Awaitable[Any]]) -> None:
     """Post bodies one after the other; a SendError says how many went out (`.sent`)."""
     for index, body in enumerate(bodies):
         try:

@@ -106,8 +106,19 @@ class TiledeskChannel(Channel[TiledeskConfig]):
     name = "tiledesk"
     Config = TiledeskConfig
     capabilities = frozenset(
-        {"text", "image", "audio", "video", "file", "buttons", "single-choice", "card",
-         "carousel", "account_linking", "custom"}
+        {
+            "text",
+            "image",
+            "audio",
+            "video",
+            "file",
+            "buttons",
+            "single-choice",
+            "card",
+            "carousel",
+            "account_linking",
+            "custom",
+        }
     )
     default_api_url = TILEDESK_URL
 
@@ -131,16 +142,14 @@ class TiledeskChannel(Channel[TiledeskConfig]):
             if not isinstance(token, str) or not token:
                 raise VerificationError(401, "missing token")
             try:
-                claims = jwt_decode(token, config.botSecret,
-                                    audience=f"{BOT_AUDIENCE}{config.botId}")
+                claims = jwt_decode(token, config.botSecret, audience=f"{BOT_AUDIENCE}{config.botId}")
             except jwt.InvalidTokenError as exc:
                 raise VerificationError(403, f"invalid token: {exc}") from exc
             if claims.get("sub") != "bot":
                 raise VerificationError(403, "token subject is not bot")
         payload = body.get("payload")
         if isinstance(payload, dict):
-            project = first_str(payload.get("id_project"),
-                                as_dict(payload.get("request")).get("id_project"))
+            project = first_str(payload.get("id_project"), as_dict(payload.get("request")).get("id_project"))
             if project and project != config.projectId:
                 raise VerificationError(403, "event of another project")
 
@@ -184,19 +193,30 @@ class TiledeskChannel(Channel[TiledeskConfig]):
         async def post(body: dict[str, Any]) -> None:
             if config.botName:
                 body = {"senderFullname": config.botName, **body}
-            await call(http, "POST", url, platform=self.name, policy=self.retry,
-                       headers=self._auth(config), json=body)
+            await call(
+                http,
+                "POST",
+                url,
+                platform=self.name,
+                policy=self.retry,
+                headers=self._auth(config),
+                json=body,
+            )
 
         await send_each(bodies, post)
 
-    async def test_credentials(
-        self, http: aiohttp.ClientSession, config: TiledeskConfig
-    ) -> None:
+    async def test_credentials(self, http: aiohttp.ClientSession, config: TiledeskConfig) -> None:
         """Read the bot with a token minted from `botSecret`."""
         url = f"{self.api_url(config)}/{config.projectId}/bots/{config.botId}"
-        await probe(http, "GET", url, platform=self.name, policy=self.retry,
-                    headers=self._auth(config),
-                    fields={401: "botSecret", 403: "projectId", 404: "botId"})
+        await probe(
+            http,
+            "GET",
+            url,
+            platform=self.name,
+            policy=self.retry,
+            headers=self._auth(config),
+            fields={401: "botSecret", 403: "projectId", 404: "botId"},
+        )
 
     # ------------------------------------------------------------ hand-off
 
@@ -217,8 +237,9 @@ class TiledeskChannel(Channel[TiledeskConfig]):
                 body["attributes"] = {"subtype": "info"}
             await self.send(http, config, endpoint, reply_context, [body])
             return
-        await call(http, "PUT", f"{base}/agent", platform=self.name, policy=self.retry,
-                   headers=self._auth(config))
+        await call(
+            http, "PUT", f"{base}/agent", platform=self.name, policy=self.retry, headers=self._auth(config)
+        )
 
     async def release(
         self,
@@ -229,8 +250,15 @@ class TiledeskChannel(Channel[TiledeskConfig]):
     ) -> None:
         """Put the bot back into the request."""
         base = self._request_url(config, endpoint, reply_context)
-        await call(http, "POST", f"{base}/participants", platform=self.name, policy=self.retry,
-                   headers=self._auth(config), json={"member": f"bot_{config.botId}"})
+        await call(
+            http,
+            "POST",
+            f"{base}/participants",
+            platform=self.name,
+            policy=self.retry,
+            headers=self._auth(config),
+            json={"member": f"bot_{config.botId}"},
+        )
 
     async def resolve(
         self,
@@ -242,8 +270,9 @@ class TiledeskChannel(Channel[TiledeskConfig]):
     ) -> None:
         """Close the request."""
         base = self._request_url(config, endpoint, reply_context)
-        await call(http, "PUT", f"{base}/close", platform=self.name, policy=self.retry,
-                   headers=self._auth(config))
+        await call(
+            http, "PUT", f"{base}/close", platform=self.name, policy=self.retry, headers=self._auth(config)
+        )
 
     # ------------------------------------------------------------ helpers
 
@@ -263,9 +292,15 @@ def bot_token(config: TiledeskConfig, now: float | None = None) -> str:
     `aud`), with a short expiry since we mint one per call."""
     issued = int(now if now is not None else time.time())
     claims = {
-        "_id": config.botId, "id_project": config.projectId, "name": config.botName or "bot",
-        "iss": ISSUER, "sub": "bot", "aud": f"{BOT_AUDIENCE}{config.botId}",
-        "jti": str(uuid.uuid4()), "iat": issued, "exp": issued + TOKEN_TTL,
+        "_id": config.botId,
+        "id_project": config.projectId,
+        "name": config.botName or "bot",
+        "iss": ISSUER,
+        "sub": "bot",
+        "aud": f"{BOT_AUDIENCE}{config.botId}",
+        "jti": str(uuid.uuid4()),
+        "iat": issued,
+        "exp": issued + TOKEN_TTL,
     }
     return jwt_encode(claims, config.botSecret)
 
@@ -273,9 +308,7 @@ def bot_token(config: TiledeskConfig, now: float | None = None) -> str:
 # ---------------------------------------------------------------- inbound translation
 
 
-def _message(
-    payload: Mapping[str, Any], config: TiledeskConfig, *, via_hook: bool
-) -> InboundMessage | None:
+def _message(payload: Mapping[str, Any], config: TiledeskConfig, *, via_hook: bool) -> InboundMessage | None:
     request = as_dict(payload.get("request"))
     request_id = first_str(request.get("request_id"), payload.get("recipient"))
     sender = first_str(payload.get("sender")) or ""
@@ -360,8 +393,9 @@ def _bot_in(request: Mapping[str, Any], config: TiledeskConfig) -> bool:
 
 def _lead(request: Mapping[str, Any]) -> str | None:
     """The request's end user: the lead, else the requester."""
-    return first_str(as_dict(request.get("lead")).get("lead_id"),
-                     as_dict(request.get("requester")).get("uuid_user"))
+    return first_str(
+        as_dict(request.get("lead")).get("lead_id"), as_dict(request.get("requester")).get("uuid_user")
+    )
 
 
 def _closed_request(request: Mapping[str, Any], config: TiledeskConfig) -> InboundMessage:
@@ -393,8 +427,7 @@ def render_message(payload: Mapping[str, Any], channel: str) -> list[dict[str, A
         case "audio" | "video" | "file":
             url = data[typed.type]
             name = typed.title or url.rsplit("/", 1)[-1]
-            return [{"type": "file", "text": typed.title or url,
-                     "metadata": {"src": url, "name": name}}]
+            return [{"type": "file", "text": typed.title or url, "metadata": {"src": url, "name": name}}]
         case "buttons":
             buttons = [_button(b) for b in typed.buttons]
             buttons += [_action(c.title, c.value) for c in typed.quick_replies or []]
@@ -418,8 +451,11 @@ def render_message(payload: Mapping[str, Any], channel: str) -> list[dict[str, A
 
 
 def _template(text: str, buttons: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "text", "text": text,
-            "attributes": {"attachment": {"type": "template", "buttons": buttons}}}
+    return {
+        "type": "text",
+        "text": text,
+        "attributes": {"attachment": {"type": "template", "buttons": buttons}},
+    }
 
 
 def _action(label: str, action: str) -> dict[str, Any]:
@@ -449,10 +485,16 @@ def _card_button(action: CardAction) -> dict[str, Any]:
 def _gallery(text: str, cards: list[Card]) -> dict[str, Any]:
     items = []
     for card in cards:
-        item: dict[str, Any] = {"title": card.title, "description": card.subtitle or "",
-                                "buttons": [_card_button(a) for a in card.actions]}
+        item: dict[str, Any] = {
+            "title": card.title,
+            "description": card.subtitle or "",
+            "buttons": [_card_button(a) for a in card.actions],
+        }
         if card.image:
             item["preview"] = {"src": card.image}
         items.append(item)
-    return {"type": "gallery", "text": text,
-            "attributes": {"attachment": {"type": "gallery", "gallery": items}}}
+    return {
+        "type": "gallery",
+        "text": text,
+        "attributes": {"attachment": {"type": "gallery", "gallery": items}},
+    }

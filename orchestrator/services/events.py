@@ -33,9 +33,7 @@ def conversation_started(conversation: Conversation, channel: str) -> OutboxEven
     return OutboxEvent(conversation.client_id, "conversation.started", data, conversation.id)
 
 
-def message_new(
-    conversation: Conversation, message: Message, channel: str, collect: bool
-) -> OutboxEvent:
+def message_new(conversation: Conversation, message: Message, channel: str, collect: bool) -> OutboxEvent:
     data: dict[str, Any] = {
         "userId": conversation.user_id,
         "conversationId": conversation.id,

@@ -32,7 +32,5 @@ class HealthService:
         configured = {c.channel for c in await self._store.list_channel_configs(client_id)}
         by_channel = await self._store.list_health(client_id, EVENTS_PER_CHANNEL)
         names = sorted(configured | set(by_channel))
-        channels = {
-            name: {"events": [e.to_api() for e in by_channel.get(name, [])]} for name in names
-        }
+        channels = {name: {"events": [e.to_api() for e in by_channel.get(name, [])]} for name in names}
         return {"channels": channels, "webhooks": await self._store.delivery_counts(client_id)}

@@ -78,9 +78,7 @@ class SyncService:
             client_id, token = await self._clients.create(client_id)
         elif not token or await self._clients.authenticate(client_id, token) is None:
             raise Forbidden("Forbidden")
-        webhooks = await self.sync(
-            client_id, body.get("channels"), body.get("webhooks"), body.get("bot")
-        )
+        webhooks = await self.sync(client_id, body.get("channels"), body.get("webhooks"), body.get("bot"))
         return {"id": client_id, "token": token, "webhooks": webhooks}
 
     def _validate_channels(self, client_id: str, channels: dict[str, Any]) -> list[ChannelConfig]:
@@ -103,9 +101,7 @@ class SyncService:
             raise Invalid.joined(problems)
         return wanted
 
-    async def _diff_webhooks(
-        self, client_id: str, webhooks: list[dict[str, Any]]
-    ) -> dict[str, WebhookSpec]:
+    async def _diff_webhooks(self, client_id: str, webhooks: list[dict[str, Any]]) -> dict[str, WebhookSpec]:
         existing = {w.url: w for w in await self._store.list_webhooks(client_id)}
         specs: dict[str, WebhookSpec] = {}
         for hook in webhooks:

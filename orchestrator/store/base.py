@@ -135,9 +135,7 @@ class Store(ABC):
     async def get_message(self, message_id: str) -> Message | None: ...
 
     @abstractmethod
-    async def list_messages(
-        self, conversation_id: str, limit: int, until: datetime | None
-    ) -> list[Message]:
+    async def list_messages(self, conversation_id: str, limit: int, until: datetime | None) -> list[Message]:
         """`sentOn DESC`, newest inserted first on ties; limit 0 = all; `until` inclusive."""
 
     @abstractmethod

@@ -7,14 +7,13 @@ connection: aiosqlite runs every statement on one thread, in order.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -38,6 +37,8 @@ from .records import (
     utcnow,
 )
 
+T = TypeVar("T")
+
 
 def migrations(dialect: str) -> list[tuple[int, str]]:
     """(version, SQL) of every migration for a dialect, in order."""
@@ -55,7 +56,6 @@ class SQLiteStore(Store):
     def __init__(self, path: str) -> None:
         self._path = path
         self._db: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
         self._webhooks: dict[str, list[Webhook]] = {}
 
     @classmethod
@@ -94,9 +94,8 @@ class SQLiteStore(Store):
             self._db = None
 
     async def _migrate(self) -> None:
-        db = self._conn
-        await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = await (await db.execute("SELECT MAX(version) FROM schema_version")).fetchone()
+        await self._conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = await self._one("SELECT MAX(version) FROM schema_version")
         current = row[0] or 0
         known = migrations("sqlite")
         latest = known[-1][0] if known else 0
@@ -106,12 +105,8 @@ class SQLiteStore(Store):
                 "upgrade the orchestrator"
             )
         for version, sql in known:
-            if version <= current:
-                continue
-            async with self._tx() as tx:
-                for statement in _statements(sql):
-                    await tx.execute(statement)
-                await tx.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            if version > current:
+                await self._write(partial(_apply_migration, version, sql))
 
     @property
     def _conn(self) -> aiosqlite.Connection:
@@ -119,17 +114,24 @@ class SQLiteStore(Store):
             raise StoreError("the store is not open")
         return self._db
 
-    @contextlib.asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
-            db = self._conn
-            await db.execute("BEGIN IMMEDIATE")
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` as one transaction on the connection's thread: one round trip whatever
+        it does, committed before this returns (rolled back if it raises)."""
+        db = self._conn
+
+        def transaction(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield db
+                result = work(conn)
             except BaseException:
-                await db.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
                 raise
-            await db.execute("COMMIT")
+            conn.execute("COMMIT")
+            return result
+
+        # aiosqlite's own way of running a function on its thread (its public methods are one
+        # statement each; a transaction of several would cost a thread round trip apiece).
+        return await db._execute(transaction, db._conn)
 
     async def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         rows = await self._conn.execute_fetchall(sql, args)
@@ -138,34 +140,41 @@ class SQLiteStore(Store):
     async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         return list(await self._conn.execute_fetchall(sql, args))
 
-    async def _webhooks_of(self, db: aiosqlite.Connection, client_id: str) -> list[Webhook]:
-        """A client's webhooks, cached until the next sync (the only writer of webhooks)."""
+    def _webhooks_of(self, db: sqlite3.Connection, client_id: str) -> list[Webhook]:
+        """A client's webhooks, cached until the next sync (the only writer of webhooks).
+        Runs on the connection's thread."""
         cached = self._webhooks.get(client_id)
         if cached is None:
-            rows = await db.execute_fetchall(
+            rows = db.execute(
                 "SELECT id, client_id, url, token, events FROM webhooks WHERE client_id = ?"
                 " ORDER BY position",
                 (client_id,),
-            )
+            ).fetchall()
             cached = [_webhook(r) for r in rows]
             if len(self._webhooks) > 10_000:
                 self._webhooks.clear()
             self._webhooks[client_id] = cached
         return cached
 
-    async def _write_events(self, db: aiosqlite.Connection, events: Sequence[OutboxEvent]) -> None:
+    async def _cached_webhooks(self, client_id: str) -> list[Webhook]:
+        cached = self._webhooks.get(client_id)
+        if cached is not None:
+            return cached
+        return await self._conn._execute(self._webhooks_of, self._conn._conn, client_id)
+
+    def _write_events(self, db: sqlite3.Connection, events: Sequence[OutboxEvent]) -> None:
         if not events:
             return
         now = utcnow().timestamp()
         rows = []
         for event in events:
             body = jsonutil.dumps({"type": event.type, "data": event.data})
-            for hook in await self._webhooks_of(db, event.client_id):
+            for hook in self._webhooks_of(db, event.client_id):
                 if hook.wants(event.type):
                     key = f"{hook.id}:{event.ordering_key}"
                     rows.append((event.client_id, hook.id, key, body, now))
         if rows:
-            await db.executemany(
+            db.executemany(
                 "INSERT INTO outbox (client_id, webhook_id, ordering_key, body, next_attempt_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 rows,
@@ -174,16 +183,16 @@ class SQLiteStore(Store):
     # -- clients and sync
 
     async def create_client(self, client_id: str, token_id: str, token_digest: str) -> None:
-        async with self._tx() as db:
-            if await (await db.execute("SELECT 1 FROM clients WHERE id = ?", (client_id,))).fetchone():
+        def work(db: sqlite3.Connection) -> Any:
+            if db.execute("SELECT 1 FROM clients WHERE id = ?", (client_id,)).fetchone():
                 raise Conflict(client_id)
-            await db.execute(
-                "INSERT INTO clients (id, created_on) VALUES (?, ?)", (client_id, iso(utcnow()))
-            )
-            await db.execute(
+            db.execute("INSERT INTO clients (id, created_on) VALUES (?, ?)", (client_id, iso(utcnow())))
+            db.execute(
                 "INSERT INTO client_tokens (id, client_id, digest) VALUES (?, ?, ?)",
                 (token_id, client_id, token_digest),
             )
+
+        await self._write(work)
 
     async def get_client(self, client_id: str) -> Client | None:
         row = await self._one("SELECT id, name, bot_id FROM clients WHERE id = ?", (client_id,))
@@ -194,13 +203,15 @@ class SQLiteStore(Store):
         return Client(*row) if row else None
 
     async def rename_client(self, client_id: str, name: str) -> bool:
-        async with self._tx() as db:
-            row = await (await db.execute("SELECT name FROM clients WHERE id = ?", (client_id,))).fetchone()
+        def work(db: sqlite3.Connection) -> Any:
+            row = db.execute("SELECT name FROM clients WHERE id = ?", (client_id,)).fetchone()
             if row and row[0] == name:
                 return False
-            await db.execute("UPDATE clients SET name = NULL WHERE name = ?", (name,))
-            await db.execute("UPDATE clients SET name = ? WHERE id = ?", (name, client_id))
+            db.execute("UPDATE clients SET name = NULL WHERE name = ?", (name,))
+            db.execute("UPDATE clients SET name = ? WHERE id = ?", (name, client_id))
             return True
+
+        return await self._write(work)
 
     async def get_client_token(self, token_id: str) -> tuple[str, str] | None:
         row = await self._one("SELECT client_id, digest FROM client_tokens WHERE id = ?", (token_id,))
@@ -214,36 +225,38 @@ class SQLiteStore(Store):
         bot_id: str | None,
         health: Sequence[HealthEvent],
     ) -> None:
-        async with self._tx() as db:
+        def work(db: sqlite3.Connection) -> Any:
             self._webhooks.pop(client_id, None)
-            await db.execute("DELETE FROM channel_configs WHERE client_id = ?", (client_id,))
-            await db.executemany(
+            db.execute("DELETE FROM channel_configs WHERE client_id = ?", (client_id,))
+            db.executemany(
                 "INSERT INTO channel_configs (client_id, channel, version, config) VALUES (?,?,?,?)",
                 [(client_id, c.channel, c.version, jsonutil.dumps(c.config)) for c in channels],
             )
             keep = [w.id for w in webhooks]
             marks = ",".join("?" * len(keep))
-            await db.execute(
+            db.execute(
                 f"DELETE FROM webhooks WHERE client_id = ? AND id NOT IN ({marks or 'NULL'})",
                 (client_id, *keep),
             )
             for position, hook in enumerate(webhooks):
                 events = jsonutil.dumps(list(hook.events)) if hook.events is not None else None
-                await db.execute(
+                db.execute(
                     "INSERT INTO webhooks (id, client_id, position, url, token, events)"
                     " VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
                     " position = excluded.position, events = excluded.events",
                     (hook.id, client_id, position, hook.url, hook.token, events),
                 )
-            await db.execute("UPDATE clients SET bot_id = ? WHERE id = ?", (bot_id, client_id))
+            db.execute("UPDATE clients SET bot_id = ? WHERE id = ?", (bot_id, client_id))
             for event in health:
-                await _insert_health(db, client_id, event)
+                _insert_health(db, client_id, event)
+
+        await self._write(work)
 
     async def wants_events(self, client_id: str, event_type: str) -> bool:
-        return any(hook.wants(event_type) for hook in await self._webhooks_of(self._conn, client_id))
+        return any(hook.wants(event_type) for hook in await self._cached_webhooks(client_id))
 
     async def list_webhooks(self, client_id: str) -> list[Webhook]:
-        return list(await self._webhooks_of(self._conn, client_id))
+        return list(await self._cached_webhooks(client_id))
 
     async def list_channel_configs(self, client_id: str) -> list[ChannelConfig]:
         rows = await self._all(
@@ -256,13 +269,15 @@ class SQLiteStore(Store):
     # -- users and conversations
 
     async def create_user(self, user: User, events: Sequence[OutboxEvent]) -> None:
-        async with self._tx() as db:
+        def work(db: sqlite3.Connection) -> Any:
             data = jsonutil.dumps(user.data) if user.data is not None else None
-            await db.execute(
+            db.execute(
                 "INSERT INTO users (id, client_id, data) VALUES (?,?,?)",
                 (user.id, user.client_id, data),
             )
-            await self._write_events(db, events)
+            self._write_events(db, events)
+
+        await self._write(work)
 
     async def get_user(self, user_id: str) -> User | None:
         row = await self._one("SELECT id, client_id, data FROM users WHERE id = ?", (user_id,))
@@ -271,18 +286,20 @@ class SQLiteStore(Store):
         return User(row[0], row[1], jsonutil.loads(row[2]) if row[2] is not None else None)
 
     async def create_user_token(self, token_id: str, user_id: str, token_digest: str) -> None:
-        async with self._tx() as db:
-            await db.execute(
+        def work(db: sqlite3.Connection) -> Any:
+            db.execute(
                 "INSERT INTO user_tokens (id, user_id, digest) VALUES (?,?,?)",
                 (token_id, user_id, token_digest),
             )
 
-    async def create_conversation(
-        self, conversation: Conversation, events: Sequence[OutboxEvent]
-    ) -> None:
-        async with self._tx() as db:
-            await _insert_conversation(db, conversation)
-            await self._write_events(db, events)
+        await self._write(work)
+
+    async def create_conversation(self, conversation: Conversation, events: Sequence[OutboxEvent]) -> None:
+        def work(db: sqlite3.Connection) -> Any:
+            _insert_conversation(db, conversation)
+            self._write_events(db, events)
+
+        await self._write(work)
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         row = await self._one(
@@ -306,8 +323,8 @@ class SQLiteStore(Store):
     # -- messages
 
     async def create_message(self, message: Message, events: Sequence[OutboxEvent]) -> None:
-        async with self._tx() as db:
-            await db.execute(
+        def work(db: sqlite3.Connection) -> Any:
+            db.execute(
                 "INSERT INTO messages (id, conversation_id, author_id, sent_on, payload, incoming_id)"
                 " VALUES (?,?,?,?,?,?)",
                 (
@@ -319,19 +336,18 @@ class SQLiteStore(Store):
                     message.incoming_id,
                 ),
             )
-            await self._write_events(db, events)
+            self._write_events(db, events)
+
+        await self._write(work)
 
     async def get_message(self, message_id: str) -> Message | None:
         row = await self._one(
-            "SELECT id, conversation_id, author_id, sent_on, payload, incoming_id FROM messages"
-            " WHERE id = ?",
+            "SELECT id, conversation_id, author_id, sent_on, payload, incoming_id FROM messages WHERE id = ?",
             (message_id,),
         )
         return _message(row) if row else None
 
-    async def list_messages(
-        self, conversation_id: str, limit: int, until: datetime | None
-    ) -> list[Message]:
+    async def list_messages(self, conversation_id: str, limit: int, until: datetime | None) -> list[Message]:
         sql = (
             "SELECT id, conversation_id, author_id, sent_on, payload, incoming_id FROM messages"
             " WHERE conversation_id = ?"
@@ -347,19 +363,19 @@ class SQLiteStore(Store):
         return [_message(r) for r in await self._all(sql, args)]
 
     async def delete_message(self, message_id: str) -> bool:
-        async with self._tx() as db:
-            cursor = await db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+        def work(db: sqlite3.Connection) -> Any:
+            cursor = db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
             return cursor.rowcount > 0
 
+        return await self._write(work)
+
     async def delete_conversation_messages(self, conversation_id: str) -> int:
-        async with self._tx() as db:
-            cursor = await db.execute(
-                "DELETE FROM messages WHERE conversation_id = ?", (conversation_id,)
-            )
-            await db.execute(
-                "UPDATE conversations SET last_message_on = NULL WHERE id = ?", (conversation_id,)
-            )
+        def work(db: sqlite3.Connection) -> Any:
+            cursor = db.execute("DELETE FROM messages WHERE conversation_id = ?", (conversation_id,))
+            db.execute("UPDATE conversations SET last_message_on = NULL WHERE id = ?", (conversation_id,))
             return cursor.rowcount
+
+        return await self._write(work)
 
     # -- endpoints
 
@@ -372,28 +388,23 @@ class SQLiteStore(Store):
         events_for: Callable[[EndpointMapping], list[OutboxEvent]],
     ) -> EndpointMapping:
         key = (client_id, endpoint.channel, endpoint.identity, endpoint.sender)
-        async with self._tx() as db:
-            row = await (
-                await db.execute(
-                    "SELECT conversation_id FROM endpoints WHERE client_id = ? AND channel = ?"
-                    " AND identity = ? AND sender = ? AND thread = ?",
-                    (*key, endpoint.thread),
-                )
+
+        def work(db: sqlite3.Connection) -> Any:
+            row = db.execute(
+                "SELECT conversation_id FROM endpoints WHERE client_id = ? AND channel = ?"
+                " AND identity = ? AND sender = ? AND thread = ?",
+                (*key, endpoint.thread),
             ).fetchone()
-            user_row = await (
-                await db.execute(
-                    "SELECT user_id FROM endpoint_users WHERE client_id = ? AND channel = ?"
-                    " AND identity = ? AND sender = ?",
-                    key,
-                )
+            user_row = db.execute(
+                "SELECT user_id FROM endpoint_users WHERE client_id = ? AND channel = ?"
+                " AND identity = ? AND sender = ?",
+                key,
             ).fetchone()
             new_user = user_row is None
             user_id = new_ids[0] if new_user else user_row[0]
             if new_user:
-                await db.execute(
-                    "INSERT INTO users (id, client_id) VALUES (?, ?)", (user_id, client_id)
-                )
-                await db.execute(
+                db.execute("INSERT INTO users (id, client_id) VALUES (?, ?)", (user_id, client_id))
+                db.execute(
                     "INSERT INTO endpoint_users (client_id, channel, identity, sender, user_id)"
                     " VALUES (?,?,?,?,?)",
                     (*key, user_id),
@@ -401,10 +412,8 @@ class SQLiteStore(Store):
             new_conversation = row is None
             conversation_id = new_ids[1] if new_conversation else row[0]
             if new_conversation:
-                await _insert_conversation(
-                    db, Conversation(conversation_id, client_id, user_id, created_on)
-                )
-                await db.execute(
+                _insert_conversation(db, Conversation(conversation_id, client_id, user_id, created_on))
+                db.execute(
                     "INSERT INTO endpoints (client_id, channel, channel_version, identity, sender,"
                     " thread, conversation_id) VALUES (?,?,?,?,?,?,?)",
                     (
@@ -418,8 +427,10 @@ class SQLiteStore(Store):
                     ),
                 )
             mapping = EndpointMapping(user_id, conversation_id, new_user, new_conversation)
-            await self._write_events(db, events_for(mapping))
+            self._write_events(db, events_for(mapping))
             return mapping
+
+        return await self._write(work)
 
     async def list_endpoints(self, conversation_id: str) -> list[Endpoint]:
         rows = await self._all(
@@ -432,12 +443,14 @@ class SQLiteStore(Store):
     # -- webhook outbox
 
     async def add_events(self, events: Sequence[OutboxEvent]) -> None:
-        async with self._tx() as db:
-            await self._write_events(db, events)
+        def work(db: sqlite3.Connection) -> Any:
+            self._write_events(db, events)
+
+        await self._write(work)
 
     async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Delivery]:
-        async with self._tx() as db:
-            cursor = await db.execute(
+        def work(db: sqlite3.Connection) -> Any:
+            cursor = db.execute(
                 "SELECT o.seq, o.client_id, o.webhook_id, w.url, w.token, o.body, o.attempts"
                 " FROM outbox o LEFT JOIN webhooks w ON w.id = o.webhook_id"
                 " WHERE o.status = 'pending' AND o.next_attempt_at <= ?"
@@ -446,36 +459,44 @@ class SQLiteStore(Store):
                 " ORDER BY o.seq LIMIT ?",
                 (now, limit),
             )
-            rows = await cursor.fetchall()
+            rows = cursor.fetchall()
             claimed = []
             for seq, client_id, webhook_id, url, token, body, attempts in rows:
                 if url is None:  # the webhook was removed by a later sync
-                    await db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+                    db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
                     continue
                 claimed.append(Delivery(seq, client_id, webhook_id, url, token, body, attempts))
-            await db.executemany(
+            db.executemany(
                 "UPDATE outbox SET next_attempt_at = ? WHERE seq = ?",
                 [(now + lease, d.seq) for d in claimed],
             )
             return claimed
 
+        return await self._write(work)
+
     async def complete_delivery(self, seq: int) -> None:
-        async with self._tx() as db:
-            await db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+        def work(db: sqlite3.Connection) -> Any:
+            db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+        await self._write(work)
 
     async def retry_delivery(self, seq: int, attempts: int, next_at: float, error: str) -> None:
-        async with self._tx() as db:
-            await db.execute(
+        def work(db: sqlite3.Connection) -> Any:
+            db.execute(
                 "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE seq = ?",
                 (attempts, next_at, error, seq),
             )
 
+        await self._write(work)
+
     async def fail_delivery(self, seq: int, attempts: int, error: str) -> None:
-        async with self._tx() as db:
-            await db.execute(
+        def work(db: sqlite3.Connection) -> Any:
+            db.execute(
                 "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE seq = ?",
                 (attempts, error, seq),
             )
+
+        await self._write(work)
 
     async def next_delivery_at(self) -> float | None:
         row = await self._one("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
@@ -494,14 +515,15 @@ class SQLiteStore(Store):
     async def add_health_event(
         self, client_id: str, event: HealthEvent, events: Sequence[OutboxEvent]
     ) -> None:
-        async with self._tx() as db:
-            await _insert_health(db, client_id, event)
-            await self._write_events(db, events)
+        def work(db: sqlite3.Connection) -> Any:
+            _insert_health(db, client_id, event)
+            self._write_events(db, events)
+
+        await self._write(work)
 
     async def list_health(self, client_id: str, per_channel: int) -> dict[str, list[HealthEvent]]:
         rows = await self._all(
-            "SELECT channel, type, time, data FROM health_events WHERE client_id = ?"
-            " ORDER BY seq DESC",
+            "SELECT channel, type, time, data FROM health_events WHERE client_id = ? ORDER BY seq DESC",
             (client_id,),
         )
         result: dict[str, list[HealthEvent]] = {}
@@ -516,13 +538,12 @@ class SQLiteStore(Store):
 
     async def get_bot_state(self, conversation_id: str, user_id: str, bot_id: str) -> BotState:
         row = await self._one(
-            "SELECT bot_id, state FROM bot_states WHERE conversation_id = ?", (conversation_id,)
+            "SELECT (SELECT state FROM bot_states WHERE conversation_id = ? AND bot_id = ?),"
+            " (SELECT vars FROM bot_user_vars WHERE user_id = ? AND bot_id = ?)",
+            (conversation_id, bot_id, user_id, bot_id),
         )
-        user_row = await self._one(
-            "SELECT vars FROM bot_user_vars WHERE user_id = ? AND bot_id = ?", (user_id, bot_id)
-        )
-        state = jsonutil.loads(row[1]) if row and row[1] and row[0] == bot_id else None
-        user_vars = jsonutil.loads(user_row[0]) if user_row else {}
+        state = jsonutil.loads(row[0]) if row[0] else None
+        user_vars = jsonutil.loads(row[1]) if row[1] else {}
         return BotState(conversation_id, bot_id, state, user_vars)
 
     async def save_turn(
@@ -533,50 +554,53 @@ class SQLiteStore(Store):
         trace: dict[str, Any] | None,
         keep_traces: int,
     ) -> None:
-        async with self._tx() as db:
-            await db.execute(
+        def work(db: sqlite3.Connection) -> Any:
+            db.execute(
                 "INSERT INTO bot_states (conversation_id, bot_id, state) VALUES (?,?,?)"
                 " ON CONFLICT(conversation_id) DO UPDATE SET bot_id = excluded.bot_id,"
                 " state = excluded.state",
                 (state.conversation_id, state.bot_id, jsonutil.dumps(state.state)),
             )
-            await db.execute(
+            db.execute(
                 "INSERT INTO bot_user_vars (user_id, bot_id, vars) VALUES (?,?,?)"
                 " ON CONFLICT(user_id, bot_id) DO UPDATE SET vars = excluded.vars",
                 (user_id, state.bot_id, jsonutil.dumps(state.user_vars)),
             )
-            await db.execute("DELETE FROM timers WHERE conversation_id = ?", (state.conversation_id,))
+            db.execute("DELETE FROM timers WHERE conversation_id = ?", (state.conversation_id,))
             if timers:
-                await db.executemany(
+                db.executemany(
                     "INSERT INTO timers (conversation_id, timer_id, due, data) VALUES (?,?,?,?)",
                     [(t.conversation_id, t.timer_id, iso(t.due), jsonutil.dumps(t.data)) for t in timers],
                 )
             if trace is not None and keep_traces > 0:
-                await db.execute(
+                db.execute(
                     "INSERT INTO turn_traces (conversation_id, turn, trace) SELECT ?,"
                     " COALESCE(MAX(turn), 0) + 1, ? FROM turn_traces WHERE conversation_id = ?",
                     (state.conversation_id, jsonutil.dumps(trace), state.conversation_id),
                 )
-                await db.execute(
+                db.execute(
                     "DELETE FROM turn_traces WHERE conversation_id = ? AND turn <= ("
                     " SELECT MAX(turn) FROM turn_traces WHERE conversation_id = ?) - ?",
                     (state.conversation_id, state.conversation_id, keep_traces),
                 )
 
+        await self._write(work)
+
     async def due_timers(self, now: datetime, limit: int) -> list[Timer]:
         rows = await self._all(
-            "SELECT conversation_id, timer_id, due, data FROM timers WHERE due <= ?"
-            " ORDER BY due LIMIT ?",
+            "SELECT conversation_id, timer_id, due, data FROM timers WHERE due <= ? ORDER BY due LIMIT ?",
             (iso(now), limit),
         )
         return [Timer(r[0], r[1], parse_iso(r[2]), jsonutil.loads(r[3])) for r in rows]
 
     async def delete_timer(self, conversation_id: str, timer_id: str) -> None:
-        async with self._tx() as db:
-            await db.execute(
+        def work(db: sqlite3.Connection) -> Any:
+            db.execute(
                 "DELETE FROM timers WHERE conversation_id = ? AND timer_id = ?",
                 (conversation_id, timer_id),
             )
+
+        await self._write(work)
 
     async def list_traces(self, conversation_id: str) -> list[dict[str, Any]]:
         rows = await self._all(
@@ -588,24 +612,34 @@ class SQLiteStore(Store):
     # -- channels
 
     async def seen_inbound(self, client_id: str, channel: str, platform_id: str) -> bool:
-        async with self._tx() as db:
-            cursor = await db.execute(
+        def work(db: sqlite3.Connection) -> Any:
+            cursor = db.execute(
                 "INSERT OR IGNORE INTO inbound_seen (client_id, channel, platform_id) VALUES (?,?,?)",
                 (client_id, channel, platform_id),
             )
             return cursor.rowcount == 0
+
+        return await self._write(work)
 
     async def get_kv(self, key: str) -> Any | None:
         row = await self._one("SELECT value FROM kv WHERE key = ?", (key,))
         return jsonutil.loads(row[0]) if row else None
 
     async def set_kv(self, key: str, value: Any) -> None:
-        async with self._tx() as db:
-            await db.execute(
+        def work(db: sqlite3.Connection) -> Any:
+            db.execute(
                 "INSERT INTO kv (key, value) VALUES (?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, jsonutil.dumps(value)),
             )
+
+        await self._write(work)
+
+
+def _apply_migration(version: int, sql: str, db: sqlite3.Connection) -> None:
+    for statement in _statements(sql):
+        db.execute(statement)
+    db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
 
 def _statements(sql: str) -> list[str]:
@@ -631,16 +665,16 @@ def _message(row: Sequence[Any]) -> Message:
     return Message(row[0], row[1], row[2], parse_iso(row[3]), jsonutil.loads(row[4]), row[5])
 
 
-async def _insert_conversation(db: aiosqlite.Connection, conversation: Conversation) -> None:
-    await db.execute(
+def _insert_conversation(db: sqlite3.Connection, conversation: Conversation) -> None:
+    db.execute(
         "INSERT INTO conversations (id, client_id, user_id, created_on) VALUES (?,?,?,?)",
         (conversation.id, conversation.client_id, conversation.user_id, iso(conversation.created_on)),
     )
 
 
-async def _insert_health(db: aiosqlite.Connection, client_id: str, event: HealthEvent) -> None:
+def _insert_health(db: sqlite3.Connection, client_id: str, event: HealthEvent) -> None:
     data = jsonutil.dumps(event.data) if event.data is not None else None
-    await db.execute(
+    db.execute(
         "INSERT INTO health_events (client_id, channel, type, time, data) VALUES (?,?,?,?,?)",
         (client_id, event.channel, event.type, iso(event.time), data),
     )

@@ -46,8 +46,9 @@ async def test_get_clients_checks_credentials(client: ApiClient, api: TestClient
     assert resp.status == 401 and await resp.text() == "Unauthorized"
 
 
-async def test_another_clients_token_is_refused(client: ApiClient, other_client: ApiClient,
-                                                api: TestClient) -> None:
+async def test_another_clients_token_is_refused(
+    client: ApiClient, other_client: ApiClient, api: TestClient
+) -> None:
     mixed = {**client.headers, "x-bp-messaging-client-token": other_client.token}
     assert (await api.get("/api/v1/clients", headers=mixed)).status == 401
 
@@ -101,14 +102,20 @@ async def test_data_survives_a_restart(aiohttp_client, tmp_path) -> None:
     settings = make_settings(tmp_path)
     first = await aiohttp_client(create_app(settings))
     created = await (await first.post("/api/v1/admin/clients")).json()
-    headers = {"x-bp-messaging-client-id": created["id"],
-               "x-bp-messaging-client-token": created["token"]}
+    headers = {"x-bp-messaging-client-id": created["id"], "x-bp-messaging-client-token": created["token"]}
     user = await (await first.post("/api/v1/users", headers=headers)).json()
-    conversation = await (await first.post(
-        "/api/v1/conversations", json={"userId": user["id"]}, headers=headers)).json()
-    await first.post("/api/v1/messages", headers=headers, json={
-        "conversationId": conversation["id"], "authorId": user["id"],
-        "payload": {"type": "text", "text": "still here?"}})
+    conversation = await (
+        await first.post("/api/v1/conversations", json={"userId": user["id"]}, headers=headers)
+    ).json()
+    await first.post(
+        "/api/v1/messages",
+        headers=headers,
+        json={
+            "conversationId": conversation["id"],
+            "authorId": user["id"],
+            "payload": {"type": "text", "text": "still here?"},
+        },
+    )
     await first.close()
 
     second = await aiohttp_client(create_app(settings))

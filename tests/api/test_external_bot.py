@@ -30,9 +30,16 @@ async def test_the_readme_external_bot_answers_a_collect(
         await web.TCPSite(runner, "127.0.0.1", port_holder.port).start()
 
         user_id, conversation_id = await client.conversation()
-        reply = await client.post("/messages/collect", {
-            "conversationId": conversation_id, "authorId": user_id,
-            "payload": {"type": "text", "text": "ping"}, "timeout": 10_000}, status=201)
+        reply = await client.post(
+            "/messages/collect",
+            {
+                "conversationId": conversation_id,
+                "authorId": user_id,
+                "payload": {"type": "text", "text": "ping"},
+                "timeout": 10_000,
+            },
+            status=201,
+        )
         assert [r["payload"]["text"] for r in reply["responses"]] == ["You said: ping"]
     finally:
         if runner:

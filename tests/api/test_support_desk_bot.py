@@ -29,17 +29,25 @@ class Chat:
     async def say(self, payload: str | dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(payload, str):
             payload = {"type": "text", "text": payload}
-        reply = await self.client.post("/messages/collect", {
-            "conversationId": self.conversation_id, "authorId": self.user_id,
-            "payload": payload, "timeout": 10_000}, status=201)
+        reply = await self.client.post(
+            "/messages/collect",
+            {
+                "conversationId": self.conversation_id,
+                "authorId": self.user_id,
+                "payload": payload,
+                "timeout": 10_000,
+            },
+            status=201,
+        )
         return [r["payload"] for r in reply["responses"]]
 
     async def click(self, payload: str) -> list[dict[str, Any]]:
         return await self.say({"type": "postback", "payload": payload})
 
     async def event(self, name: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        return await self.client.post(f"/conversations/{self.conversation_id}/events",
-                                      {"event": name, "data": data or {}}, status=200)
+        return await self.client.post(
+            f"/conversations/{self.conversation_id}/events", {"event": name, "data": data or {}}, status=200
+        )
 
 
 def texts(payloads: list[dict[str, Any]]) -> str:
@@ -71,8 +79,7 @@ async def test_greeting_with_buttons_and_quick_replies(aiohttp_client, tmp_path,
     chat, _ = await start_chat(aiohttp_client, tmp_path, orders)
     replies = await chat.say("hello")
     assert replies[0]["type"] == "buttons"
-    assert postbacks(replies[0]) == ["MENU_FAQ", "MENU_ORDER", "MENU_CONTACT", "MENU_LINK",
-                                     "HANDOFF"]
+    assert postbacks(replies[0]) == ["MENU_FAQ", "MENU_ORDER", "MENU_CONTACT", "MENU_LINK", "HANDOFF"]
 
 
 async def test_faq_by_keywords_and_the_pricing_carousel(aiohttp_client, tmp_path, orders) -> None:
@@ -136,8 +143,7 @@ async def test_account_linking_success_and_timeout(aiohttp_client, tmp_path, ord
     await other.click("MENU_LINK")
     store = http.app[SERVICES].store
     timers = await store.due_timers(datetime(2100, 1, 1, tzinfo=UTC), 10)
-    [timer] = [t for t in timers
-               if t.conversation_id == conversation_id and t.data.get("kind") == "timeout"]
+    [timer] = [t for t in timers if t.conversation_id == conversation_id and t.data.get("kind") == "timeout"]
     timed_out = await other.event("timer", {"timer_id": timer.timer_id, **timer.data})
     assert "didn't get a confirmation" in texts([r["payload"] for r in timed_out["responses"]])
 
@@ -161,13 +167,10 @@ async def test_handoff_out_of_hours_offers_the_form(aiohttp_client, tmp_path, or
     assert texts(await chat.click("CONTACT_FORM")) == "What is your email address?"
 
 
-async def test_fallback_hands_off_after_three_misunderstandings(
-    aiohttp_client, tmp_path, orders
-) -> None:
+async def test_fallback_hands_off_after_three_misunderstandings(aiohttp_client, tmp_path, orders) -> None:
     chat, _ = await start_chat(aiohttp_client, tmp_path, orders)
     await chat.say("hi")
-    assert "didn't get that" in texts(await chat.say("blorp")) or "not sure" in texts(
-        await chat.say("blorp"))
+    assert "didn't get that" in texts(await chat.say("blorp")) or "not sure" in texts(await chat.say("blorp"))
     for _ in range(3):
         replies = await chat.say("zzzz qqqq")
         if "get a person" in texts(replies):
@@ -175,9 +178,7 @@ async def test_fallback_hands_off_after_three_misunderstandings(
     assert "get a person to help" in texts(replies) and "connecting you" in texts(replies)
 
 
-async def test_bot_turns_of_one_conversation_run_one_at_a_time(
-    aiohttp_client, tmp_path, orders
-) -> None:
+async def test_bot_turns_of_one_conversation_run_one_at_a_time(aiohttp_client, tmp_path, orders) -> None:
     chat, _ = await start_chat(aiohttp_client, tmp_path, orders)
     await chat.say("hi")
     first, second = await asyncio.gather(chat.click("MENU_CONTACT"), chat.say("bob@example.com"))
@@ -214,12 +215,13 @@ async def test_timers_fire_after_a_restart(aiohttp_client, tmp_path, orders) -> 
 
 async def test_a_message_when_no_bot_is_attached_gets_no_reply(client: ApiClient) -> None:
     user_id, conversation_id = await client.conversation()
-    reply = await client.post("/messages/collect", {"conversationId": conversation_id,
-                                                    "authorId": user_id, "payload": {"text": "hi"},
-                                                    "timeout": 100}, status=201)
+    reply = await client.post(
+        "/messages/collect",
+        {"conversationId": conversation_id, "authorId": user_id, "payload": {"text": "hi"}, "timeout": 100},
+        status=201,
+    )
     assert reply["responses"] == []
-    assert await client.post(f"/conversations/{conversation_id}/events", {"event": "x"},
-                             status=409)
+    assert await client.post(f"/conversations/{conversation_id}/events", {"event": "x"}, status=409)
 
 
 async def test_sync_refuses_an_unknown_bot(aiohttp_client, tmp_path) -> None:
@@ -227,5 +229,3 @@ async def test_sync_refuses_an_unknown_bot(aiohttp_client, tmp_path) -> None:
     client = await new_client(http)
     message = await client.post("/sync", {"bot": "nope"}, status=400)
     assert message.startswith('"body.bot"')
-
-

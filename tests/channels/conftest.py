@@ -39,8 +39,7 @@ def policy(delays: list[float]) -> RetryPolicy:
     async def record(seconds: float) -> None:
         delays.append(seconds)
 
-    return RetryPolicy(attempts=3, timeout=5.0, base_delay=0.01, max_delay=2.0, jitter=False,
-                       sleep=record)
+    return RetryPolicy(attempts=3, timeout=5.0, base_delay=0.01, max_delay=2.0, jitter=False, sleep=record)
 
 
 @pytest.fixture

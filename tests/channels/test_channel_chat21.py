@@ -27,9 +27,15 @@ SECRET = "hook-secret"
 
 
 def config(fake: Chat21Fake, **overrides: Any) -> Chat21Config:
-    raw = {"apiUrl": f"{fake.url or 'http://127.0.0.1:1'}/api", "appId": fake.app_id,
-           "botId": fake.bot_id, "botFullname": "Helper", "jwtKey": fake.jwt_key,
-           "webhookSecret": SECRET, **overrides}
+    raw = {
+        "apiUrl": f"{fake.url or 'http://127.0.0.1:1'}/api",
+        "appId": fake.app_id,
+        "botId": fake.bot_id,
+        "botFullname": "Helper",
+        "jwtKey": fake.jwt_key,
+        "webhookSecret": SECRET,
+        **overrides,
+    }
     return Chat21Channel().load_config(raw)
 
 
@@ -54,9 +60,11 @@ async def test_verify_checks_the_url_secret() -> None:
     webhook = fake.build_webhook({})
     await channel.verify(inbound(webhook, query={"secret": SECRET}), config(fake))
     await channel.verify(inbound(webhook, path=f"/{SECRET}"), config(fake))
-    for req, status in ((inbound(webhook), 401),
-                        (inbound(webhook, query={"secret": "forged"}), 403),
-                        (inbound(webhook, path="/forged"), 403)):
+    for req, status in (
+        (inbound(webhook), 401),
+        (inbound(webhook, query={"secret": "forged"}), 403),
+        (inbound(webhook, path="/forged"), 403),
+    ):
         with pytest.raises(VerificationError) as err:
             await channel.verify(req, config(fake))
         assert err.value.status == status
@@ -82,14 +90,20 @@ def test_parse_direct_and_group_messages() -> None:
     [direct] = Chat21Channel().parse(inbound(webhook), config(fake)).messages
     assert direct.payload == {"type": "text", "text": "ciao"}
     assert direct.endpoint == Endpoint(fake.bot_id, USER, USER)
-    assert direct.reply_context == {"recipient_id": USER, "recipient_fullname": "Andrea",
-                                    "channel_type": "direct"}
+    assert direct.reply_context == {
+        "recipient_id": USER,
+        "recipient_fullname": "Andrea",
+        "channel_type": "direct",
+    }
     assert direct.platform_message_id == webhook.json["data"]["message_id"]
 
     [group] = parse(fake, {"channel_type": "group", "text": "in the group"})
     assert group.endpoint == Endpoint(fake.bot_id, USER, fake.group_id)
-    assert group.reply_context == {"recipient_id": fake.group_id, "recipient_fullname": "Support",
-                                   "channel_type": "group"}
+    assert group.reply_context == {
+        "recipient_id": fake.group_id,
+        "recipient_fullname": "Support",
+        "channel_type": "group",
+    }
     other_group = fake.build_webhook({"channel_type": "group", "recipient": "group-family"})
     support_only = config(fake, groupPrefix="support-group-")
     assert Chat21Channel().parse(inbound(other_group), support_only).messages == []
@@ -111,11 +125,23 @@ def test_parse_click_echo_desk_event_and_ignored_events() -> None:
 
 
 def test_render_uses_tiledesk_attributes() -> None:
-    [body] = Chat21Channel().render({"type": "buttons", "text": "Pick", "buttons": [
-        {"label": "Yes", "type": "postback", "payload": {"payload": "YES"}}]})
-    assert body == {"type": "text", "text": "Pick", "attributes": {"attachment": {
-        "type": "template",
-        "buttons": [{"type": "action", "value": "Yes", "action": "YES", "show_echo": True}]}}}
+    [body] = Chat21Channel().render(
+        {
+            "type": "buttons",
+            "text": "Pick",
+            "buttons": [{"label": "Yes", "type": "postback", "payload": {"payload": "YES"}}],
+        }
+    )
+    assert body == {
+        "type": "text",
+        "text": "Pick",
+        "attributes": {
+            "attachment": {
+                "type": "template",
+                "buttons": [{"type": "action", "value": "Yes", "action": "YES", "show_echo": True}],
+            }
+        },
+    }
 
 
 async def test_send_direct_and_group_with_a_raw_jwt(
@@ -123,30 +149,45 @@ async def test_send_direct_and_group_with_a_raw_jwt(
 ) -> None:
     channel = Chat21Channel(policy)
     direct = {"recipient_id": USER, "recipient_fullname": "Andrea", "channel_type": "direct"}
-    await channel.send(http, config(chat21_fake), Endpoint(chat21_fake.bot_id, USER, USER),
-                       direct, channel.render({"type": "text", "text": "hello"}))
+    await channel.send(
+        http,
+        config(chat21_fake),
+        Endpoint(chat21_fake.bot_id, USER, USER),
+        direct,
+        channel.render({"type": "text", "text": "hello"}),
+    )
     [sent] = chat21_fake.received("/messages")
     assert sent.path == f"/api/{chat21_fake.app_id}/messages" and sent.status == 200
-    assert sent.json == {"type": "text", "text": "hello", "sender_fullname": "Helper",
-                         "recipient_id": USER, "recipient_fullname": "Andrea",
-                         "channel_type": "direct"}
+    assert sent.json == {
+        "type": "text",
+        "text": "hello",
+        "sender_fullname": "Helper",
+        "recipient_id": USER,
+        "recipient_fullname": "Andrea",
+        "channel_type": "direct",
+    }
     token = sent.headers["Authorization"]
-    assert jwt.decode(token, chat21_fake.jwt_key, algorithms=["HS256"],
-                      options={"verify_aud": False})["sub"] == chat21_fake.bot_id
+    assert (
+        jwt.decode(token, chat21_fake.jwt_key, algorithms=["HS256"], options={"verify_aud": False})["sub"]
+        == chat21_fake.bot_id
+    )
 
     preset = config(chat21_fake, jwtKey=None, token=chat21_fake.token_for(chat21_fake.bot_id))
-    group = {"recipient_id": chat21_fake.group_id, "recipient_fullname": "Support",
-             "channel_type": "group"}
-    await channel.send(http, preset, Endpoint("b", USER, chat21_fake.group_id), group,
-                       channel.render({"type": "image", "image": "https://img.fake/x.png"}))
+    group = {"recipient_id": chat21_fake.group_id, "recipient_fullname": "Support", "channel_type": "group"}
+    await channel.send(
+        http,
+        preset,
+        Endpoint("b", USER, chat21_fake.group_id),
+        group,
+        channel.render({"type": "image", "image": "https://img.fake/x.png"}),
+    )
     message = chat21_fake.messages[-1]
     assert (message["sender"], message["channel_type"]) == (chat21_fake.bot_id, "group")
     assert message["metadata"] == {"src": "https://img.fake/x.png"}
 
 
 async def test_send_retries_500_and_not_403(
-    chat21_fake: Chat21Fake, http: aiohttp.ClientSession, policy: RetryPolicy,
-    delays: list[float]
+    chat21_fake: Chat21Fake, http: aiohttp.ClientSession, policy: RetryPolicy, delays: list[float]
 ) -> None:
     channel = Chat21Channel(policy)
     context = {"recipient_id": USER, "recipient_fullname": "Andrea", "channel_type": "direct"}
@@ -157,8 +198,13 @@ async def test_send_retries_500_and_not_403(
     assert delays == [0.01, 0.02]
 
     with pytest.raises(SendError) as denied:
-        await channel.send(http, config(chat21_fake, jwtKey="forged-key-0123456789abcdefghij"),
-                           Endpoint("b", USER, USER), context, bodies)
+        await channel.send(
+            http,
+            config(chat21_fake, jwtKey="forged-key-0123456789abcdefghij"),
+            Endpoint("b", USER, USER),
+            context,
+            bodies,
+        )
     assert (denied.value.status, denied.value.detail) == (403, "Unauthorized.")
     assert len(chat21_fake.requests) == 4
 
@@ -168,9 +214,15 @@ async def test_405_plain_text_validation_errors_are_reported(
 ) -> None:
     token = chat21_fake.token_for(chat21_fake.bot_id)
     with pytest.raises(SendError) as err:
-        await call(http, "POST", f"{chat21_fake.url}/api/{chat21_fake.app_id}/messages",
-                   platform="chat21", policy=policy, headers={"Authorization": token},
-                   json={"sender_fullname": "Bot", "recipient_id": USER, "text": "x"})
+        await call(
+            http,
+            "POST",
+            f"{chat21_fake.url}/api/{chat21_fake.app_id}/messages",
+            platform="chat21",
+            policy=policy,
+            headers={"Authorization": token},
+            json={"sender_fullname": "Bot", "recipient_id": USER, "text": "x"},
+        )
     assert (err.value.status, err.value.detail) == (405, "Recipient Fullname is mandatory")
     assert len(chat21_fake.requests) == 1
 
@@ -187,11 +239,11 @@ async def test_test_credentials(chat21_fake: Chat21Fake, http: aiohttp.ClientSes
     assert stale.value.field == "token"
 
 
-async def test_webhook_over_http(chat21_fake: Chat21Fake, http: aiohttp.ClientSession,
-                                 receiver: Any) -> None:
+async def test_webhook_over_http(chat21_fake: Chat21Fake, http: aiohttp.ClientSession, receiver: Any) -> None:
     target = await receiver(Chat21Channel(), config(chat21_fake))
     for suffix, expected in ((f"?secret={SECRET}", 200), ("?secret=x", 403), ("", 401)):
-        async with http.post(f"{chat21_fake.url}/_fake/send",
-                             json={"target": target.url + suffix, "text": "hey"}) as resp:
+        async with http.post(
+            f"{chat21_fake.url}/_fake/send", json={"target": target.url + suffix, "text": "hey"}
+        ) as resp:
             assert (await resp.json())["status"] == expected
     assert target.parsed[0].messages[0].payload == {"type": "text", "text": "hey"}

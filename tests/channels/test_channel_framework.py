@@ -34,8 +34,7 @@ from orchestrator.channels.tiledesk import TiledeskChannel
 from orchestrator.payloads import OutboundPayload
 from tests.fakes.messagemedia import MessageMediaFake
 
-CHANNELS: list[Channel[Any]] = [QiscusChannel(), TiledeskChannel(), Chat21Channel(),
-                                MessageMediaChannel()]
+CHANNELS: list[Channel[Any]] = [QiscusChannel(), TiledeskChannel(), Chat21Channel(), MessageMediaChannel()]
 OUTBOUND_TYPES = {t.model_fields["type"].default for t in OutboundPayload.__origin__.__args__}
 EVERY_PAYLOAD: list[dict[str, Any]] = [
     {"type": "text", "text": "t"},
@@ -44,11 +43,13 @@ EVERY_PAYLOAD: list[dict[str, Any]] = [
     {"type": "video", "video": "https://x.fake/v.mp4"},
     {"type": "file", "file": "https://x.fake/f.pdf", "title": "F"},
     {"type": "location", "latitude": 1.5, "longitude": 2.5},
-    {"type": "buttons", "text": "b", "buttons": [
-        {"label": "L", "type": "postback", "payload": {"payload": "P"}}]},
+    {
+        "type": "buttons",
+        "text": "b",
+        "buttons": [{"label": "L", "type": "postback", "payload": {"payload": "P"}}],
+    },
     {"type": "single-choice", "text": "c", "choices": [{"title": "T", "value": "V"}]},
-    {"type": "card", "title": "C", "actions": [{"action": "Postback", "title": "A",
-                                                "payload": "AP"}]},
+    {"type": "card", "title": "C", "actions": [{"action": "Postback", "title": "A", "payload": "AP"}]},
     {"type": "carousel", "items": [{"title": "C1"}, {"title": "C2"}]},
     {"type": "account_linking", "text": "log in", "url": "https://login.fake"},
     {"type": "custom", "text": "fallback"},
@@ -82,8 +83,7 @@ def test_degraded_choices_show_the_numbers_the_service_maps(channel: Channel[Any
         if payload["type"] in channel.capabilities or payload["type"] not in degrade.CHOICE_TYPES:
             continue
         text, options = degrade.numbered_options(payload)
-        rendered = " ".join(str(b.get("text") or b.get("message") or "")
-                            for b in channel.render(payload))
+        rendered = " ".join(str(b.get("text") or b.get("message") or "") for b in channel.render(payload))
         assert text in rendered
         assert all(f"{n}. " in rendered for n in options)
 
@@ -99,25 +99,47 @@ def test_render_errors_are_explicit(channel: Channel[Any]) -> None:
 
 
 def test_custom_raw_bodies_win_per_channel() -> None:
-    raw = {"type": "custom", "text": "fallback", "raw": {
-        "tiledesk": {"type": "frame", "text": "", "metadata": {"src": "https://x.fake"}},
-        "messagemedia": [{"text": "one"}, {"text": "two"}]}}
+    raw = {
+        "type": "custom",
+        "text": "fallback",
+        "raw": {
+            "tiledesk": {"type": "frame", "text": "", "metadata": {"src": "https://x.fake"}},
+            "messagemedia": [{"text": "one"}, {"text": "two"}],
+        },
+    }
     assert TiledeskChannel().render(raw) == [raw["raw"]["tiledesk"]]
     assert MessageMediaChannel().render(raw) == raw["raw"]["messagemedia"]
     assert Chat21Channel().render(raw) == [{"type": "text", "text": "fallback"}]
 
 
 ODD_BODIES: list[Any] = [
-    {}, [], "text", 12, None,
+    {},
+    [],
+    "text",
+    12,
+    None,
     {"type": "post_comment_mobile", "payload": {"from": "x", "room": 3, "message": {"text": 5}}},
-    {"type": "post_comment_mobile", "payload": {"from": {"email": "u"}, "room": {"id": 1},
-                                                "message": {"type": "location", "payload": []}}},
+    {
+        "type": "post_comment_mobile",
+        "payload": {
+            "from": {"email": "u"},
+            "room": {"id": 1},
+            "message": {"type": "location", "payload": []},
+        },
+    },
     {"service": [], "resolved_by": 1},
     {"payload": {"request": "x", "attributes": 5, "text": ["a"], "sender": {}}, "hook": "h"},
-    {"payload": {"request": {"request_id": "r", "lead": "l", "participantsAgents": "a"},
-                 "attributes": {"messagelabel": "x", "subtype": "info"}, "text": "x"}},
-    {"event_type": "message-sent", "data": {"attributes": "x", "channel_type": "group",
-                                            "recipient": "g", "sender": "s", "text": 1}},
+    {
+        "payload": {
+            "request": {"request_id": "r", "lead": "l", "participantsAgents": "a"},
+            "attributes": {"messagelabel": "x", "subtype": "info"},
+            "text": "x",
+        }
+    },
+    {
+        "event_type": "message-sent",
+        "data": {"attributes": "x", "channel_type": "group", "recipient": "g", "sender": "s", "text": 1},
+    },
     {"messages": {"data": [1, {"user_id": 2, "text": {}}]}, "metadata": []},
 ]
 
@@ -131,8 +153,7 @@ def test_parse_survives_odd_bodies(channel: Channel[Any]) -> None:
         "messagemedia": {"apiKey": "k", "apiSecret": "s", "webhookSecret": "w"},
     }[channel.name]
     for body in ODD_BODIES:
-        parsed = channel.parse(InboundRequest.build(body=orjson.dumps(body)),
-                               channel.load_config(config))
+        parsed = channel.parse(InboundRequest.build(body=orjson.dumps(body)), channel.load_config(config))
         assert parsed.response.status in (200, 400)
         for message in parsed.messages:
             assert message.endpoint.thread and message.endpoint.sender
@@ -160,24 +181,42 @@ def test_url_secret_from_query_or_last_path_segment() -> None:
 
 
 def test_numbered_options_for_every_choice_shape() -> None:
-    assert degrade.numbered_options({"type": "single-choice", "text": "Size?", "choices": [
-        {"title": "S", "value": "SIZE_S"}, {"title": "M", "value": "SIZE_M"}]}) == (
-        "Size?\n1. S\n2. M", {"1": "SIZE_S", "2": "SIZE_M"})
-    text, options = degrade.numbered_options({"type": "carousel", "items": [
-        {"title": "A", "actions": [{"action": "Postback", "title": "Pick A", "payload": "A"}]},
-        {"title": "B", "subtitle": "b", "actions": [
-            {"action": "Open URL", "title": "Site", "url": "https://b.fake"},
-            {"action": "Say something", "title": "Hi", "text": "hello"}]}]})
+    assert degrade.numbered_options(
+        {
+            "type": "single-choice",
+            "text": "Size?",
+            "choices": [{"title": "S", "value": "SIZE_S"}, {"title": "M", "value": "SIZE_M"}],
+        }
+    ) == ("Size?\n1. S\n2. M", {"1": "SIZE_S", "2": "SIZE_M"})
+    text, options = degrade.numbered_options(
+        {
+            "type": "carousel",
+            "items": [
+                {"title": "A", "actions": [{"action": "Postback", "title": "Pick A", "payload": "A"}]},
+                {
+                    "title": "B",
+                    "subtitle": "b",
+                    "actions": [
+                        {"action": "Open URL", "title": "Site", "url": "https://b.fake"},
+                        {"action": "Say something", "title": "Hi", "text": "hello"},
+                    ],
+                },
+            ],
+        }
+    )
     assert text == "A\n1. Pick A\n\nB\nb\nSite: https://b.fake\n2. Hi"
     assert options == {"1": "A", "2": "hello"}
     assert degrade.numbered_options({"type": "text", "text": "plain"}) == ("plain", {})
 
 
 def test_as_text_of_non_choice_payloads() -> None:
-    assert degrade.as_text({"type": "file", "file": "https://f.fake/x", "title": "X"}) == \
-        "X: https://f.fake/x"
-    assert degrade.as_text({"type": "location", "latitude": 1, "longitude": 2,
-                            "address": "Here"}) == "Here\nhttps://maps.google.com/?q=1,2"
+    assert (
+        degrade.as_text({"type": "file", "file": "https://f.fake/x", "title": "X"}) == "X: https://f.fake/x"
+    )
+    assert (
+        degrade.as_text({"type": "location", "latitude": 1, "longitude": 2, "address": "Here"})
+        == "Here\nhttps://maps.google.com/?q=1,2"
+    )
     assert degrade.as_text({"type": "typing"}) == ""
 
 
@@ -199,10 +238,8 @@ def test_error_detail_finds_the_platform_text() -> None:
     assert error_detail(400, {"error": {"message": "m", "detailed_messages": ["d1"]}}, "") == "d1"
     assert error_detail(403, {"success": False, "msg": "no"}, "") == "no"
     assert error_detail(422, {"errors": [{"msg": "Invalid value"}]}, "") == "Invalid value"
-    assert error_detail(400, {"message": "Bad Request", "details": ["x"]}, "") == \
-        "Bad Request: x"
-    assert error_detail(405, None, "Sender Fullname is mandatory\n") == \
-        "Sender Fullname is mandatory"
+    assert error_detail(400, {"message": "Bad Request", "details": ["x"]}, "") == "Bad Request: x"
+    assert error_detail(405, None, "Sender Fullname is mandatory\n") == "Sender Fullname is mandatory"
     assert error_detail(401, None, "") == "HTTP 401"
 
 
@@ -213,8 +250,7 @@ async def test_network_errors_are_retried_then_reported(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(SendError) as err:
-        await call(http, "POST", f"http://127.0.0.1:{port}/x", platform="p", policy=policy,
-                   json={})
+        await call(http, "POST", f"http://127.0.0.1:{port}/x", platform="p", policy=policy, json={})
     assert err.value.status is None and err.value.retryable
     assert delays == [0.01, 0.02]
 
@@ -254,13 +290,18 @@ async def test_send_reports_how_many_bodies_went_out(
     mm_fake: MessageMediaFake, http: aiohttp.ClientSession, policy: RetryPolicy
 ) -> None:
     channel = MessageMediaChannel(policy)
-    config = channel.load_config({"apiUrl": mm_fake.url, "apiKey": mm_fake.api_key,
-                                  "apiSecret": mm_fake.api_secret, "webhookSecret": "w"})
+    config = channel.load_config(
+        {
+            "apiUrl": mm_fake.url,
+            "apiKey": mm_fake.api_key,
+            "apiSecret": mm_fake.api_secret,
+            "webhookSecret": "w",
+        }
+    )
     mm_fake.add_user("u")
     bodies = [{"text": "first"}, {"type": "bogus"}, {"text": "never sent"}]
     with pytest.raises(SendError) as err:
-        await channel.send(http, config, Endpoint("facebook", "u", "u"), {"app_user_id": "u"},
-                           bodies)
+        await channel.send(http, config, Endpoint("facebook", "u", "u"), {"app_user_id": "u"}, bodies)
     assert err.value.sent == 1 and err.value.status == 400
     assert "type bogus is not supported" in err.value.detail
     assert [m["text"] for m in mm_fake.messages["u"]] == ["first"]

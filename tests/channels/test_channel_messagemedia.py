@@ -23,13 +23,24 @@ from tests.fakes.messagemedia import MessageMediaFake
 
 USER = "3898c5e4-73cc-44f9-812f-3698a4c3bb1d"
 SECRET = "callback-secret"
-BUTTONS = {"type": "buttons", "text": "Was the coffee good?", "buttons": [
-    {"label": "The best!", "type": "postback", "payload": {"payload": "Y"}},
-    {"label": "Menu", "type": "link", "payload": {"url": "https://cafe.fake/menu"}}],
-    "quick_replies": [{"title": "That was coffee?", "value": "N"}]}
-CARD = {"type": "card", "title": "Flat white", "image": "https://img.fake/fw.png",
-        "actions": [{"action": "Postback", "title": "Order", "payload": "ORDER_FW"},
-                    {"action": "Open URL", "title": "Beans", "url": "https://cafe.fake/beans"}]}
+BUTTONS = {
+    "type": "buttons",
+    "text": "Was the coffee good?",
+    "buttons": [
+        {"label": "The best!", "type": "postback", "payload": {"payload": "Y"}},
+        {"label": "Menu", "type": "link", "payload": {"url": "https://cafe.fake/menu"}},
+    ],
+    "quick_replies": [{"title": "That was coffee?", "value": "N"}],
+}
+CARD = {
+    "type": "card",
+    "title": "Flat white",
+    "image": "https://img.fake/fw.png",
+    "actions": [
+        {"action": "Postback", "title": "Order", "payload": "ORDER_FW"},
+        {"action": "Open URL", "title": "Beans", "url": "https://cafe.fake/beans"},
+    ],
+}
 SAMPLES: list[dict[str, Any]] = [
     {"type": "text", "text": "hello"},
     BUTTONS,
@@ -44,8 +55,13 @@ SAMPLES: list[dict[str, Any]] = [
 
 
 def config(fake: MessageMediaFake, **overrides: Any) -> MessageMediaConfig:
-    raw = {"apiUrl": fake.url or "http://127.0.0.1:1", "apiKey": fake.api_key,
-           "apiSecret": fake.api_secret, "webhookSecret": SECRET, **overrides}
+    raw = {
+        "apiUrl": fake.url or "http://127.0.0.1:1",
+        "apiKey": fake.api_key,
+        "apiSecret": fake.api_secret,
+        "webhookSecret": SECRET,
+        **overrides,
+    }
     return MessageMediaChannel().load_config(raw)
 
 
@@ -75,23 +91,29 @@ def test_parse_the_designed_callback() -> None:
     assert message.endpoint == Endpoint("facebook", USER, USER)
     assert message.reply_context == {"app_user_id": USER, "channel": "facebook"}
     assert message.platform_message_id == webhook.json["id"]
-    [reply] = MessageMediaChannel().parse(inbound(fake.build_webhook({"kind": "reply"})),
-                                          config(fake)).messages
+    [reply] = (
+        MessageMediaChannel().parse(inbound(fake.build_webhook({"kind": "reply"})), config(fake)).messages
+    )
     assert reply.payload == {"type": "text", "text": "1"}  # the service maps the number
-    [echo] = MessageMediaChannel().parse(inbound(fake.build_webhook({"kind": "echo"})),
-                                         config(fake)).messages
+    [echo] = MessageMediaChannel().parse(inbound(fake.build_webhook({"kind": "echo"})), config(fake)).messages
     assert echo.is_echo
-    [image] = MessageMediaChannel().parse(inbound(fake.build_webhook({"kind": "image"})),
-                                          config(fake)).messages
+    [image] = (
+        MessageMediaChannel().parse(inbound(fake.build_webhook({"kind": "image"})), config(fake)).messages
+    )
     assert image.payload == {"type": "image", "url": "https://files.fake/photo.png"}
 
 
 def test_parse_is_lenient_about_the_undocumented_shape() -> None:
     fake = MessageMediaFake()
-    listing = {"messages": {"data": [{"direction": "RECEIVED", "text": "one",
-                                      "channel": "FACEBOOK"},
-                                     {"direction": "SENT", "text": "two", "channel": "FACEBOOK"}]},
-               "metadata": {"user_id": USER, "account_id": "FunGuys007"}}
+    listing = {
+        "messages": {
+            "data": [
+                {"direction": "RECEIVED", "text": "one", "channel": "FACEBOOK"},
+                {"direction": "SENT", "text": "two", "channel": "FACEBOOK"},
+            ]
+        },
+        "metadata": {"user_id": USER, "account_id": "FunGuys007"},
+    }
     received, sent = parse_body(fake, listing)
     assert received.payload["text"] == "one" and not received.is_echo
     assert sent.is_echo and sent.endpoint.sender == USER
@@ -109,21 +131,25 @@ def test_render_reply_actions_carry_the_option_numbers() -> None:
     [body] = channel.render(BUTTONS)
     text, options = numbered_options(BUTTONS)
     assert body["type"] == "actions" and body["text"] == text
-    assert text == ("Was the coffee good?\n1. The best!\nMenu: https://cafe.fake/menu\n"
-                    "2. That was coffee?")
+    assert text == ("Was the coffee good?\n1. The best!\nMenu: https://cafe.fake/menu\n2. That was coffee?")
     assert options == {"1": "Y", "2": "N"}
     assert body["actions"] == [
         {"type": "reply", "displayText": "The best!", "responseText": "1"},
-        {"type": "reply", "displayText": "That was coffee?", "responseText": "2"}]
+        {"type": "reply", "displayText": "That was coffee?", "responseText": "2"},
+    ]
     [card] = channel.render(CARD)
-    assert card["text"] == ("Flat white\nhttps://img.fake/fw.png\n1. Order\n"
-                            "Beans: https://cafe.fake/beans")
+    assert card["text"] == ("Flat white\nhttps://img.fake/fw.png\n1. Order\nBeans: https://cafe.fake/beans")
     [linking] = channel.render(SAMPLES[5])
     assert linking == {"text": "Log in\nhttps://login.fake"}
-    assert channel.render(SAMPLES[6]) == [{"type": "image", "media": "https://img.fake/cup.png"},
-                                          {"text": "Your cup"}]
-    many = {"type": "single-choice", "text": "Pick",
-            "choices": [{"title": f"o{i}", "value": f"V{i}"} for i in range(14)]}
+    assert channel.render(SAMPLES[6]) == [
+        {"type": "image", "media": "https://img.fake/cup.png"},
+        {"text": "Your cup"},
+    ]
+    many = {
+        "type": "single-choice",
+        "text": "Pick",
+        "choices": [{"title": f"o{i}", "value": f"V{i}"} for i in range(14)],
+    }
     [long_list] = channel.render(many)
     assert "actions" not in long_list and long_list["text"].endswith("14. o13")
 
@@ -135,8 +161,7 @@ async def test_send_every_rendered_payload_with_basic_auth(
     mm_fake.add_user(USER)
     context = {"app_user_id": USER, "channel": "facebook"}
     for payload in SAMPLES:
-        await channel.send(http, cfg, Endpoint("facebook", USER, USER), context,
-                           channel.render(payload))
+        await channel.send(http, cfg, Endpoint("facebook", USER, USER), context, channel.render(payload))
     sent = mm_fake.received("/messages")
     assert sent and all(r.status == 200 for r in sent)
     assert sent[0].path == f"/beta/conversations/users/{USER}/messages"
@@ -145,8 +170,7 @@ async def test_send_every_rendered_payload_with_basic_auth(
 
 
 async def test_send_retries_500_and_reports_404(
-    mm_fake: MessageMediaFake, http: aiohttp.ClientSession, policy: RetryPolicy,
-    delays: list[float]
+    mm_fake: MessageMediaFake, http: aiohttp.ClientSession, policy: RetryPolicy, delays: list[float]
 ) -> None:
     channel, cfg = MessageMediaChannel(policy), config(mm_fake)
     mm_fake.add_user(USER)
@@ -157,12 +181,14 @@ async def test_send_retries_500_and_reports_404(
     assert [r.status for r in mm_fake.requests] == [500, 200] and delays == [0.01]
 
     with pytest.raises(SendError) as unknown:
-        await channel.send(http, cfg, Endpoint("facebook", "ghost", "ghost"),
-                           {"app_user_id": "ghost"}, bodies)
+        await channel.send(
+            http, cfg, Endpoint("facebook", "ghost", "ghost"), {"app_user_id": "ghost"}, bodies
+        )
     assert (unknown.value.status, unknown.value.detail) == (404, "The app user does not exist.")
     with pytest.raises(SendError) as denied:
-        await channel.send(http, config(mm_fake, apiSecret="wrong"),
-                           Endpoint("facebook", USER, USER), context, bodies)
+        await channel.send(
+            http, config(mm_fake, apiSecret="wrong"), Endpoint("facebook", USER, USER), context, bodies
+        )
     assert denied.value.status == 401
     assert len(mm_fake.requests) == 4  # neither 4xx was retried
 
@@ -185,10 +211,12 @@ async def test_test_credentials(http: aiohttp.ClientSession) -> None:
         await fake.close()
 
 
-async def test_callback_over_http(mm_fake: MessageMediaFake, http: aiohttp.ClientSession,
-                                  receiver: Any) -> None:
+async def test_callback_over_http(
+    mm_fake: MessageMediaFake, http: aiohttp.ClientSession, receiver: Any
+) -> None:
     target = await receiver(MessageMediaChannel(), config(mm_fake))
-    async with http.post(f"{mm_fake.url}/_fake/send", json={
-            "target": f"{target.url}/{SECRET}", "kind": "reply", "text": "2"}) as resp:
+    async with http.post(
+        f"{mm_fake.url}/_fake/send", json={"target": f"{target.url}/{SECRET}", "kind": "reply", "text": "2"}
+    ) as resp:
         assert (await resp.json())["status"] == 200
     assert target.parsed[0].messages[0].payload == {"type": "text", "text": "2"}

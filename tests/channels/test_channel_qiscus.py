@@ -22,42 +22,76 @@ from orchestrator.channels.qiscus import QiscusChannel, QiscusConfig
 from tests.channels.support import inbound
 from tests.fakes.qiscus import QiscusFake
 
-BUTTONS = {"type": "buttons", "text": "Pick one", "buttons": [
-    {"label": "Yes", "type": "postback", "payload": {"payload": "YES"}},
-    {"label": "Docs", "type": "link", "payload": {"url": "https://docs.fake"}},
-    {"label": "Call", "type": "phone", "payload": {"phone": "+6281"}}],
-    "quick_replies": [{"title": "Later", "value": "LATER"}]}
-CARD = {"type": "card", "title": "Shirt", "subtitle": "Rp 49.000",
-        "image": "https://img.fake/1.png",
-        "actions": [{"action": "Postback", "title": "Buy", "payload": "BUY_1"},
-                    {"action": "Open URL", "title": "See", "url": "https://shop.fake/1"},
-                    {"action": "Say something", "title": "Ask", "text": "Tell me more"}]}
+BUTTONS = {
+    "type": "buttons",
+    "text": "Pick one",
+    "buttons": [
+        {"label": "Yes", "type": "postback", "payload": {"payload": "YES"}},
+        {"label": "Docs", "type": "link", "payload": {"url": "https://docs.fake"}},
+        {"label": "Call", "type": "phone", "payload": {"phone": "+6281"}},
+    ],
+    "quick_replies": [{"title": "Later", "value": "LATER"}],
+}
+CARD = {
+    "type": "card",
+    "title": "Shirt",
+    "subtitle": "Rp 49.000",
+    "image": "https://img.fake/1.png",
+    "actions": [
+        {"action": "Postback", "title": "Buy", "payload": "BUY_1"},
+        {"action": "Open URL", "title": "See", "url": "https://shop.fake/1"},
+        {"action": "Say something", "title": "Ask", "text": "Tell me more"},
+    ],
+}
 SAMPLES: list[dict[str, Any]] = [
     {"type": "text", "text": "hello"},
     BUTTONS,
     {"type": "single-choice", "text": "Size?", "choices": [{"title": "S", "value": "SIZE_S"}]},
     CARD,
     {"type": "carousel", "items": [CARD, {**CARD, "title": "Pants"}]},
-    {"type": "account_linking", "text": "Please log in", "url": "https://login.fake",
-     "params": {"button_text": "Log in"}},
+    {
+        "type": "account_linking",
+        "text": "Please log in",
+        "url": "https://login.fake",
+        "params": {"button_text": "Log in"},
+    },
     {"type": "image", "image": "https://img.fake/2.jpg", "title": "A photo"},
     {"type": "file", "file": "https://files.fake/doc.pdf"},
     {"type": "location", "latitude": -6.2, "longitude": 106.8, "title": "Office"},
-    {"type": "custom", "raw": {"qiscus": {"type": "custom", "message": "promo",
-                                          "payload": {"type": "promo", "content": {"d": 1}}}}},
+    {
+        "type": "custom",
+        "raw": {
+            "qiscus": {
+                "type": "custom",
+                "message": "promo",
+                "payload": {"type": "promo", "content": {"d": 1}},
+            }
+        },
+    },
 ]
 
 
 def sdk_config(fake: QiscusFake, **overrides: Any) -> QiscusConfig:
-    raw = {"apiUrl": fake.url or "http://127.0.0.1:1", "appId": fake.app_id,
-           "secretKey": fake.secret_key, "botUserId": fake.bot_user_id,
-           "signatureToken": fake.signature_token, **overrides}
+    raw = {
+        "apiUrl": fake.url or "http://127.0.0.1:1",
+        "appId": fake.app_id,
+        "secretKey": fake.secret_key,
+        "botUserId": fake.bot_user_id,
+        "signatureToken": fake.signature_token,
+        **overrides,
+    }
     return QiscusChannel().load_config(raw)
 
 
 def mc_config(fake: QiscusFake, **overrides: Any) -> QiscusConfig:
-    raw = {"mode": "multichannel", "apiUrl": fake.url or "http://127.0.0.1:1", "appId": fake.app_id,
-           "secretKey": fake.secret_key, "webhookSecret": "url-secret", **overrides}
+    raw = {
+        "mode": "multichannel",
+        "apiUrl": fake.url or "http://127.0.0.1:1",
+        "appId": fake.app_id,
+        "secretKey": fake.secret_key,
+        "webhookSecret": "url-secret",
+        **overrides,
+    }
     return QiscusChannel().load_config(raw)
 
 
@@ -71,13 +105,16 @@ def test_config_requires_bot_user_in_sdk_mode_and_a_verification_secret() -> Non
     with pytest.raises(ValidationError, match="signatureToken or webhookSecret"):
         channel.load_config({"appId": "a", "secretKey": "s", "botUserId": "b"})
     with pytest.raises(ValidationError, match="Extra inputs"):
-        channel.load_config({"appId": "a", "secretKey": "s", "botUserId": "b",
-                             "signatureToken": "t", "typo": 1})
+        channel.load_config(
+            {"appId": "a", "secretKey": "s", "botUserId": "b", "signatureToken": "t", "typo": 1}
+        )
     with pytest.raises(ValidationError, match="http"):
-        channel.load_config({"appId": "a", "secretKey": "s", "botUserId": "b",
-                             "signatureToken": "t", "apiUrl": "ftp://x"})
-    config = channel.load_config({"mode": "multichannel", "appId": "kovof-123",
-                                  "secretKey": "s", "webhookSecret": "w"})
+        channel.load_config(
+            {"appId": "a", "secretKey": "s", "botUserId": "b", "signatureToken": "t", "apiUrl": "ftp://x"}
+        )
+    config = channel.load_config(
+        {"mode": "multichannel", "appId": "kovof-123", "secretKey": "s", "webhookSecret": "w"}
+    )
     assert config.sender == "kovof-123_admin@qismo.com"
     assert channel.api_url(config) == "https://omnichannel.qiscus.com"
     assert "s" not in repr(config.secretKey)
@@ -125,8 +162,7 @@ async def test_multichannel_webhook_is_verified_by_the_url_secret() -> None:
 
 def test_parse_text_maps_endpoint_id_and_reply_context() -> None:
     fake, channel = QiscusFake(), QiscusChannel()
-    webhook = fake.build_webhook({"text": "hi there", "room_id": "42", "user": "u@fake",
-                                  "name": "Ucup"})
+    webhook = fake.build_webhook({"text": "hi there", "room_id": "42", "user": "u@fake", "name": "Ucup"})
     parsed = channel.parse(inbound(webhook), sdk_config(fake))
     [message] = parsed.messages
     assert message.payload == {"type": "text", "text": "hi there"}
@@ -177,8 +213,11 @@ def test_parse_multichannel_agent_events() -> None:
     fake, channel = QiscusFake(), QiscusChannel()
     spec = {"mode": "multichannel", "room_id": "123", "kind": "agent_added"}
     [joined] = channel.parse(inbound(fake.build_webhook(spec)), mc_config(fake)).messages
-    assert joined.payload == {"type": "event", "event": "agent_joined",
-                              "data": {"agent": "agent1@fake.qiscus", "name": "Agent One"}}
+    assert joined.payload == {
+        "type": "event",
+        "event": "agent_joined",
+        "data": {"agent": "agent1@fake.qiscus", "name": "Agent One"},
+    }
     assert joined.endpoint == Endpoint(fake.app_id, "*", "123")
     removed = fake.build_webhook({**spec, "kind": "agent_removed"})
     [released] = channel.parse(inbound(removed), mc_config(fake)).messages
@@ -201,10 +240,13 @@ def test_render_native_rich_types() -> None:
     [buttons] = channel.render(BUTTONS)
     assert buttons["type"] == "buttons" and buttons["message"] == "Pick one"
     rendered = buttons["payload"]["buttons"]
-    assert rendered[0] == {"label": "Yes", "type": "postback", "postback_text": "Yes",
-                           "payload": {"url": "", "method": "get", "payload": "YES"}}
-    assert rendered[1] == {"label": "Docs", "type": "link",
-                           "payload": {"url": "https://docs.fake"}}
+    assert rendered[0] == {
+        "label": "Yes",
+        "type": "postback",
+        "postback_text": "Yes",
+        "payload": {"url": "", "method": "get", "payload": "YES"},
+    }
+    assert rendered[1] == {"label": "Docs", "type": "link", "payload": {"url": "https://docs.fake"}}
     assert rendered[2]["payload"]["url"] == "tel:+6281"
     assert rendered[3]["payload"]["payload"] == "LATER"  # quick replies become postbacks
 
@@ -220,7 +262,8 @@ def test_render_native_rich_types() -> None:
     assert linking["payload"]["params"]["button_text"] == "Log in"
     assert channel.render({"type": "typing"}) == []
     assert channel.render({"type": "custom", "raw": {"telegram": {}}, "text": "fallback"}) == [
-        {"type": "text", "message": "fallback"}]
+        {"type": "text", "message": "fallback"}
+    ]
 
 
 # ---------------------------------------------------------------- send
@@ -238,36 +281,48 @@ async def test_every_rendered_payload_is_accepted_by_post_comment(
     assert [r.status for r in sent] == [200] * len(SAMPLES)
     first = sent[0]
     assert first.path == "/api/v2.1/rest/post_comment"
-    assert first.json == {"type": "text", "message": "hello", "user_id": qiscus_fake.bot_user_id,
-                          "room_id": "7"}
+    assert first.json == {
+        "type": "text",
+        "message": "hello",
+        "user_id": qiscus_fake.bot_user_id,
+        "room_id": "7",
+    }
     for header in ("QISCUS-SDK-SECRET", "QISCUS_SDK_SECRET", "QISCUS-SDK-APP-ID"):
         assert first.headers[header]
 
 
 async def test_a_500_is_retried_then_succeeds(
-    qiscus_fake: QiscusFake, http: aiohttp.ClientSession, policy: RetryPolicy,
-    delays: list[float]
+    qiscus_fake: QiscusFake, http: aiohttp.ClientSession, policy: RetryPolicy, delays: list[float]
 ) -> None:
     channel, config = QiscusChannel(policy), sdk_config(qiscus_fake)
     qiscus_fake.add_room("7")
     qiscus_fake.fail_next(2, 500)
-    await channel.send(http, config, Endpoint("a", "u", "7"), {"room_id": "7"},
-                       channel.render({"type": "text", "text": "retry me"}))
+    await channel.send(
+        http,
+        config,
+        Endpoint("a", "u", "7"),
+        {"room_id": "7"},
+        channel.render({"type": "text", "text": "retry me"}),
+    )
     assert [r.status for r in qiscus_fake.requests] == [500, 500, 200]
     assert delays == [0.01, 0.02]
     assert qiscus_fake.comments[-1]["message"] == "retry me"
 
 
 async def test_429_honours_retry_after_capped(
-    qiscus_fake: QiscusFake, http: aiohttp.ClientSession, policy: RetryPolicy,
-    delays: list[float]
+    qiscus_fake: QiscusFake, http: aiohttp.ClientSession, policy: RetryPolicy, delays: list[float]
 ) -> None:
     channel, config = QiscusChannel(policy), sdk_config(qiscus_fake)
     qiscus_fake.add_room("7")
     qiscus_fake.fail_next(1, 429, retry_after="1")
     qiscus_fake.fail_next(1, 429, retry_after="120")
-    await channel.send(http, config, Endpoint("a", "u", "7"), {"room_id": "7"},
-                       channel.render({"type": "text", "text": "throttled"}))
+    await channel.send(
+        http,
+        config,
+        Endpoint("a", "u", "7"),
+        {"room_id": "7"},
+        channel.render({"type": "text", "text": "throttled"}),
+    )
     assert delays == [1.0, 2.0]  # the second Retry-After is capped at max_delay
 
 
@@ -315,8 +370,7 @@ async def test_multichannel_send_and_handoff_reach_the_fake(
 ) -> None:
     channel, config = QiscusChannel(policy), mc_config(qiscus_fake)
     room = qiscus_fake.add_room("123")
-    endpoint, context = Endpoint(qiscus_fake.app_id, "6281", "123"), {"room_id": "123",
-                                                                    "channel_id": "963"}
+    endpoint, context = Endpoint(qiscus_fake.app_id, "6281", "123"), {"room_id": "123", "channel_id": "963"}
     await channel.send(http, config, endpoint, context, channel.render(BUTTONS))
     [post] = qiscus_fake.received("/bot")
     assert post.path == f"/{qiscus_fake.app_id}/bot" and post.status == 200
@@ -340,8 +394,9 @@ async def test_multichannel_send_and_handoff_reach_the_fake(
     assert room["resolved"] is True
 
 
-async def test_handoff_errors(qiscus_fake: QiscusFake, http: aiohttp.ClientSession,
-                              policy: RetryPolicy) -> None:
+async def test_handoff_errors(
+    qiscus_fake: QiscusFake, http: aiohttp.ClientSession, policy: RetryPolicy
+) -> None:
     channel = QiscusChannel(policy)
     sdk = sdk_config(qiscus_fake)
     assert not channel.supports_handoff(sdk)
@@ -349,8 +404,9 @@ async def test_handoff_errors(qiscus_fake: QiscusFake, http: aiohttp.ClientSessi
         await channel.handoff(http, sdk, Endpoint("a", "u", "1"), {"room_id": "1"}, {})
     qiscus_fake.add_room("1")
     with pytest.raises(SendError) as bad_agent:
-        await channel.handoff(http, mc_config(qiscus_fake), Endpoint("a", "u", "1"),
-                              {"room_id": "1"}, {"agent_id": 999})
+        await channel.handoff(
+            http, mc_config(qiscus_fake), Endpoint("a", "u", "1"), {"room_id": "1"}, {"agent_id": 999}
+        )
     assert bad_agent.value.status == 400 and "agent_id" in bad_agent.value.detail
 
 
@@ -363,8 +419,10 @@ async def test_fake_control_endpoint_posts_signed_webhooks(
     channel = QiscusChannel()
     target = await receiver(channel, sdk_config(qiscus_fake))
     for signature, expected in (("valid", 200), ("forged", 403), ("none", 401)):
-        async with http.post(f"{qiscus_fake.url}/_fake/send", json={
-                "target": target.url, "text": "over http", "signature": signature}) as resp:
+        async with http.post(
+            f"{qiscus_fake.url}/_fake/send",
+            json={"target": target.url, "text": "over http", "signature": signature},
+        ) as resp:
             assert (await resp.json())["status"] == expected
     [parsed] = target.parsed
     assert parsed.messages[0].payload == {"type": "text", "text": "over http"}
@@ -378,13 +436,15 @@ async def test_reply_comments_go_through_custom_and_are_validated(
 ) -> None:
     channel, config = QiscusChannel(policy), sdk_config(qiscus_fake)
     qiscus_fake.add_room("7")
-    reply = {"type": "reply", "message": "answering that",
-             "payload": {"text": "answering that", "replied_comment_id": 985}}
+    reply = {
+        "type": "reply",
+        "message": "answering that",
+        "payload": {"text": "answering that", "replied_comment_id": 985},
+    }
     bodies = channel.render({"type": "custom", "raw": {"qiscus": reply}})
     await channel.send(http, config, Endpoint("a", "u", "7"), {"room_id": "7"}, bodies)
     assert qiscus_fake.comments[-1]["type"] == "reply"
     broken = {"type": "custom", "raw": {"qiscus": {**reply, "payload": {"text": "x"}}}}
     with pytest.raises(SendError) as err:
-        await channel.send(http, config, Endpoint("a", "u", "7"), {"room_id": "7"},
-                           channel.render(broken))
+        await channel.send(http, config, Endpoint("a", "u", "7"), {"room_id": "7"}, channel.render(broken))
     assert (err.value.status, err.value.detail) == (400, "payload.replied_comment_id is required")

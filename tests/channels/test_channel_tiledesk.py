@@ -23,15 +23,27 @@ from tests.fakes.tiledesk import TiledeskFake
 
 REQUEST_ID = "support-group-64690469599137001a6dc6f5-2c3d4e5f60718293a4b5c6d7e8f90a1b"
 LEAD = "7d3f6c1e-8b1a-4c1e-9a55-2d1f0e3b6a11"
-CARD = {"type": "card", "title": "Plan A", "subtitle": "10 €", "image": "https://img.fake/a.png",
-        "actions": [{"action": "Postback", "title": "Choose", "payload": "PLAN_A"},
-                    {"action": "Open URL", "title": "Details", "url": "https://plans.fake/a"},
-                    {"action": "Say something", "title": "Ask", "text": "Tell me more"}]}
+CARD = {
+    "type": "card",
+    "title": "Plan A",
+    "subtitle": "10 €",
+    "image": "https://img.fake/a.png",
+    "actions": [
+        {"action": "Postback", "title": "Choose", "payload": "PLAN_A"},
+        {"action": "Open URL", "title": "Details", "url": "https://plans.fake/a"},
+        {"action": "Say something", "title": "Ask", "text": "Tell me more"},
+    ],
+}
 SAMPLES: list[dict[str, Any]] = [
     {"type": "text", "text": "hello"},
-    {"type": "buttons", "text": "Pick", "buttons": [
-        {"label": "Yes", "type": "postback", "payload": {"payload": "YES"}},
-        {"label": "Docs", "type": "link", "payload": {"url": "https://docs.fake"}}]},
+    {
+        "type": "buttons",
+        "text": "Pick",
+        "buttons": [
+            {"label": "Yes", "type": "postback", "payload": {"payload": "YES"}},
+            {"label": "Docs", "type": "link", "payload": {"url": "https://docs.fake"}},
+        ],
+    },
     {"type": "single-choice", "text": "Size?", "choices": [{"title": "S", "value": "SIZE_S"}]},
     CARD,
     {"type": "carousel", "items": [CARD, {**CARD, "title": "Plan B"}]},
@@ -43,9 +55,15 @@ SAMPLES: list[dict[str, Any]] = [
 
 
 def config(fake: TiledeskFake, **overrides: Any) -> TiledeskConfig:
-    raw = {"apiUrl": fake.url or "http://127.0.0.1:1", "projectId": fake.project_id,
-           "botId": fake.bot_id, "botSecret": fake.bot_secret,
-           "subscriptionSecret": fake.subscription_secret, "botName": "Helper", **overrides}
+    raw = {
+        "apiUrl": fake.url or "http://127.0.0.1:1",
+        "projectId": fake.project_id,
+        "botId": fake.bot_id,
+        "botSecret": fake.bot_secret,
+        "subscriptionSecret": fake.subscription_secret,
+        "botName": "Helper",
+        **overrides,
+    }
     return TiledeskChannel().load_config(raw)
 
 
@@ -55,8 +73,9 @@ def parse(fake: TiledeskFake, spec: dict[str, Any]) -> list[Any]:
 
 def test_config_ids_are_object_ids() -> None:
     with pytest.raises(ValidationError, match="24-character"):
-        TiledeskChannel().load_config({"projectId": "p1", "botId": "65ab00000000000000000001",
-                                       "botSecret": "s"})
+        TiledeskChannel().load_config(
+            {"projectId": "p1", "botId": "65ab00000000000000000001", "botSecret": "s"}
+        )
 
 
 # ---------------------------------------------------------------- verify
@@ -119,19 +138,24 @@ def test_parse_clicks_start_echo_agent_and_image() -> None:
 def test_parse_desk_events() -> None:
     fake = TiledeskFake()
     [joined] = parse(fake, {"kind": "member_joined", "via": "resthook"})
-    assert joined.payload == {"type": "event", "event": "agent_joined",
-                              "data": {"agent": fake.agent_id, "name": "Agent One"}}
+    assert joined.payload == {
+        "type": "event",
+        "event": "agent_joined",
+        "data": {"agent": fake.agent_id, "name": "Agent One"},
+    }
     assert joined.endpoint.sender == LEAD  # same conversation as the user's messages
     [left] = parse(fake, {"kind": "member_left", "via": "resthook"})
     assert left.payload["event"] == "agent_released"
-    assert parse(fake, {"kind": "member_joined", "via": "resthook",
-                        "member": f"bot_{fake.bot_id}"}) == []
+    assert parse(fake, {"kind": "member_joined", "via": "resthook", "member": f"bot_{fake.bot_id}"}) == []
     assert parse(fake, {"kind": "member_joined", "via": "resthook", "member": LEAD}) == []
     [closed] = parse(fake, {"kind": "chat_closed", "via": "resthook"})
     assert closed.payload["event"] == "closed"
     [request_closed] = parse(fake, {"kind": "request_close"})
-    assert request_closed.payload == {"type": "event", "event": "closed",
-                                      "data": {"closed_by": fake.agent_id}}
+    assert request_closed.payload == {
+        "type": "event",
+        "event": "closed",
+        "data": {"closed_by": fake.agent_id},
+    }
     assert request_closed.endpoint == Endpoint(fake.bot_id, LEAD, REQUEST_ID)
 
 
@@ -160,9 +184,13 @@ def test_resthook_handshake_echoes_the_secret() -> None:
 def test_render_buttons_gallery_and_account_linking() -> None:
     channel = TiledeskChannel()
     [buttons] = channel.render(SAMPLES[1])
-    assert buttons["attributes"]["attachment"] == {"type": "template", "buttons": [
-        {"type": "action", "value": "Yes", "action": "YES", "show_echo": True},
-        {"type": "url", "value": "Docs", "link": "https://docs.fake", "target": "blank"}]}
+    assert buttons["attributes"]["attachment"] == {
+        "type": "template",
+        "buttons": [
+            {"type": "action", "value": "Yes", "action": "YES", "show_echo": True},
+            {"type": "url", "value": "Docs", "link": "https://docs.fake", "target": "blank"},
+        ],
+    }
     [quick] = channel.render(SAMPLES[2])
     assert quick["attributes"]["attachment"]["buttons"][0]["action"] == "SIZE_S"
     [card] = channel.render(CARD)
@@ -175,7 +203,8 @@ def test_render_buttons_gallery_and_account_linking() -> None:
     assert len(carousel["attributes"]["attachment"]["gallery"]) == 2
     [linking] = channel.render(SAMPLES[5])
     assert linking["attributes"]["attachment"]["buttons"] == [
-        {"type": "url", "value": "Log in", "link": "https://login.fake", "target": "blank"}]
+        {"type": "url", "value": "Log in", "link": "https://login.fake", "target": "blank"}
+    ]
     [image] = channel.render(SAMPLES[6])
     assert image == {"type": "image", "text": "", "metadata": {"src": "https://img.fake/b.png"}}
     [location] = channel.render(SAMPLES[8])
@@ -192,42 +221,52 @@ async def test_send_posts_with_a_minted_bot_jwt(
     tiledesk_fake.add_request(REQUEST_ID)
     context = {"project_id": tiledesk_fake.project_id, "request_id": REQUEST_ID}
     for payload in SAMPLES:
-        await channel.send(http, cfg, Endpoint("b", LEAD, REQUEST_ID), context,
-                           channel.render(payload))
+        await channel.send(http, cfg, Endpoint("b", LEAD, REQUEST_ID), context, channel.render(payload))
     sent = tiledesk_fake.received("/messages")
     assert [r.status for r in sent] == [200] * len(SAMPLES)
     assert sent[0].path == f"/{tiledesk_fake.project_id}/requests/{REQUEST_ID}/messages"
     assert sent[0].json == {"senderFullname": "Helper", "type": "text", "text": "hello"}
     scheme, token = sent[0].headers["Authorization"].split(" ")
-    claims = jwt.decode(token, tiledesk_fake.bot_secret, algorithms=["HS256"],
-                        audience=f"https://tiledesk.com/bots/{tiledesk_fake.bot_id}")
+    claims = jwt.decode(
+        token,
+        tiledesk_fake.bot_secret,
+        algorithms=["HS256"],
+        audience=f"https://tiledesk.com/bots/{tiledesk_fake.bot_id}",
+    )
     assert scheme == "JWT" and claims["sub"] == "bot" and claims["_id"] == tiledesk_fake.bot_id
     stored = tiledesk_fake.conversations[REQUEST_ID]["messages"]
     assert stored[0]["sender"] == tiledesk_fake.bot_id
 
 
 async def test_send_retries_500_and_not_401(
-    tiledesk_fake: TiledeskFake, http: aiohttp.ClientSession, policy: RetryPolicy,
-    delays: list[float]
+    tiledesk_fake: TiledeskFake, http: aiohttp.ClientSession, policy: RetryPolicy, delays: list[float]
 ) -> None:
     channel = TiledeskChannel(policy)
     context = {"project_id": tiledesk_fake.project_id, "request_id": REQUEST_ID}
     bodies = channel.render({"type": "text", "text": "hi"})
     tiledesk_fake.fail_next(1, 503)
-    await channel.send(http, config(tiledesk_fake), Endpoint("b", LEAD, REQUEST_ID), context,
-                       bodies)
+    await channel.send(http, config(tiledesk_fake), Endpoint("b", LEAD, REQUEST_ID), context, bodies)
     assert [r.status for r in tiledesk_fake.requests] == [503, 200] and delays == [0.01]
 
     with pytest.raises(SendError) as denied:
-        await channel.send(http, config(tiledesk_fake, botSecret="wrong-secret"),
-                           Endpoint("b", LEAD, REQUEST_ID), context, bodies)
+        await channel.send(
+            http,
+            config(tiledesk_fake, botSecret="wrong-secret"),
+            Endpoint("b", LEAD, REQUEST_ID),
+            context,
+            bodies,
+        )
     assert (denied.value.status, denied.value.detail) == (401, "Unauthorized")
     assert len(tiledesk_fake.requests) == 3
 
     with pytest.raises(SendError) as empty:  # a new request needs a text
-        await channel.send(http, config(tiledesk_fake), Endpoint("b", LEAD, "new-request"),
-                           {"project_id": tiledesk_fake.project_id, "request_id": "new"},
-                           [{"type": "text", "text": ""}])
+        await channel.send(
+            http,
+            config(tiledesk_fake),
+            Endpoint("b", LEAD, "new-request"),
+            {"project_id": tiledesk_fake.project_id, "request_id": "new"},
+            [{"type": "text", "text": ""}],
+        )
     assert (empty.value.status, empty.value.detail) == (422, "text field is required")
 
 
@@ -239,16 +278,14 @@ def test_minted_token_expires_and_matches_tiledesk_claims() -> None:
     assert claims["aud"] == f"https://tiledesk.com/bots/{fake.bot_id}"
 
 
-async def test_test_credentials(tiledesk_fake: TiledeskFake, http: aiohttp.ClientSession
-                                ) -> None:
+async def test_test_credentials(tiledesk_fake: TiledeskFake, http: aiohttp.ClientSession) -> None:
     channel = TiledeskChannel()
     await channel.test_credentials(http, config(tiledesk_fake))
     with pytest.raises(ChannelTestError) as secret:
         await channel.test_credentials(http, config(tiledesk_fake, botSecret="wrong"))
     assert secret.value.field == "botSecret"
     with pytest.raises(ChannelTestError) as project:
-        await channel.test_credentials(http, config(tiledesk_fake,
-                                                    projectId="64690469599137001a6dc6ff"))
+        await channel.test_credentials(http, config(tiledesk_fake, projectId="64690469599137001a6dc6ff"))
     assert project.value.field == "projectId"
 
 
@@ -266,16 +303,14 @@ async def test_handoff_release_and_resolve_reach_the_fake(
 
     await channel.handoff(http, cfg, endpoint, context, {})
     route = tiledesk_fake.requests[-1]
-    assert (route.method, route.path) == ("PUT", f"/{tiledesk_fake.project_id}/requests/"
-                                                 f"{REQUEST_ID}/agent")
+    assert (route.method, route.path) == ("PUT", f"/{tiledesk_fake.project_id}/requests/{REQUEST_ID}/agent")
     assert conversation["hasBot"] is False and conversation["participantsAgents"]
 
     await channel.release(http, cfg, endpoint, context)
     assert tiledesk_fake.requests[-1].json == {"member": f"bot_{tiledesk_fake.bot_id}"}
     assert f"bot_{tiledesk_fake.bot_id}" in conversation["participants"]
 
-    await channel.handoff(http, cfg, endpoint, context, {"method": "message",
-                                                         "text": "Connecting you"})
+    await channel.handoff(http, cfg, endpoint, context, {"method": "message", "text": "Connecting you"})
     assert tiledesk_fake.requests[-1].json["text"] == "Connecting you \\agent"
     assert conversation["hasBot"] is False
     await channel.handoff(http, cfg, endpoint, context, {"method": "message"})
@@ -294,8 +329,9 @@ async def test_webhook_over_http_gets_an_immediate_200(
     tiledesk_fake: TiledeskFake, http: aiohttp.ClientSession, receiver: Any
 ) -> None:
     target = await receiver(TiledeskChannel(), config(tiledesk_fake))
-    async with http.post(f"{tiledesk_fake.url}/_fake/send", json={
-            "target": target.url, "kind": "action", "action": "BUY"}) as resp:
+    async with http.post(
+        f"{tiledesk_fake.url}/_fake/send", json={"target": target.url, "kind": "action", "action": "BUY"}
+    ) as resp:
         answer = await resp.json()
     assert answer["status"] == 200 and answer["body"] == '{"success":true}'
     assert target.parsed[0].messages[0].payload["payload"] == "BUY"

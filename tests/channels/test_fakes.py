@@ -20,14 +20,17 @@ async def test_qiscus_accepts_either_header_spelling(
     body = {"user_id": qiscus_fake.bot_user_id, "room_id": "1", "message": "hi"}
     url = f"{qiscus_fake.url}/api/v2.1/rest/post_comment"
     for prefix in ("QISCUS-SDK-", "QISCUS_SDK_"):
-        headers = {f"{prefix}SECRET": qiscus_fake.secret_key,
-                   f"{prefix}APP{prefix[-1]}ID": qiscus_fake.app_id}
+        headers = {
+            f"{prefix}SECRET": qiscus_fake.secret_key,
+            f"{prefix}APP{prefix[-1]}ID": qiscus_fake.app_id,
+        }
         async with http.post(url, json=body, headers=headers) as resp:
             assert resp.status == 200, await resp.text()
     async with http.post(url, json={**body, "room_id": 1}, headers=headers) as resp:
         assert resp.status == 400  # room_id must be a string
         assert (await resp.json())["error"]["detailed_messages"] == [
-            "room_id is required and must be a string"]
+            "room_id is required and must be a string"
+        ]
     async with http.post(url, json=body) as resp:
         assert resp.status == 401
 
@@ -35,9 +38,13 @@ async def test_qiscus_accepts_either_header_spelling(
 async def test_tiledesk_refuses_bearer_and_foreign_projects(
     tiledesk_fake: TiledeskFake, http: aiohttp.ClientSession
 ) -> None:
-    config = TiledeskChannel().load_config({
-        "projectId": tiledesk_fake.project_id, "botId": tiledesk_fake.bot_id,
-        "botSecret": tiledesk_fake.bot_secret})
+    config = TiledeskChannel().load_config(
+        {
+            "projectId": tiledesk_fake.project_id,
+            "botId": tiledesk_fake.bot_id,
+            "botSecret": tiledesk_fake.bot_secret,
+        }
+    )
     token = bot_token(config)
     url = f"{tiledesk_fake.url}/{tiledesk_fake.project_id}/bots/{tiledesk_fake.bot_id}"
     async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as resp:
@@ -52,8 +59,7 @@ async def test_tiledesk_refuses_bearer_and_foreign_projects(
         assert (await resp.json())["msg"] == "you dont belong to the project."
 
 
-async def test_chat21_wants_a_raw_token(chat21_fake: Chat21Fake, http: aiohttp.ClientSession
-                                        ) -> None:
+async def test_chat21_wants_a_raw_token(chat21_fake: Chat21Fake, http: aiohttp.ClientSession) -> None:
     token = chat21_fake.token_for(chat21_fake.bot_id)
     url = f"{chat21_fake.url}/api/{chat21_fake.app_id}/{chat21_fake.bot_id}/conversations"
     async with http.get(url, headers={"Authorization": f"JWT {token}"}) as resp:
@@ -76,8 +82,7 @@ async def test_messagemedia_v1_alias_and_body_checks(
         assert r.status == 200 and await r.json() == {"channel": "facebook", "text": "hi"}
     async with http.post(url, json={"channel": "FACEBOOK", "text": "hi"}, headers=headers) as r:
         assert r.status == 400
-    async with http.get(f"{mm_fake.url}/beta/conversations/users/u/messages",
-                        headers=headers) as r:
+    async with http.get(f"{mm_fake.url}/beta/conversations/users/u/messages", headers=headers) as r:
         listing = await r.json()
     assert listing["messages"]["data"][0]["direction"] == "SENT"
     assert listing["metadata"] == {"user_id": "u", "account_id": mm_fake.account_id}

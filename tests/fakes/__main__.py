@@ -22,19 +22,38 @@ WEBHOOK_SECRET = "local-webhook-secret"
 ORCHESTRATOR = "http://127.0.0.1:3100/webhooks/v1/<scope>"
 
 
-def _configs(qiscus: QiscusFake, tiledesk: TiledeskFake, chat21: Chat21Fake,
-             mm: MessageMediaFake) -> dict[str, dict[str, object]]:
+def _configs(
+    qiscus: QiscusFake, tiledesk: TiledeskFake, chat21: Chat21Fake, mm: MessageMediaFake
+) -> dict[str, dict[str, object]]:
     """The `channels` section of a sync body that points every channel at its fake."""
     return {
-        "qiscus": {"apiUrl": qiscus.url, "appId": qiscus.app_id, "secretKey": qiscus.secret_key,
-                   "botUserId": qiscus.bot_user_id, "signatureToken": qiscus.signature_token},
-        "tiledesk": {"apiUrl": tiledesk.url, "projectId": tiledesk.project_id,
-                     "botId": tiledesk.bot_id, "botSecret": tiledesk.bot_secret,
-                     "subscriptionSecret": tiledesk.subscription_secret},
-        "chat21": {"apiUrl": f"{chat21.url}/api", "appId": chat21.app_id, "botId": chat21.bot_id,
-                   "jwtKey": chat21.jwt_key, "webhookSecret": WEBHOOK_SECRET},
-        "messagemedia": {"apiUrl": mm.url, "apiKey": mm.api_key, "apiSecret": mm.api_secret,
-                         "webhookSecret": WEBHOOK_SECRET},
+        "qiscus": {
+            "apiUrl": qiscus.url,
+            "appId": qiscus.app_id,
+            "secretKey": qiscus.secret_key,
+            "botUserId": qiscus.bot_user_id,
+            "signatureToken": qiscus.signature_token,
+        },
+        "tiledesk": {
+            "apiUrl": tiledesk.url,
+            "projectId": tiledesk.project_id,
+            "botId": tiledesk.bot_id,
+            "botSecret": tiledesk.bot_secret,
+            "subscriptionSecret": tiledesk.subscription_secret,
+        },
+        "chat21": {
+            "apiUrl": f"{chat21.url}/api",
+            "appId": chat21.app_id,
+            "botId": chat21.bot_id,
+            "jwtKey": chat21.jwt_key,
+            "webhookSecret": WEBHOOK_SECRET,
+        },
+        "messagemedia": {
+            "apiUrl": mm.url,
+            "apiKey": mm.api_key,
+            "apiSecret": mm.api_secret,
+            "webhookSecret": WEBHOOK_SECRET,
+        },
     }
 
 
@@ -54,16 +73,19 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
     lines = []
     for name, fake in fakes.items():
         body = json.dumps({"target": target[name], **spec[name]})
-        lines.append(f"curl -s -X POST {fake.url}/_fake/send -H 'Content-Type: application/json'"
-                     f" -d '{body}'")
+        lines.append(f"curl -s -X POST {fake.url}/_fake/send -H 'Content-Type: application/json' -d '{body}'")
     return lines
 
 
 async def main(base_port: int) -> None:
     """Start, print, wait for Ctrl-C, stop."""
     qiscus, tiledesk, chat21, mm = QiscusFake(), TiledeskFake(), Chat21Fake(), MessageMediaFake()
-    fakes: dict[str, FakePlatform] = {"qiscus": qiscus, "tiledesk": tiledesk, "chat21": chat21,
-                                      "messagemedia": mm}
+    fakes: dict[str, FakePlatform] = {
+        "qiscus": qiscus,
+        "tiledesk": tiledesk,
+        "chat21": chat21,
+        "messagemedia": mm,
+    }
     for offset, fake in enumerate(fakes.values()):
         await fake.start(HOST, base_port + offset)
     try:
@@ -71,11 +93,12 @@ async def main(base_port: int) -> None:
             print(f"{name:13} {fake.url}")
         print("\nChannel configs (the `channels` of a sync body):")
         print(json.dumps(_configs(qiscus, tiledesk, chat21, mm), indent=2))
-        print("\nMake a fake post a signed webhook (spec keys: see each fake's docstring;"
-              " add \"signature\": \"forged\" or \"none\" for bad ones):")
+        print(
+            "\nMake a fake post a signed webhook (spec keys: see each fake's docstring;"
+            ' add "signature": "forged" or "none" for bad ones):'
+        )
         print("\n".join(_examples(fakes)))
-        print("\nAlso: POST /_fake/fail {\"count\":2,\"status\":500}, GET /_fake/requests. "
-              "Ctrl-C stops.")
+        print('\nAlso: POST /_fake/fail {"count":2,"status":500}, GET /_fake/requests. Ctrl-C stops.')
         await asyncio.Event().wait()
     finally:
         for fake in fakes.values():
@@ -84,8 +107,9 @@ async def main(base_port: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--base-port", type=int, default=8701,
-                        help="qiscus on this port, then tiledesk, chat21, messagemedia")
+    parser.add_argument(
+        "--base-port", type=int, default=8701, help="qiscus on this port, then tiledesk, chat21, messagemedia"
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main(args.base_port))

@@ -63,11 +63,11 @@ class _Failure:
     body: str
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> web.Response:
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """A JSON response as Node/Go servers send them."""
-    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json",
-                        headers=headers)
+    return web.Response(
+        status=status, body=orjson.dumps(data), content_type="application/json", headers=headers
+    )
 
 
 def text_response(text: str, status: int) -> web.Response:
@@ -119,16 +119,20 @@ class FakePlatform:
 
     # ------------------------------------------------------------ for tests
 
-    def fail_next(self, count: int = 1, status: int = 500, *, retry_after: str | None = None,
-                  body: str = "") -> None:
+    def fail_next(
+        self, count: int = 1, status: int = 500, *, retry_after: str | None = None, body: str = ""
+    ) -> None:
         """Answer the next `count` platform calls with `status` (and `Retry-After`)."""
         text = body or orjson.dumps({"error": "injected failure"}).decode()
         self._failures.extend(_Failure(status, retry_after, text) for _ in range(count))
 
     def received(self, path_suffix: str = "", *, ok: bool | None = None) -> list[Recorded]:
         """Recorded requests whose path ends with `path_suffix` (only 2xx ones if `ok`)."""
-        return [r for r in self.requests if r.path.endswith(path_suffix)
-                and (ok is None or (200 <= r.status < 300) == ok)]
+        return [
+            r
+            for r in self.requests
+            if r.path.endswith(path_suffix) and (ok is None or (200 <= r.status < 300) == ok)
+        ]
 
     async def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[Recorded]:
         """Wait (on an event, not a sleep) until `count` requests have been recorded."""
@@ -140,10 +144,14 @@ class FakePlatform:
 
     async def post_webhook(self, target: str, webhook: Webhook) -> tuple[int, str]:
         """POST a webhook to `target`; returns the target's status and body text."""
-        async with aiohttp.ClientSession() as http, http.post(
-            target, data=webhook.body,
-            headers={"Content-Type": "application/json", **webhook.headers},
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                target,
+                data=webhook.body,
+                headers={"Content-Type": "application/json", **webhook.headers},
+            ) as resp,
+        ):
             return resp.status, await resp.text()
 
     async def send(self, target: str, spec: dict[str, Any]) -> tuple[int, str]:
@@ -174,8 +182,11 @@ class FakePlatform:
             return await handler(request)
         body = await request.read()
         record = Recorded(
-            method=request.method, path=request.path, query=dict(request.query),
-            headers=CIMultiDict(request.headers), body=body,
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=CIMultiDict(request.headers),
+            body=body,
         )
         fields = await read_fields(request)
         if request.content_type == "application/json":
@@ -187,8 +198,8 @@ class FakePlatform:
                 failure = self._failures.pop(0)
                 headers = {"Retry-After": failure.retry_after} if failure.retry_after else None
                 response: web.StreamResponse = web.Response(
-                    status=failure.status, text=failure.body, content_type="application/json",
-                    headers=headers)
+                    status=failure.status, text=failure.body, content_type="application/json", headers=headers
+                )
             else:
                 try:
                     response = await handler(request)
@@ -218,16 +229,27 @@ class FakePlatform:
     async def _control_fail(self, request: web.Request) -> web.Response:
         spec = await request.json() if request.can_read_body else {}
         retry_after = spec.get("retry_after")
-        self.fail_next(int(spec.get("count", 1)), int(spec.get("status", 500)),
-                       retry_after=str(retry_after) if retry_after is not None else None)
+        self.fail_next(
+            int(spec.get("count", 1)),
+            int(spec.get("status", 500)),
+            retry_after=str(retry_after) if retry_after is not None else None,
+        )
         return json_response({"pending_failures": len(self._failures)})
 
     async def _control_requests(self, request: web.Request) -> web.Response:
-        return json_response([
-            {"method": r.method, "path": r.path, "query": r.query, "status": r.status,
-             "json": r.json, "form": r.form}
-            for r in self.requests
-        ])
+        return json_response(
+            [
+                {
+                    "method": r.method,
+                    "path": r.path,
+                    "query": r.query,
+                    "status": r.status,
+                    "json": r.json,
+                    "form": r.form,
+                }
+                for r in self.requests
+            ]
+        )
 
     async def _control_reset(self, request: web.Request) -> web.Response:
         self.requests.clear()

@@ -63,14 +63,27 @@ class Chat21Fake(FakePlatform):
         router.add_post("/api/{app_id}/messages", self._post_message)
         router.add_get("/api/{app_id}/{user_id}/conversations", self._conversations)
 
-    def token_for(self, user_id: str, *, app_id: str | None = None, admin: bool = False,
-                  expires_in: int = 3600, key: str | None = None) -> str:
+    def token_for(
+        self,
+        user_id: str,
+        *,
+        app_id: str | None = None,
+        admin: bool = False,
+        expires_in: int = 3600,
+        key: str | None = None,
+    ) -> str:
         """A JWT as Tiledesk's createCustomToken issues them."""
         now = int(time.time())
         claims = {
-            "jti": str(uuid.uuid4()), "sub": user_id, "client_id": user_id, "user_id": user_id,
-            "app_id": app_id or self.app_id, "iat": now, "exp": now + expires_in,
-            "aud": ["rabbitmq", user_id], "kid": "tiledesk-key",
+            "jti": str(uuid.uuid4()),
+            "sub": user_id,
+            "client_id": user_id,
+            "user_id": user_id,
+            "app_id": app_id or self.app_id,
+            "iat": now,
+            "exp": now + expires_in,
+            "aud": ["rabbitmq", user_id],
+            "kid": "tiledesk-key",
             "tiledesk_api_roles": "admin" if admin else "user",
         }
         return jwt.encode(claims, key or self.jwt_key, algorithm="HS256")
@@ -78,13 +91,16 @@ class Chat21Fake(FakePlatform):
     # ------------------------------------------------------------ auth
 
     def _authenticate(self, request: web.Request) -> dict[str, Any] | web.Response:
-        token = request.headers.get("Authorization") or request.query.get("jwt") \
-            or request.query.get("JWT") or request.query.get("token")
+        token = (
+            request.headers.get("Authorization")
+            or request.query.get("jwt")
+            or request.query.get("JWT")
+            or request.query.get("token")
+        )
         if not token:
             return json_response(UNAUTHORIZED, 403)
         try:
-            claims = jwt.decode(token, self.jwt_key, algorithms=["HS256"],
-                                options={"verify_aud": False})
+            claims = jwt.decode(token, self.jwt_key, algorithms=["HS256"], options={"verify_aud": False})
         except jwt.InvalidTokenError:
             return json_response(UNAUTHORIZED, 403)
         if claims.get("app_id") != request.match_info["app_id"]:
@@ -100,21 +116,28 @@ class Chat21Fake(FakePlatform):
         body = await read_fields(request)
         if body is None:
             return text_response("Bad Request", 400)
-        for key, label in (("sender_fullname", "Sender Fullname"),
-                           ("recipient_id", "Recipient id"),
-                           ("recipient_fullname", "Recipient Fullname")):
+        for key, label in (
+            ("sender_fullname", "Sender Fullname"),
+            ("recipient_id", "Recipient id"),
+            ("recipient_fullname", "Recipient Fullname"),
+        ):
             if not body.get(key):
                 return text_response(f"{label} is mandatory", 405)
         sender = claims["sub"]
         if claims.get("tiledesk_api_roles") == "admin" and body.get("sender_id"):
             sender = body["sender_id"]
         message = {
-            "message_id": str(uuid.uuid4()), "sender": sender,
-            "sender_fullname": body["sender_fullname"], "recipient": body["recipient_id"],
+            "message_id": str(uuid.uuid4()),
+            "sender": sender,
+            "sender_fullname": body["sender_fullname"],
+            "recipient": body["recipient_id"],
             "recipient_fullname": body["recipient_fullname"],
-            "channel_type": body.get("channel_type") or "direct", "text": body.get("text"),
-            "attributes": body.get("attributes"), "metadata": body.get("metadata"),
-            "app_id": self.app_id, "timestamp": body.get("timestamp") or int(time.time() * 1000),
+            "channel_type": body.get("channel_type") or "direct",
+            "text": body.get("text"),
+            "attributes": body.get("attributes"),
+            "metadata": body.get("metadata"),
+            "app_id": self.app_id,
+            "timestamp": body.get("timestamp") or int(time.time() * 1000),
         }
         if "type" in body:
             message["type"] = body["type"]
@@ -154,20 +177,29 @@ class Chat21Fake(FakePlatform):
         message_id = str(uuid.uuid4())
         now = int(time.time() * 1000)
         data = {
-            "text": text, "type": "text", "sender": sender, "sender_fullname": sender_fullname,
+            "text": text,
+            "type": "text",
+            "sender": sender,
+            "sender_fullname": sender_fullname,
             "recipient": recipient,
             "recipient_fullname": spec.get("recipient_fullname", "Support" if group else "Bot"),
-            "channel_type": "group" if group else "direct", "attributes": attributes,
-            "metadata": "", "message_id": message_id, "app_id": self.app_id,
-            "timestamp": now, "status": 100,
+            "channel_type": "group" if group else "direct",
+            "attributes": attributes,
+            "metadata": "",
+            "message_id": message_id,
+            "app_id": self.app_id,
+            "timestamp": now,
+            "status": 100,
         }
         # message-sent fires in the sender's inbox (direct) or on the group's timeline.
         body = {
-            "event_type": spec.get("event_type", "message-sent"), "createdAt": now,
-            "recipient_id": recipient, "app_id": self.app_id, "message_id": message_id,
+            "event_type": spec.get("event_type", "message-sent"),
+            "createdAt": now,
+            "recipient_id": recipient,
+            "app_id": self.app_id,
+            "message_id": message_id,
             "data": data,
-            "extras": {"topic": f"apps.{self.app_id}.users.{sender}.messages.{recipient}."
-                                "clientadded"},
+            "extras": {"topic": f"apps.{self.app_id}.users.{sender}.messages.{recipient}.clientadded"},
             "delivered_to": recipient if group else sender,
         }
         how = spec.get("signature", "none")

@@ -76,24 +76,24 @@ class MessageMediaFake(FakePlatform):
             router.add_get(f"{base}/users", self._users)
             router.add_post(f"{base}/provision", self._provision)
 
-    def add_user(self, user_id: str, given_name: str = "Ben", surname: str = "Sims"
-                 ) -> dict[str, Any]:
+    def add_user(self, user_id: str, given_name: str = "Ben", surname: str = "Sims") -> dict[str, Any]:
         """An app user (a Facebook user who wrote to the page)."""
         self.messages.setdefault(user_id, [])
-        return self.users.setdefault(user_id, {"id": user_id, "given_name": given_name,
-                                               "surname": surname})
+        return self.users.setdefault(user_id, {"id": user_id, "given_name": given_name, "surname": surname})
 
     # ------------------------------------------------------------ auth
 
-    def _authenticate(self, request: web.Request, *, provisioning: bool = False
-                      ) -> web.Response | None:
+    def _authenticate(self, request: web.Request, *, provisioning: bool = False) -> web.Response | None:
         scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
         try:
             key, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             key = secret = ""
-        if scheme.lower() != "basic" or key != self.api_key or not hmac.compare_digest(
-                secret, self.api_secret):
+        if (
+            scheme.lower() != "basic"
+            or key != self.api_key
+            or not hmac.compare_digest(secret, self.api_secret)
+        ):
             return mm_error(401, "Unauthorized", "Invalid or missing Basic credentials")
         if not self.provisioned and not provisioning:
             return mm_error(400, "The account is not provisioned.")
@@ -113,9 +113,15 @@ class MessageMediaFake(FakePlatform):
         user_id = request.match_info["user_id"]
         if user_id not in self.users:
             return mm_error(404, "The app user does not exist.")
-        self.messages[user_id].append({
-            "direction": "SENT", "text": body.get("text", ""), "channel": "FACEBOOK",
-            "timestamp": _now(), **({"media": body["media"]} if "media" in body else {})})
+        self.messages[user_id].append(
+            {
+                "direction": "SENT",
+                "text": body.get("text", ""),
+                "channel": "FACEBOOK",
+                "timestamp": _now(),
+                **({"media": body["media"]} if "media" in body else {}),
+            }
+        )
         return json_response({"channel": body["channel"], "text": body.get("text", "")})
 
     async def _users(self, request: web.Request) -> web.Response:
@@ -136,8 +142,12 @@ class MessageMediaFake(FakePlatform):
         user_id = request.match_info["user_id"]
         if user_id not in self.users:
             return mm_error(404, "The app user does not exist.")
-        return json_response({"messages": {"data": self.messages[user_id]},
-                              "metadata": {"user_id": user_id, "account_id": self.account_id}})
+        return json_response(
+            {
+                "messages": {"data": self.messages[user_id]},
+                "metadata": {"user_id": user_id, "account_id": self.account_id},
+            }
+        )
 
     async def _provision(self, request: web.Request) -> web.Response:
         denied = self._authenticate(request, provisioning=True)
@@ -160,17 +170,20 @@ class MessageMediaFake(FakePlatform):
         user = spec.get("user", "3898c5e4-73cc-44f9-812f-3698a4c3bb1d")
         self.add_user(user)
         body: dict[str, Any] = {
-            "id": f"9f1c{next(self._ids):08d}", "direction": "SENT" if kind == "echo"
-            else "RECEIVED", "channel": "FACEBOOK",
+            "id": f"9f1c{next(self._ids):08d}",
+            "direction": "SENT" if kind == "echo" else "RECEIVED",
+            "channel": "FACEBOOK",
             "text": spec.get("text", "1" if kind == "reply" else "hello"),
-            "timestamp": _now(), "metadata": {"user_id": user, "account_id": self.account_id},
+            "timestamp": _now(),
+            "metadata": {"user_id": user, "account_id": self.account_id},
         }
         if kind == "image":
             body["media"] = spec.get("media", "https://files.fake/photo.png")
             body["text"] = spec.get("text", "")
         if kind != "echo":
-            self.messages[user].append({k: v for k, v in body.items()
-                                        if k in ("direction", "text", "channel", "timestamp")})
+            self.messages[user].append(
+                {k: v for k, v in body.items() if k in ("direction", "text", "channel", "timestamp")}
+            )
         return Webhook(orjson.dumps(body))
 
 
@@ -188,16 +201,19 @@ def _body_error(body: dict[str, Any] | None) -> str | None:
     if kind == "text":
         return None if isinstance(body.get("text"), str) and body["text"] else "text is required"
     if kind == "image":
-        return None if isinstance(body.get("media"), str) and body["media"] else \
-            "media is required"
+        return None if isinstance(body.get("media"), str) and body["media"] else "media is required"
     if kind == "actions":
         actions = body.get("actions")
         if not isinstance(body.get("text"), str) or not isinstance(actions, list) or not actions:
             return "text and actions are required"
         for action in actions:
-            if not isinstance(action, dict) or action.get("type") != "reply" or not all(
-                    isinstance(action.get(k), str) and action[k]
-                    for k in ("displayText", "responseText")):
+            if (
+                not isinstance(action, dict)
+                or action.get("type") != "reply"
+                or not all(
+                    isinstance(action.get(k), str) and action[k] for k in ("displayText", "responseText")
+                )
+            ):
                 return "each action needs type reply, displayText and responseText"
         return None
     return f"type {kind} is not supported"

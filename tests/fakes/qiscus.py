@@ -43,15 +43,26 @@ from aiohttp import web
 from tests.fakes.base import FakePlatform, Webhook, json_response, read_fields
 
 COMMENT_TYPES = {
-    "text", "account_linking", "button_postback_response", "buttons", "card", "carousel",
-    "contact_person", "custom", "file_attachment", "location", "reply",
+    "text",
+    "account_linking",
+    "button_postback_response",
+    "buttons",
+    "card",
+    "carousel",
+    "contact_person",
+    "custom",
+    "file_attachment",
+    "location",
+    "reply",
 }
 
 
 def qiscus_error(status: int, message: str, *details: str) -> web.Response:
     """The error body Qiscus clients parse."""
-    return json_response({"error": {"message": message, "detailed_messages": list(details)
-                                    or [message]}, "status": status}, status)
+    return json_response(
+        {"error": {"message": message, "detailed_messages": list(details) or [message]}, "status": status},
+        status,
+    )
 
 
 def _buttons_error(buttons: Any, where: str) -> str | None:
@@ -96,19 +107,24 @@ def payload_error(kind: str, payload: Any) -> str | None:
     if kind == "account_linking":
         return None if payload.get("url") else "payload.url is required"
     if kind == "reply":
-        return None if payload.get("replied_comment_id") else \
-            "payload.replied_comment_id is required"
+        return None if payload.get("replied_comment_id") else "payload.replied_comment_id is required"
     if kind == "location":
         ok = all(isinstance(payload.get(k), int | float) for k in ("latitude", "longitude"))
         return None if ok else "payload.latitude and payload.longitude must be numbers"
     if kind == "contact_person":
-        return None if payload.get("name") and payload.get("value") else \
-            "payload.name and payload.value are required"
+        return (
+            None
+            if payload.get("name") and payload.get("value")
+            else "payload.name and payload.value are required"
+        )
     if kind == "file_attachment":
         return None if payload.get("url") else "payload.url is required"
     if kind == "custom":
-        return None if isinstance(payload.get("type"), str) and "content" in payload else \
-            "payload.type and payload.content are required"
+        return (
+            None
+            if isinstance(payload.get("type"), str) and "content" in payload
+            else "payload.type and payload.content are required"
+        )
     return None  # button_postback_response: any object
 
 
@@ -131,8 +147,7 @@ class QiscusFake(FakePlatform):
         self.signature_token = signature_token
         self.bot_user_id = bot_user_id
         self.sender_email = sender_email or f"{app_id}_admin@qismo.com"
-        self.users: dict[str, dict[str, Any]] = {
-            bot_user_id: {"id": 1, "username": "Bot", "avatar_url": ""}}
+        self.users: dict[str, dict[str, Any]] = {bot_user_id: {"id": 1, "username": "Bot", "avatar_url": ""}}
         self.rooms: dict[str, dict[str, Any]] = {}
         self.comments: list[dict[str, Any]] = []
         self.agents = [{"id": 101, "name": "Agent One", "email": "agent1@fake.qiscus"}]
@@ -151,14 +166,22 @@ class QiscusFake(FakePlatform):
         router.add_post("/api/v1/admin/service/mark_as_resolved", self._resolve)
         router.add_get("/api/v2/admin/agents", self._agents)
 
-    def add_room(self, room_id: str, customer: str = "customer@fake", name: str = "Customer"
-                 ) -> dict[str, Any]:
+    def add_room(
+        self, room_id: str, customer: str = "customer@fake", name: str = "Customer"
+    ) -> dict[str, Any]:
         """A room with a customer, the bot active."""
-        room = self.rooms.setdefault(room_id, {
-            "id": room_id, "customer": customer, "customer_name": name,
-            "bot_active": True, "agent": None, "resolved": False})
-        self.users.setdefault(customer, {"id": len(self.users) + 1, "username": name,
-                                         "avatar_url": ""})
+        room = self.rooms.setdefault(
+            room_id,
+            {
+                "id": room_id,
+                "customer": customer,
+                "customer_name": name,
+                "bot_active": True,
+                "agent": None,
+                "resolved": False,
+            },
+        )
+        self.users.setdefault(customer, {"id": len(self.users) + 1, "username": name, "avatar_url": ""})
         return room
 
     # ------------------------------------------------------------ auth
@@ -173,14 +196,13 @@ class QiscusFake(FakePlatform):
             return qiscus_error(401, "Unauthorized", "invalid or missing QISCUS-SDK-APP-ID")
         return None
 
-    def _admin_auth(self, request: web.Request, *, allow_sdk_secret: bool = False
-                    ) -> web.Response | None:
+    def _admin_auth(self, request: web.Request, *, allow_sdk_secret: bool = False) -> web.Response | None:
         headers = request.headers
-        if allow_sdk_secret and hmac.compare_digest(
-                headers.get("QISCUS_SDK_SECRET", ""), self.secret_key):
+        if allow_sdk_secret and hmac.compare_digest(headers.get("QISCUS_SDK_SECRET", ""), self.secret_key):
             return None
         if headers.get("Qiscus-App-Id") != self.app_id or not hmac.compare_digest(
-                headers.get("Qiscus-Secret-Key", ""), self.secret_key):
+            headers.get("Qiscus-Secret-Key", ""), self.secret_key
+        ):
             return qiscus_error(401, "Unauthorized", "invalid Qiscus-App-Id or Qiscus-Secret-Key")
         return None
 
@@ -203,8 +225,7 @@ class QiscusFake(FakePlatform):
         comment = self._store(body, user)
         return json_response({"results": {"comment": comment}, "status": 200})
 
-    def _comment_error(self, body: dict[str, Any], user: Any, user_key: str
-                       ) -> web.Response | None:
+    def _comment_error(self, body: dict[str, Any], user: Any, user_key: str) -> web.Response | None:
         if not isinstance(user, str) or not user:
             return qiscus_error(400, "Bad Request", f"{user_key} is required")
         room_id = body.get("room_id")
@@ -228,11 +249,20 @@ class QiscusFake(FakePlatform):
     def _store(self, body: dict[str, Any], user: str) -> dict[str, Any]:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         comment = {
-            "id": next(self._ids), "message": body["message"], "type": body.get("type") or "text",
-            "payload": body.get("payload"), "extras": body.get("extras") or {},
-            "timestamp": now, "room_id": body["room_id"],
-            "user": {"user_id": user, "username": self.users.get(user, {}).get("username", user),
-                     "avatar_url": "", "active": True, "extras": {}},
+            "id": next(self._ids),
+            "message": body["message"],
+            "type": body.get("type") or "text",
+            "payload": body.get("payload"),
+            "extras": body.get("extras") or {},
+            "timestamp": now,
+            "room_id": body["room_id"],
+            "user": {
+                "user_id": user,
+                "username": self.users.get(user, {}).get("username", user),
+                "avatar_url": "",
+                "active": True,
+                "extras": {},
+            },
         }
         self.comments.append(comment)
         return comment
@@ -259,8 +289,7 @@ class QiscusFake(FakePlatform):
         if body is None:
             return qiscus_error(400, "Bad Request", "body must be a JSON object")
         if body.get("type") == "file_attachment" and body.get("attachment_url"):
-            body = {**body, "payload": {"url": body["attachment_url"],
-                                        "caption": body.get("caption", "")}}
+            body = {**body, "payload": {"url": body["attachment_url"], "caption": body.get("caption", "")}}
         if body.get("sender_email") != self.sender_email:
             return qiscus_error(400, "Bad Request", "sender_email is not the bot of this app")
         error = self._comment_error(body, body.get("sender_email"), "sender_email")
@@ -269,8 +298,9 @@ class QiscusFake(FakePlatform):
         comment = self._store(body, self.sender_email)
         return json_response({"data": {"comment": comment}, "status": 200})
 
-    async def _admin_fields(self, request: web.Request
-                            ) -> tuple[dict[str, Any], dict[str, Any]] | web.Response:
+    async def _admin_fields(
+        self, request: web.Request
+    ) -> tuple[dict[str, Any], dict[str, Any]] | web.Response:
         denied = self._admin_auth(request)
         if denied:
             return denied
@@ -295,21 +325,20 @@ class QiscusFake(FakePlatform):
         if not isinstance(value, bool):
             return qiscus_error(400, "Bad Request", "is_active must be true or false")
         room["bot_active"] = value
-        return json_response({"data": {"room_id": room["id"], "is_active": value},
-                              "status": 200})
+        return json_response({"data": {"room_id": room["id"], "is_active": value}, "status": 200})
 
     async def _assign_agent(self, request: web.Request) -> web.Response:
         found = await self._admin_fields(request)
         if isinstance(found, web.Response):
             return found
         fields, room = found
-        agent = next((a for a in self.agents if str(a["id"]) == str(fields.get("agent_id"))),
-                     None)
+        agent = next((a for a in self.agents if str(a["id"]) == str(fields.get("agent_id"))), None)
         if agent is None:
             return qiscus_error(400, "Bad Request", "agent_id is not an agent of this app")
         room["agent"] = agent
-        return json_response({"data": {"added_agent": agent, "service": {"room_id": room["id"]}},
-                              "status": 200})
+        return json_response(
+            {"data": {"added_agent": agent, "service": {"room_id": room["id"]}}, "status": 200}
+        )
 
     async def _allocate(self, request: web.Request) -> web.Response:
         found = await self._admin_fields(request)
@@ -325,8 +354,9 @@ class QiscusFake(FakePlatform):
             return found
         _, room = found
         room["resolved"] = True
-        return json_response({"data": {"service": {"room_id": room["id"], "is_resolved": True}},
-                              "status": 200})
+        return json_response(
+            {"data": {"service": {"room_id": room["id"], "is_resolved": True}}, "status": 200}
+        )
 
     async def _agents(self, request: web.Request) -> web.Response:
         denied = self._admin_auth(request)
@@ -346,12 +376,24 @@ class QiscusFake(FakePlatform):
         room = self.add_room(room_id, user, name)
         if spec.get("kind") == "resolved":
             body: dict[str, Any] = {
-                "customer": {"user_id": room["customer"], "name": room["customer_name"],
-                             "avatar": "", "additional_info": []},
-                "resolved_by": {"email": self.agents[0]["email"], "name": self.agents[0]["name"],
-                                "type": "agent"},
-                "service": {"id": next(self._ids), "room_id": room_id, "is_resolved": True,
-                            "notes": spec.get("notes", ""), "source": "wa"},
+                "customer": {
+                    "user_id": room["customer"],
+                    "name": room["customer_name"],
+                    "avatar": "",
+                    "additional_info": [],
+                },
+                "resolved_by": {
+                    "email": self.agents[0]["email"],
+                    "name": self.agents[0]["name"],
+                    "type": "agent",
+                },
+                "service": {
+                    "id": next(self._ids),
+                    "room_id": room_id,
+                    "is_resolved": True,
+                    "notes": spec.get("notes", ""),
+                    "source": "wa",
+                },
             }
             return Webhook(orjson.dumps(body))
         from_bot = bool(spec.get("from_bot"))
@@ -366,9 +408,12 @@ class QiscusFake(FakePlatform):
             "message": message,
         }
         if mode == "multichannel":
-            body = {"app_code": self.app_id,
-                    "channel": {"id": 963, "name": "Qiscus Cloud Group", "source": "wa"},
-                    "type": event_type, "payload": {"type": event_type, **inner}}
+            body = {
+                "app_code": self.app_id,
+                "channel": {"id": 963, "name": "Qiscus Cloud Group", "source": "wa"},
+                "type": event_type,
+                "payload": {"type": event_type, **inner},
+            }
             return Webhook(orjson.dumps(body))
         raw = orjson.dumps({"type": event_type, "payload": inner})
         return Webhook(raw, self._signature(raw, spec.get("signature", "valid")))
@@ -396,22 +441,39 @@ class QiscusFake(FakePlatform):
             comment_type = "system_event"
             agent = spec.get("agent", self.agents[0]["email"])
             verb = "add_member" if kind == "agent_added" else "remove_member"
-            payload = {"type": verb, "subject_email": "system@qismo.com",
-                       "subject_username": "System", "object_email": agent,
-                       "object_username": "Agent One"}
+            payload = {
+                "type": verb,
+                "subject_email": "system@qismo.com",
+                "subject_username": "System",
+                "object_email": agent,
+                "object_username": "Agent One",
+            }
             text = f"System {'added' if kind == 'agent_added' else 'removed'} Agent One"
         elif kind == "location":
             comment_type = "location"
-            payload = {"name": "Office", "address": "Jl. Test 1", "latitude": -6.2,
-                       "longitude": 106.8, "map_url": "https://maps.google.com/?q=-6.2,106.8"}
+            payload = {
+                "name": "Office",
+                "address": "Jl. Test 1",
+                "latitude": -6.2,
+                "longitude": 106.8,
+                "map_url": "https://maps.google.com/?q=-6.2,106.8",
+            }
         else:
             comment_type = "text"
         number = next(self._ids)
         now = int(time.time())
-        message = {"id": number, "id_str": str(number), "comment_before_id": number - 1,
-                   "type": comment_type, "text": text, "payload": payload, "extras": None,
-                   "unique_temp_id": f"fake-{number}", "unix_timestamp": now,
-                   "timestamp": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        message = {
+            "id": number,
+            "id_str": str(number),
+            "comment_before_id": number - 1,
+            "type": comment_type,
+            "text": text,
+            "payload": payload,
+            "extras": None,
+            "unique_temp_id": f"fake-{number}",
+            "unix_timestamp": now,
+            "timestamp": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
         if mode == "multichannel":
             message.update(id=0, id_str="0", unique_temp_id=f"wa_wamid.{number}")
         return message
@@ -420,19 +482,31 @@ class QiscusFake(FakePlatform):
         number = self.users.get(user, {}).get("id", 0)
         if mode == "multichannel":
             return {"id": 0, "id_str": "0", "email": user, "name": name, "avatar_url": ""}
-        return {"id": number, "id_str": str(number), "email": user, "name": name,
-                "avatar_url": ""}
+        return {"id": number, "id_str": str(number), "email": user, "name": name, "avatar_url": ""}
 
     def _room(self, room: dict[str, Any], mode: str) -> dict[str, Any]:
         participants = [{"email": room["customer"]}, {"email": self.bot_user_id}]
         if mode == "multichannel":
-            options = {"channel": "wa", "source": "wa", "is_resolved": room["resolved"],
-                       "is_waiting": False}
-            return {"id": room["id"], "id_str": room["id"], "topic_id": room["id"],
-                    "topic_id_str": room["id"], "type": "group", "name": room["customer_name"],
-                    "is_public_channel": False, "options": orjson.dumps(options).decode(),
-                    "participants": participants}
+            options = {"channel": "wa", "source": "wa", "is_resolved": room["resolved"], "is_waiting": False}
+            return {
+                "id": room["id"],
+                "id_str": room["id"],
+                "topic_id": room["id"],
+                "topic_id_str": room["id"],
+                "type": "group",
+                "name": room["customer_name"],
+                "is_public_channel": False,
+                "options": orjson.dumps(options).decode(),
+                "participants": participants,
+            }
         number = int(room["id"]) if room["id"].isdigit() else room["id"]
-        return {"id": number, "id_str": room["id"], "topic_id": number, "type": "group",
-                "name": room["customer_name"], "is_public_channel": False, "options": "{}",
-                "participants": participants}
+        return {
+            "id": number,
+            "id_str": room["id"],
+            "topic_id": number,
+            "type": "group",
+            "name": room["customer_name"],
+            "is_public_channel": False,
+            "options": "{}",
+            "participants": participants,
+        }

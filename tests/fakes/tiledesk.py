@@ -81,21 +81,42 @@ class TiledeskFake(FakePlatform):
 
     def bot_document(self) -> dict[str, Any]:
         """The faq_kb as the server serialises it (no secret)."""
-        return {"_id": self.bot_id, "name": self.bot_name, "url": "https://bot.fake/tiledesk",
-                "type": "external", "id_project": self.project_id, "language": "en",
-                "trashed": False, "createdBy": self.agent_id}
+        return {
+            "_id": self.bot_id,
+            "name": self.bot_name,
+            "url": "https://bot.fake/tiledesk",
+            "type": "external",
+            "id_project": self.project_id,
+            "language": "en",
+            "trashed": False,
+            "createdBy": self.agent_id,
+        }
 
-    def add_request(self, request_id: str, lead: str = "7d3f6c1e-8b1a-4c1e-9a55-2d1f0e3b6a11"
-                    ) -> dict[str, Any]:
+    def add_request(
+        self, request_id: str, lead: str = "7d3f6c1e-8b1a-4c1e-9a55-2d1f0e3b6a11"
+    ) -> dict[str, Any]:
         """A support request with the bot as participant."""
-        return self.conversations.setdefault(request_id, {
-            "request_id": request_id, "id_project": self.project_id, "status": 200,
-            "participants": [f"bot_{self.bot_id}"], "participantsBots": [self.bot_id],
-            "participantsAgents": [], "hasBot": True, "messages": [],
-            "lead": {"_id": f"lead-{lead}", "lead_id": lead, "fullname": "guest#7d3f",
-                     "email": None, "attributes": {}},
-            "requester": {"uuid_user": lead, "role": "guest"},
-        })
+        return self.conversations.setdefault(
+            request_id,
+            {
+                "request_id": request_id,
+                "id_project": self.project_id,
+                "status": 200,
+                "participants": [f"bot_{self.bot_id}"],
+                "participantsBots": [self.bot_id],
+                "participantsAgents": [],
+                "hasBot": True,
+                "messages": [],
+                "lead": {
+                    "_id": f"lead-{lead}",
+                    "lead_id": lead,
+                    "fullname": "guest#7d3f",
+                    "email": None,
+                    "attributes": {},
+                },
+                "requester": {"uuid_user": lead, "role": "guest"},
+            },
+        )
 
     # ------------------------------------------------------------ auth
 
@@ -110,15 +131,13 @@ class TiledeskFake(FakePlatform):
         try:
             audience = jwt.decode(token, options={"verify_signature": False}).get("aud", "")
             key = self._key_for(str(audience))
-            claims = jwt.decode(token, key, algorithms=["HS256"],
-                                options={"verify_aud": False})
+            claims = jwt.decode(token, key, algorithms=["HS256"], options={"verify_aud": False})
         except (jwt.InvalidTokenError, KeyError):
             return text_response("Unauthorized", 401)
         if claims.get("sub") == "bot" and claims.get("_id") != self.bot_id:
             return text_response("Unauthorized", 401)
         if request.match_info["project_id"] != self.project_id:
-            return json_response({"success": False, "msg": "you dont belong to the project."},
-                                 403)
+            return json_response({"success": False, "msg": "you dont belong to the project."}, 403)
         return claims
 
     def _key_for(self, audience: str) -> str:
@@ -157,12 +176,19 @@ class TiledeskFake(FakePlatform):
             conversation = self.add_request(request_id)
         sender = body.get("sender") or principal.get("_id")
         message = {
-            "_id": f"{next(self._ids):024x}", "sender": sender,
+            "_id": f"{next(self._ids):024x}",
+            "sender": sender,
             "senderFullname": body.get("senderFullname") or principal.get("name", ""),
-            "recipient": request_id, "type": kind, "channel_type": "group",
-            "text": body.get("text", ""), "attributes": body.get("attributes"),
-            "metadata": body.get("metadata"), "channel": {"name": "chat21"}, "status": 0,
-            "id_project": self.project_id, "createdBy": sender,
+            "recipient": request_id,
+            "type": kind,
+            "channel_type": "group",
+            "text": body.get("text", ""),
+            "attributes": body.get("attributes"),
+            "metadata": body.get("metadata"),
+            "channel": {"name": "chat21"},
+            "status": 0,
+            "id_project": self.project_id,
+            "createdBy": sender,
         }
         conversation["messages"].append(message)
         if "\\agent" in str(message["text"]):
@@ -196,8 +222,9 @@ class TiledeskFake(FakePlatform):
         body = await read_fields(request) or {}
         member = body.get("member")
         if not member:
-            return json_response({"errors": [{"msg": "Invalid value", "param": "member",
-                                              "location": "body"}]}, 422)
+            return json_response(
+                {"errors": [{"msg": "Invalid value", "param": "member", "location": "body"}]}, 422
+            )
         conversation = self._conversation(request)
         if isinstance(conversation, web.Response):
             return conversation
@@ -232,34 +259,47 @@ class TiledeskFake(FakePlatform):
         via = spec.get("via", "bot")
         how = spec.get("signature", "valid")
         request_id = spec.get(
-            "request_id", f"support-group-{self.project_id}-2c3d4e5f60718293a4b5c6d7e8f90a1b")
-        conversation = self.add_request(request_id, spec.get("user", "7d3f6c1e-8b1a-4c1e-9a55-"
-                                                             "2d1f0e3b6a11"))
+            "request_id", f"support-group-{self.project_id}-2c3d4e5f60718293a4b5c6d7e8f90a1b"
+        )
+        conversation = self.add_request(request_id, spec.get("user", "7d3f6c1e-8b1a-4c1e-9a55-2d1f0e3b6a11"))
         if spec.get("kind") == "request_close":
-            via, event, payload = "resthook", "request.close", {
-                **self._public(conversation), "status": 1000, "closed_by": self.agent_id}
+            via, event, payload = (
+                "resthook",
+                "request.close",
+                {**self._public(conversation), "status": 1000, "closed_by": self.agent_id},
+            )
         else:
             event, payload = "message.create", self._message(spec, conversation)
         if via == "resthook":
-            hook = {"_id": self.subscription_id, "event": event, "target": "https://bot.fake",
-                    "id_project": self.project_id, "createdBy": self.agent_id}
-            key, aud, sub = self.subscription_secret, f"subscriptions/{self.subscription_id}", \
-                "subscription"
+            hook = {
+                "_id": self.subscription_id,
+                "event": event,
+                "target": "https://bot.fake",
+                "id_project": self.project_id,
+                "createdBy": self.agent_id,
+            }
+            key, aud, sub = self.subscription_secret, f"subscriptions/{self.subscription_id}", "subscription"
         else:
             hook = self.bot_document()
             key, aud, sub = self.bot_secret, f"bots/{self.bot_id}", "bot"
-        body: dict[str, Any] = {"timestamp": int(time.time() * 1000), "payload": payload,
-                                "hook": hook}
+        body: dict[str, Any] = {"timestamp": int(time.time() * 1000), "payload": payload, "hook": hook}
         if how != "none":
             signing_key = key if how == "valid" else "forged-" + key
-            claims = {**hook, "iss": "https://tiledesk.com", "sub": sub,
-                      "aud": AUD_PREFIX + aud, "jti": str(uuid.uuid4()), "iat": int(time.time())}
+            claims = {
+                **hook,
+                "iss": "https://tiledesk.com",
+                "sub": sub,
+                "aud": AUD_PREFIX + aud,
+                "jti": str(uuid.uuid4()),
+                "iat": int(time.time()),
+            }
             body["token"] = jwt.encode(claims, signing_key, algorithm="HS256")
-        headers: dict[str, str] = {"User-Agent": "tiledesk-bot" if via == "bot"
-                                   else "tiledesk-webhooks", "Origin": "http://localhost:3000"}
+        headers: dict[str, str] = {
+            "User-Agent": "tiledesk-bot" if via == "bot" else "tiledesk-webhooks",
+            "Origin": "http://localhost:3000",
+        }
         if via == "resthook" and how != "none":
-            headers["x-hook-secret"] = self.subscription_secret if how == "valid" \
-                else "forged-secret"
+            headers["x-hook-secret"] = self.subscription_secret if how == "valid" else "forged-secret"
         return Webhook(orjson.dumps(body), headers)
 
     def _message(self, spec: dict[str, Any], conversation: dict[str, Any]) -> dict[str, Any]:
@@ -284,26 +324,46 @@ class TiledeskFake(FakePlatform):
             conversation["participantsAgents"] = [self.agent_id]
         elif kind == "image":
             message_type = "image"
-            metadata = {"src": spec.get("url", "https://files.fake/pic.png"), "width": 200,
-                        "height": 200}
+            metadata = {"src": spec.get("url", "https://files.fake/pic.png"), "width": 200, "height": 200}
         elif kind in ("member_joined", "member_left", "chat_closed"):
             sender, name = "system", "System"
-            key = {"member_joined": "MEMBER_JOINED_GROUP", "member_left": "MEMBER_LEFT_GROUP",
-                   "chat_closed": "CHAT_CLOSED"}[kind]
+            key = {
+                "member_joined": "MEMBER_JOINED_GROUP",
+                "member_left": "MEMBER_LEFT_GROUP",
+                "chat_closed": "CHAT_CLOSED",
+            }[kind]
             label: dict[str, Any] = {"key": key}
             if kind != "chat_closed":
-                label["parameters"] = {"member_id": spec.get("member", self.agent_id),
-                                       "fullname": "Agent One"}
-            attributes = {"subtype": "info/support", "updateconversation": True,
-                          "messagelabel": label}
+                label["parameters"] = {
+                    "member_id": spec.get("member", self.agent_id),
+                    "fullname": "Agent One",
+                }
+            attributes = {"subtype": "info/support", "updateconversation": True, "messagelabel": label}
         return {
-            "_id": f"{next(self._ids):024x}", "sender": sender, "senderFullname": name,
-            "recipient": conversation["request_id"], "type": message_type,
-            "channel_type": "group", "text": text, "status": 200,
-            "id_project": self.project_id, "createdBy": sender, "channel": {"name": "chat21"},
-            "attributes": attributes, "metadata": metadata, "__v": 0,
-            "request": {**self._public(conversation), "first_text": "hello",
-                        "department": {"_id": "dep", "name": "Default Department",
-                                       "default": True, "id_bot": self.bot_id},
-                        "channel": {"name": "chat21"}, "language": "en"},
+            "_id": f"{next(self._ids):024x}",
+            "sender": sender,
+            "senderFullname": name,
+            "recipient": conversation["request_id"],
+            "type": message_type,
+            "channel_type": "group",
+            "text": text,
+            "status": 200,
+            "id_project": self.project_id,
+            "createdBy": sender,
+            "channel": {"name": "chat21"},
+            "attributes": attributes,
+            "metadata": metadata,
+            "__v": 0,
+            "request": {
+                **self._public(conversation),
+                "first_text": "hello",
+                "department": {
+                    "_id": "dep",
+                    "name": "Default Department",
+                    "default": True,
+                    "id_bot": self.bot_id,
+                },
+                "channel": {"name": "chat21"},
+                "language": "en",
+            },
         }

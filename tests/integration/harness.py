@@ -92,16 +92,17 @@ class Harness:
     async def sent(self, count: int = 1) -> list[Recorded]:
         """Wait for `count` platform calls after the last ones looked at; returns them."""
         await self.fake.wait_for_requests(self.mark + count, timeout=TIMEOUT)
-        calls = self.fake.requests[self.mark:self.mark + count]
+        calls = self.fake.requests[self.mark : self.mark + count]
         self.mark += count
         return calls
 
     def unseen(self) -> list[Recorded]:
         """Platform calls not looked at yet."""
-        return self.fake.requests[self.mark:]
+        return self.fake.requests[self.mark :]
 
     async def flush(self, conversation_id: str) -> None:
         """Wait until every send queued for the conversation is done."""
+
         async def noop() -> None:
             return None
 
@@ -142,8 +143,7 @@ async def start(
         tmp_path,
         bots={"dir": BOTS},
         server={"external_url": "https://orchestrator.example.com"},
-        channels={"test_on_sync": test_on_sync, "max_attempts": MAX_ATTEMPTS,
-                  "send_timeout": TIMEOUT},
+        channels={"test_on_sync": test_on_sync, "max_attempts": MAX_ATTEMPTS, "send_timeout": TIMEOUT},
     )
     app = create_app(settings, clock=lambda: OPEN)
     app[RETRY] = FAST_RETRIES
@@ -151,8 +151,7 @@ async def start(
     services = app[SERVICES]
     client = await new_client(http)
     await client.post("/sync", {"bot": "support-desk", "channels": {channel: config}}, status=200)
-    return Harness(http, client, services, Watch(services), tmp_path / "orchestrator.db", channel,
-                   fake, tail)
+    return Harness(http, client, services, Watch(services), tmp_path / "orchestrator.db", channel, fake, tail)
 
 
 def postbacks(body: dict[str, Any]) -> list[str]:
@@ -167,5 +166,6 @@ def actions(body: dict[str, Any]) -> list[str]:
     """Action values of a Tiledesk/Chat21 message (template buttons or gallery buttons)."""
     attachment = (body.get("attributes") or {}).get("attachment") or {}
     buttons = attachment.get("buttons", []) + [
-        b for item in attachment.get("gallery", []) for b in item.get("buttons", [])]
+        b for item in attachment.get("gallery", []) for b in item.get("buttons", [])
+    ]
     return [b["action"] for b in buttons if b["type"] == "action"]

@@ -15,13 +15,17 @@ USER = "6d011n62ir097c0143cc42dc"
 
 
 def config(fake: Chat21Fake) -> dict[str, Any]:
-    return {"apiUrl": f"{fake.url}/api", "appId": fake.app_id, "botId": fake.bot_id,
-            "jwtKey": fake.jwt_key, "webhookSecret": SECRET}
+    return {
+        "apiUrl": f"{fake.url}/api",
+        "appId": fake.app_id,
+        "botId": fake.bot_id,
+        "jwtKey": fake.jwt_key,
+        "webhookSecret": SECRET,
+    }
 
 
 async def chat21_app(aiohttp_client, tmp_path, chat21: Chat21Fake) -> Harness:
-    return await start(aiohttp_client, tmp_path, "chat21", config(chat21), chat21,
-                       tail=f"?secret={SECRET}")
+    return await start(aiohttp_client, tmp_path, "chat21", config(chat21), chat21, tail=f"?secret={SECRET}")
 
 
 async def test_conversation_buttons_gallery_and_account_linking(
@@ -32,8 +36,10 @@ async def test_conversation_buttons_gallery_and_account_linking(
     [welcome] = await h.sent()
     assert welcome.path == f"/api/{chat21.app_id}/messages" and welcome.status == 200
     token = welcome.headers["Authorization"]  # a raw JWT, no scheme
-    assert jwt.decode(token, chat21.jwt_key, algorithms=["HS256"],
-                      options={"verify_aud": False})["sub"] == chat21.bot_id
+    assert (
+        jwt.decode(token, chat21.jwt_key, algorithms=["HS256"], options={"verify_aud": False})["sub"]
+        == chat21.bot_id
+    )
     body = welcome.json
     assert (body["recipient_id"], body["channel_type"]) == (USER, "direct")
     assert body["recipient_fullname"] == "Andrea Sponziello"
@@ -59,8 +65,7 @@ async def test_group_conversation(aiohttp_client, tmp_path, chat21: Chat21Fake) 
     h = await chat21_app(aiohttp_client, tmp_path, chat21)
     await h.post({"channel_type": "group", "text": "hello"})
     [welcome] = await h.sent()
-    assert (welcome.json["recipient_id"], welcome.json["channel_type"]) == (chat21.group_id,
-                                                                           "group")
+    assert (welcome.json["recipient_id"], welcome.json["channel_type"]) == (chat21.group_id, "group")
 
 
 async def test_wrong_or_missing_secret_and_forged_jwt_store_nothing(
@@ -79,9 +84,7 @@ async def test_wrong_or_missing_secret_and_forged_jwt_store_nothing(
     await h.sent()
 
 
-async def test_redelivered_webhook_is_processed_once(
-    aiohttp_client, tmp_path, chat21: Chat21Fake
-) -> None:
+async def test_redelivered_webhook_is_processed_once(aiohttp_client, tmp_path, chat21: Chat21Fake) -> None:
     h = await chat21_app(aiohttp_client, tmp_path, chat21)
     webhook = chat21.build_webhook({"text": "hello"})
     assert (await h.post_raw(webhook))[0] == 200
@@ -92,9 +95,7 @@ async def test_redelivered_webhook_is_processed_once(
     assert len(await h.sent()) == 1 and h.unseen() == []
 
 
-async def test_platform_500_is_retried_then_succeeds(
-    aiohttp_client, tmp_path, chat21: Chat21Fake
-) -> None:
+async def test_platform_500_is_retried_then_succeeds(aiohttp_client, tmp_path, chat21: Chat21Fake) -> None:
     h = await chat21_app(aiohttp_client, tmp_path, chat21)
     chat21.fail_next(1, 500)
     await h.post({"text": "hello"})

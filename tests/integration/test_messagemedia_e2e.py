@@ -15,13 +15,13 @@ USER = "3898c5e4-73cc-44f9-812f-3698a4c3bb1d"
 
 
 def config(fake: MessageMediaFake) -> dict[str, Any]:
-    return {"apiUrl": fake.url, "apiKey": fake.api_key, "apiSecret": fake.api_secret,
-            "webhookSecret": SECRET}
+    return {"apiUrl": fake.url, "apiKey": fake.api_key, "apiSecret": fake.api_secret, "webhookSecret": SECRET}
 
 
 async def mm_app(aiohttp_client, tmp_path, messagemedia: MessageMediaFake) -> Harness:
-    return await start(aiohttp_client, tmp_path, "messagemedia", config(messagemedia),
-                       messagemedia, tail=f"/{SECRET}")
+    return await start(
+        aiohttp_client, tmp_path, "messagemedia", config(messagemedia), messagemedia, tail=f"/{SECRET}"
+    )
 
 
 def replies(body: dict[str, Any]) -> dict[str, str]:
@@ -39,16 +39,28 @@ async def test_conversation_with_numbered_choices(
     assert welcome.headers["Authorization"] == f"Basic {expected.decode()}"
     assert (welcome.json["channel"], welcome.json["type"]) == ("facebook", "actions")
     assert "1. FAQ" in welcome.json["text"] and "5. Talk to a person" in welcome.json["text"]
-    assert replies(welcome.json) == {"1": "FAQ", "2": "Order status", "3": "Contact us",
-                                     "4": "Link my account", "5": "Talk to a person"}
+    assert replies(welcome.json) == {
+        "1": "FAQ",
+        "2": "Order status",
+        "3": "Contact us",
+        "4": "Link my account",
+        "5": "Talk to a person",
+    }
 
     # A tapped reply action sends its number back: it becomes the option's payload.
     await h.post({"kind": "reply", "text": "1"})
     assert h.watch.user_messages()[-1].message.payload == {
-        "type": "postback", "payload": "MENU_FAQ", "text": "1"}
+        "type": "postback",
+        "payload": "MENU_FAQ",
+        "text": "1",
+    }
     [faq] = await h.sent()
-    assert replies(faq.json) == {"1": "Opening hours", "2": "Shipping", "3": "Returns & refunds",
-                                 "4": "Pricing"}
+    assert replies(faq.json) == {
+        "1": "Opening hours",
+        "2": "Shipping",
+        "3": "Returns & refunds",
+        "4": "Pricing",
+    }
 
     # The carousel: cards as text, links as "label: URL", choices numbered.
     await h.post({"text": " 4 "})

@@ -12,13 +12,23 @@ SECRET = "mc-webhook-secret-0123456789"
 
 
 def sdk_config(fake: QiscusFake) -> dict[str, Any]:
-    return {"apiUrl": fake.url, "appId": fake.app_id, "secretKey": fake.secret_key,
-            "botUserId": fake.bot_user_id, "signatureToken": fake.signature_token}
+    return {
+        "apiUrl": fake.url,
+        "appId": fake.app_id,
+        "secretKey": fake.secret_key,
+        "botUserId": fake.bot_user_id,
+        "signatureToken": fake.signature_token,
+    }
 
 
 def multichannel_config(fake: QiscusFake) -> dict[str, Any]:
-    return {"mode": "multichannel", "apiUrl": fake.url, "appId": fake.app_id,
-            "secretKey": fake.secret_key, "webhookSecret": SECRET}
+    return {
+        "mode": "multichannel",
+        "apiUrl": fake.url,
+        "appId": fake.app_id,
+        "secretKey": fake.secret_key,
+        "webhookSecret": SECRET,
+    }
 
 
 async def sdk(aiohttp_client, tmp_path, qiscus: QiscusFake) -> Harness:
@@ -26,8 +36,9 @@ async def sdk(aiohttp_client, tmp_path, qiscus: QiscusFake) -> Harness:
 
 
 async def multichannel(aiohttp_client, tmp_path, qiscus: QiscusFake) -> Harness:
-    return await start(aiohttp_client, tmp_path, "qiscus", multichannel_config(qiscus), qiscus,
-                       tail=f"/{SECRET}")
+    return await start(
+        aiohttp_client, tmp_path, "qiscus", multichannel_config(qiscus), qiscus, tail=f"/{SECRET}"
+    )
 
 
 async def test_sdk_conversation_buttons_carousel_and_account_linking(
@@ -49,7 +60,10 @@ async def test_sdk_conversation_buttons_carousel_and_account_linking(
     # A button click comes back as `button_postback_response` with the button's payload.
     await h.post({"kind": "postback", "payload": "MENU_FAQ", "text": "FAQ", "room_id": "42"})
     assert h.watch.user_messages()[-1].message.payload == {
-        "type": "postback", "payload": "MENU_FAQ", "text": "FAQ"}
+        "type": "postback",
+        "payload": "MENU_FAQ",
+        "text": "FAQ",
+    }
     [faq] = await h.sent()
     assert faq.json["message"] == "What would you like to know?"
     assert postbacks(faq.json) == ["FAQ_HOURS", "FAQ_SHIPPING", "FAQ_RETURNS", "FAQ_PRICING"]
@@ -61,8 +75,11 @@ async def test_sdk_conversation_buttons_carousel_and_account_linking(
     cards = carousel.json["payload"]["cards"]
     assert [c["title"] for c in cards] == ["Free", "Pro", "Business"]
     assert postbacks(carousel.json) == ["PLAN:free", "PLAN:pro", "PLAN:business"]
-    assert {"label": "Details", "type": "link",
-            "payload": {"url": "https://shop.example.com/pricing#pro"}} in cards[1]["buttons"]
+    assert {
+        "label": "Details",
+        "type": "link",
+        "payload": {"url": "https://shop.example.com/pricing#pro"},
+    } in cards[1]["buttons"]
 
     await h.post({"kind": "postback", "payload": "MENU_LINK", "text": "Link", "room_id": "42"})
     [link] = await h.sent()
@@ -143,8 +160,10 @@ async def test_multichannel_conversation_through_the_bot_endpoint(
     assert welcome.json["sender_email"] == qiscus.sender_email
     assert postbacks(welcome.json)[:2] == ["MENU_FAQ", "MENU_ORDER"] and welcome.status == 200
     # The bot webhook is unsigned: without the URL secret it is refused.
-    status, _ = await h.post_raw(qiscus.build_webhook({"mode": "multichannel", "text": "x"}),
-                                 url=h.hook.removesuffix(f"/{SECRET}") + "/wrong")
+    status, _ = await h.post_raw(
+        qiscus.build_webhook({"mode": "multichannel", "text": "x"}),
+        url=h.hook.removesuffix(f"/{SECRET}") + "/wrong",
+    )
     assert status == 403 and len(h.watch.user_messages()) == 1
 
 

@@ -12,8 +12,13 @@ from tests.integration.harness import Harness, actions, start
 
 
 def config(fake: TiledeskFake) -> dict[str, Any]:
-    return {"apiUrl": fake.url, "projectId": fake.project_id, "botId": fake.bot_id,
-            "botSecret": fake.bot_secret, "subscriptionSecret": fake.subscription_secret}
+    return {
+        "apiUrl": fake.url,
+        "projectId": fake.project_id,
+        "botId": fake.bot_id,
+        "botSecret": fake.bot_secret,
+        "subscriptionSecret": fake.subscription_secret,
+    }
 
 
 async def tiledesk_app(aiohttp_client, tmp_path, tiledesk: TiledeskFake) -> Harness:
@@ -35,14 +40,16 @@ async def test_conversation_buttons_gallery_and_account_linking(
     assert scheme == "JWT" and jwt.decode(token, options={"verify_signature": False})["sub"] == "bot"
     assert welcome.json["text"].startswith("Hi! I'm the support bot")
     assert welcome.json["attributes"]["attachment"]["type"] == "template"
-    assert actions(welcome.json) == ["MENU_FAQ", "MENU_ORDER", "MENU_CONTACT", "MENU_LINK",
-                                     "HANDOFF"]
+    assert actions(welcome.json) == ["MENU_FAQ", "MENU_ORDER", "MENU_CONTACT", "MENU_LINK", "HANDOFF"]
     assert welcome.status == 200
 
     # A click on an action button comes back as `attributes.action`.
     await h.post({"kind": "action", "action": "MENU_FAQ", "text": "FAQ", "request_id": REQUEST})
     assert h.watch.user_messages()[-1].message.payload == {
-        "type": "postback", "payload": "MENU_FAQ", "text": "FAQ"}
+        "type": "postback",
+        "payload": "MENU_FAQ",
+        "text": "FAQ",
+    }
     [faq] = await h.sent()
     assert actions(faq.json) == ["FAQ_HOURS", "FAQ_SHIPPING", "FAQ_RETURNS", "FAQ_PRICING"]
 
@@ -136,8 +143,10 @@ async def test_handoff_to_an_agent_and_back_to_the_bot(
 
     await h.post({**request, "via": "resthook", "kind": "member_left"})
     readd, csat = await h.sent(2)
-    assert (readd.path, readd.json) == (f"/{tiledesk.project_id}/requests/{REQUEST}/participants",
-                                        {"member": f"bot_{tiledesk.bot_id}"})
+    assert (readd.path, readd.json) == (
+        f"/{tiledesk.project_id}/requests/{REQUEST}/participants",
+        {"member": f"bot_{tiledesk.bot_id}"},
+    )
     assert csat.json["text"].startswith("How would you rate")
     assert actions(csat.json) == ["CSAT_1", "CSAT_2", "CSAT_3", "CSAT_4", "CSAT_5"]
     assert f"bot_{tiledesk.bot_id}" in tiledesk.conversations[REQUEST]["participants"]
