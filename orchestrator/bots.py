@@ -244,12 +244,9 @@ class BotRunner:
         soon = self._clock().timestamp() + self._timer_poll
         if any(t.due.timestamp() <= soon for t in timers):
             self._timers_wake.set()
-        replies = [
-            await self._services.messages.create(
-                client_id, conversation.id, reply, incoming_id=turn.incoming_id
-            )
-            for reply in result.replies
-        ]
+        replies = await self._services.messages.create_replies(
+            client_id, conversation.id, result.replies, turn.incoming_id
+        )
         if result.handoff is not None:
             await self._services.bus.publish(
                 "handoff.requested",

@@ -24,6 +24,18 @@ from .users import ConversationService, UserService
 
 
 @dataclass(frozen=True, slots=True)
+class _Draft:
+    """A message about to be created."""
+
+    payload: dict[str, Any]
+    author_id: str | None = None
+    incoming_id: str | None = None
+    message_id: str | None = None
+    collect: bool = False
+    source: Endpoint | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MessageCreated:
     """The bus event for a stored message."""
 
@@ -64,45 +76,44 @@ class MessageService:
 
         Runs to completion even if the request that asked for it is cancelled, so a stored
         message is always announced."""
-        return await asyncio.shield(
-            self._create(
-                client_id, conversation_id, payload, author_id, incoming_id, message_id, collect, source
-            )
-        )
+        draft = _Draft(payload, author_id, incoming_id, message_id, collect, source)
+        [message] = await asyncio.shield(self._create(client_id, conversation_id, [draft]))
+        return message
 
-    async def _create(
-        self,
-        client_id: str,
-        conversation_id: str,
-        payload: dict[str, Any],
-        author_id: str | None,
-        incoming_id: str | None,
-        message_id: str | None,
-        collect: bool,
-        source: Endpoint | None,
-    ) -> Message:
-        if author_id is not None:
+    async def create_replies(
+        self, client_id: str, conversation_id: str, payloads: list[dict[str, Any]], incoming_id: str | None
+    ) -> list[Message]:
+        """The bot's replies of one turn, stored together (one transaction), in order."""
+        drafts = [_Draft(payload, None, incoming_id) for payload in payloads]
+        return await asyncio.shield(self._create(client_id, conversation_id, drafts))
+
+    async def _create(self, client_id: str, conversation_id: str, drafts: list[_Draft]) -> list[Message]:
+        for author_id in {d.author_id for d in drafts if d.author_id is not None}:
             await self._users.get(client_id, author_id)
         conversation = await self._conversations.get(client_id, conversation_id)
-        message = Message(
-            message_id or str(uuid.uuid4()),
-            conversation.id,
-            author_id,
-            utcnow(),
-            payload,
-            incoming_id if author_id is None else None,
-        )
         channel = await self._endpoints.channel_name(conversation.id)
-        event = events.message_new(conversation, message, channel, collect)
-        await self._store.create_message(message, [event])
-        if await self._store.wants_events(client_id, event.type):
+        stored = []
+        for draft in drafts:
+            message = Message(
+                draft.message_id or str(uuid.uuid4()),
+                conversation.id,
+                draft.author_id,
+                utcnow(),
+                draft.payload,
+                draft.incoming_id if draft.author_id is None else None,
+            )
+            stored.append((message, [events.message_new(conversation, message, channel, draft.collect)]))
+        if not stored:
+            return []
+        await self._store.create_messages(stored)
+        if await self._store.wants_events(client_id, "message.new"):
             await self._bus.publish("outbox", None)
-        await self._bus.publish(
-            "message.created", MessageCreated(client_id, conversation, message, source, collect)
-        )
-        if message.incoming_id is not None:
-            await self._bus.publish(f"collect.{message.incoming_id}", message)
-        return message
+        for draft, (message, _) in zip(drafts, stored, strict=True):
+            created = MessageCreated(client_id, conversation, message, draft.source, draft.collect)
+            await self._bus.publish("message.created", created)
+            if message.incoming_id is not None:
+                await self._bus.publish(f"collect.{message.incoming_id}", message)
+        return [message for message, _ in stored]
 
     async def get(self, client_id: str, message_id: str) -> Message:
         """One of the client's messages, or NotFound."""

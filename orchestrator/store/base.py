@@ -129,7 +129,8 @@ class Store(ABC):
 
     # -- messages
     @abstractmethod
-    async def create_message(self, message: Message, events: Sequence[OutboxEvent]) -> None: ...
+    async def create_messages(self, messages: Sequence[tuple[Message, Sequence[OutboxEvent]]]) -> None:
+        """Store messages, in order, each with its webhook events, in one transaction."""
 
     @abstractmethod
     async def get_message(self, message_id: str) -> Message | None: ...

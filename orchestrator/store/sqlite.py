@@ -322,21 +322,22 @@ class SQLiteStore(Store):
 
     # -- messages
 
-    async def create_message(self, message: Message, events: Sequence[OutboxEvent]) -> None:
-        def work(db: sqlite3.Connection) -> Any:
-            db.execute(
-                "INSERT INTO messages (id, conversation_id, author_id, sent_on, payload, incoming_id)"
-                " VALUES (?,?,?,?,?,?)",
-                (
-                    message.id,
-                    message.conversation_id,
-                    message.author_id,
-                    iso(message.sent_on),
-                    jsonutil.dumps(message.payload),
-                    message.incoming_id,
-                ),
-            )
-            self._write_events(db, events)
+    async def create_messages(self, messages: Sequence[tuple[Message, Sequence[OutboxEvent]]]) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            for message, events in messages:
+                db.execute(
+                    "INSERT INTO messages (id, conversation_id, author_id, sent_on, payload, incoming_id)"
+                    " VALUES (?,?,?,?,?,?)",
+                    (
+                        message.id,
+                        message.conversation_id,
+                        message.author_id,
+                        iso(message.sent_on),
+                        jsonutil.dumps(message.payload),
+                        message.incoming_id,
+                    ),
+                )
+                self._write_events(db, events)
 
         await self._write(work)
 
