@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 TriggerKind = Literal["payload", "regex", "keywords", "event"]
@@ -21,6 +22,7 @@ def normalise(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", stripped.casefold()).split())
 
 
+@lru_cache(maxsize=65_536)  # users repeat the same words; keywords are few
 def edit_distance(a: str, b: str, limit: int) -> int:
     """Optimal-string-alignment distance (typos incl. swaps), cut off above `limit`."""
     if abs(len(a) - len(b)) > limit:
@@ -142,6 +144,8 @@ def _keyword_score(words: tuple[str, ...], tokens: tuple[str, ...], fuzzy: bool)
             total = 0
             for w, t in zip(words, window, strict=True):
                 limit = allowed_typos(w)
+                if w != t and limit == 0:
+                    break
                 d = 0 if w == t else edit_distance(t, w, limit)
                 if d > limit:
                     break
