@@ -19,7 +19,7 @@ from orchestrator.channels.base import (
     RetryPolicy,
     VerificationError,
 )
-from tests.fakes.base import FakePlatform
+from tests.fakes.base import serving
 from tests.fakes.chat21 import Chat21Fake
 from tests.fakes.messagemedia import MessageMediaFake
 from tests.fakes.qiscus import QiscusFake
@@ -49,39 +49,31 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def _serve(fake: FakePlatform) -> AsyncIterator[Any]:
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
-
-
 @pytest.fixture
 async def qiscus_fake() -> AsyncIterator[QiscusFake]:
     """A running Qiscus fake."""
-    async for fake in _serve(QiscusFake()):
+    async for fake in serving(QiscusFake()):
         yield fake
 
 
 @pytest.fixture
 async def tiledesk_fake() -> AsyncIterator[TiledeskFake]:
     """A running Tiledesk fake."""
-    async for fake in _serve(TiledeskFake()):
+    async for fake in serving(TiledeskFake()):
         yield fake
 
 
 @pytest.fixture
 async def chat21_fake() -> AsyncIterator[Chat21Fake]:
     """A running Chat21 fake."""
-    async for fake in _serve(Chat21Fake()):
+    async for fake in serving(Chat21Fake()):
         yield fake
 
 
 @pytest.fixture
 async def mm_fake() -> AsyncIterator[MessageMediaFake]:
     """A running MessageMedia fake."""
-    async for fake in _serve(MessageMediaFake()):
+    async for fake in serving(MessageMediaFake()):
         yield fake
 
 

@@ -11,8 +11,9 @@ Control API, on every fake (not recorded, never failed):
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 import orjson
@@ -254,3 +255,15 @@ class FakePlatform:
     async def _control_reset(self, request: web.Request) -> web.Response:
         self.requests.clear()
         return json_response({"ok": True})
+
+
+F = TypeVar("F", bound="FakePlatform")
+
+
+async def serving(fake: F) -> AsyncIterator[F]:
+    """Run a fake for a pytest fixture: `async for fake in serving(QiscusFake()): yield fake`."""
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
