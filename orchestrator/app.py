@@ -14,6 +14,7 @@ from .bus import open_bus
 from .channels.gateway import setup_channels
 from .config import Settings
 from .engine_http import AiohttpHttpPort
+from .housekeeping import Housekeeping
 from .reload import BotReloader
 from .services.container import Services
 from .store import open_store
@@ -58,8 +59,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     http = AiohttpHttpPort()
     runner = BotRunner(services, app[CATALOG], http, clock=app[CLOCK])  # type: ignore[arg-type]
     services.bots = runner
+    housekeeping = Housekeeping(services)
     await worker.start()
     await runner.start()
+    housekeeping.start()
     reloader = app.get(RELOADER)
     if reloader is not None:
         await reloader.start()
@@ -68,6 +71,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     finally:
         if reloader is not None:
             await reloader.stop()
+        await housekeeping.stop()
         await runner.stop()
         await worker.stop()
         await http.close()

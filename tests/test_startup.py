@@ -102,3 +102,23 @@ async def test_an_empty_admin_key_is_warned_about(
     with caplog.at_level(logging.WARNING):
         await aiohttp_client(create_app(make_settings(tmp_path)))
     assert any("admin_key is empty" in r.getMessage() for r in caplog.records)
+
+
+async def test_old_dedupe_ids_and_channel_values_are_swept(tmp_path: Path) -> None:
+    import time
+
+    from orchestrator.services.channel_state import ChannelStateService
+
+    store = SQLiteStore(str(tmp_path / "db.sqlite"))
+    await store.open()
+    state = ChannelStateService(store)
+    assert await state.seen_before("c", "qiscus", "m1") is False
+    await state.put("channels.ctx:conv", {"room_id": "r1"})
+    now = time.time()
+    assert await state.prune(now) == 0  # fresh rows stay
+    assert await state.seen_before("c", "qiscus", "m1") is True
+    assert await state.prune(now + 3 * 86_400) == 1  # the dedupe id is gone after 2 days…
+    assert await state.get("channels.ctx:conv") == {"room_id": "r1"}  # …the value is not
+    assert await state.prune(now + 31 * 86_400) == 1
+    assert await state.get("channels.ctx:conv") is None
+    await store.close()

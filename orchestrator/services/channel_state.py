@@ -3,10 +3,14 @@ per-conversation values (reply contexts, numbered-choice maps)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..store import Store
 from ..store.records import ChannelConfig
+
+DEDUPE_DAYS = 2  # platforms retry a webhook within minutes or hours, never days
+VALUES_DAYS = 30  # a conversation silent this long is answered again from its next message
 
 
 class ChannelStateService:
@@ -30,3 +34,9 @@ class ChannelStateService:
     async def put(self, key: str, value: Any) -> None:
         """Keep a value for a conversation."""
         await self._store.set_kv(key, value)
+
+    async def prune(self, now: float | None = None) -> int:
+        """Forget old dedupe ids and values of long-silent conversations; rows removed."""
+        now = time.time() if now is None else now
+        day = 86_400
+        return await self._store.prune(now - DEDUPE_DAYS * day, now - VALUES_DAYS * day)

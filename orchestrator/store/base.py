@@ -232,3 +232,8 @@ class Store(ABC):
 
     @abstractmethod
     async def set_kv(self, key: str, value: Any) -> None: ...
+
+    @abstractmethod
+    async def prune(self, seen_before: float, values_before: float) -> int:
+        """Forget platform ids recorded before `seen_before` and values not written since
+        `values_before` (epoch seconds); how many rows went."""

@@ -8,6 +8,7 @@ connection: aiosqlite runs every statement on one thread, in order.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
@@ -528,11 +529,11 @@ class SQLiteStore(Store):
             (client_id,),
         )
         result: dict[str, list[HealthEvent]] = {}
-        for channel, type_, time, data in rows:
+        for channel, type_, at, data in rows:
             events = result.setdefault(channel, [])
             if len(events) < per_channel:
                 loaded = jsonutil.loads(data) if data is not None else None
-                events.append(HealthEvent(channel, type_, parse_iso(time), loaded))
+                events.append(HealthEvent(channel, type_, parse_iso(at), loaded))
         return result
 
     # -- bots
@@ -615,8 +616,9 @@ class SQLiteStore(Store):
     async def seen_inbound(self, client_id: str, channel: str, platform_id: str) -> bool:
         def work(db: sqlite3.Connection) -> Any:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO inbound_seen (client_id, channel, platform_id) VALUES (?,?,?)",
-                (client_id, channel, platform_id),
+                "INSERT OR IGNORE INTO inbound_seen (client_id, channel, platform_id, seen_at)"
+                " VALUES (?,?,?,?)",
+                (client_id, channel, platform_id, time.time()),
             )
             return cursor.rowcount == 0
 
@@ -629,12 +631,20 @@ class SQLiteStore(Store):
     async def set_kv(self, key: str, value: Any) -> None:
         def work(db: sqlite3.Connection) -> Any:
             db.execute(
-                "INSERT INTO kv (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, jsonutil.dumps(value)),
+                "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key)"
+                " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (key, jsonutil.dumps(value), time.time()),
             )
 
         await self._write(work)
+
+    async def prune(self, seen_before: float, values_before: float) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            seen = db.execute("DELETE FROM inbound_seen WHERE seen_at < ?", (seen_before,))
+            values = db.execute("DELETE FROM kv WHERE updated_at < ?", (values_before,))
+            return seen.rowcount + values.rowcount
+
+        return await self._write(work)
 
 
 def _apply_migration(version: int, sql: str, db: sqlite3.Connection) -> None:
