@@ -34,7 +34,11 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     Loads every bot first: a broken bot raises `BotLoadError` with all its diagnostics.
     `clock` is the bots' notion of now (tests pin it to check business hours)."""
     app = web.Application(client_max_size=settings.server.body_limit)
-    services = Services.build(settings, open_store(settings.storage.url), open_bus(settings.bus.url))
+    services = Services.build(
+        settings,
+        open_store(settings.storage.url, settings.storage.encryption_key),
+        open_bus(settings.bus.url),
+    )
     catalog = BotCatalog(Path(settings.bots.dir))
     catalog.load_all()
     services.sync.bot_exists = catalog.exists

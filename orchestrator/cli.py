@@ -342,7 +342,7 @@ def _explain(args: argparse.Namespace) -> int:
         return 2
 
     async def read() -> list[dict]:
-        store = open_store(settings.storage.url)
+        store = open_store(settings.storage.url, settings.storage.encryption_key)
         await store.open()
         try:
             return await store.list_traces(args.conversation)

@@ -32,6 +32,16 @@ class ServerSettings(_Section):
 
 class StorageSettings(_Section):
     url: str = "sqlite:///data/orchestrator.db"
+    encryption_key: str = Field("", description="Fernet key: encrypts channel configs and webhook tokens.")
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _fernet_key(cls, value: str) -> str:
+        from .store.secrets import valid_key
+
+        if value and not valid_key(value):
+            raise ValueError("must be a Fernet key (python -m orchestrator.store.secrets prints one)")
+        return value
 
     @field_validator("url")
     @classmethod

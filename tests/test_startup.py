@@ -122,3 +122,39 @@ async def test_old_dedupe_ids_and_channel_values_are_swept(tmp_path: Path) -> No
     assert await state.prune(now + 31 * 86_400) == 1
     assert await state.get("channels.ctx:conv") is None
     await store.close()
+
+
+async def test_channel_secrets_and_webhook_tokens_are_encrypted_at_rest(tmp_path: Path) -> None:
+    from orchestrator.store import WebhookSpec, open_store
+    from orchestrator.store.records import ChannelConfig
+    from orchestrator.store.secrets import SecretBox
+
+    key = "k" * 43 + "="  # any 32 url-safe base64 bytes make a Fernet key
+    url = f"sqlite:///{tmp_path}/db.sqlite"
+    store = open_store(url, key)
+    await store.open()
+    await store.create_client("client", "token-id", "digest")
+    config = ChannelConfig("client", "qiscus", "1.0.0", {"secretKey": "top-secret-value"})
+    await store.apply_sync("client", [config], [WebhookSpec("w", "http://h", "hook-token", None)], None, [])
+    await store.close()
+
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("db.sqlite*"))
+    assert b"top-secret-value" not in raw and b"hook-token" not in raw
+
+    store = open_store(url, key)
+    await store.open()
+    assert (await store.list_channel_configs("client"))[0].config == {"secretKey": "top-secret-value"}
+    assert (await store.list_webhooks("client"))[0].token == "hook-token"
+    await store.close()
+
+    without_key = open_store(url)
+    await without_key.open()
+    with pytest.raises(StoreError, match=r"set storage\.encryption_key"):
+        await without_key.list_channel_configs("client")
+    await without_key.close()
+    assert SecretBox().seal("plain") == "plain"  # no key: stored as before
+
+
+def test_a_bad_encryption_key_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"storage\.encryption_key"):
+        load_settings(None, environ={"ORCH_STORAGE__ENCRYPTION_KEY": "not-a-key"})

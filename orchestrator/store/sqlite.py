@@ -37,6 +37,7 @@ from .records import (
     parse_iso,
     utcnow,
 )
+from .secrets import SecretBox
 
 T = TypeVar("T")
 
@@ -54,18 +55,19 @@ def migrations(dialect: str) -> list[tuple[int, str]]:
 class SQLiteStore(Store):
     """Store backed by one SQLite file (or `:memory:`)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, secrets: SecretBox | None = None) -> None:
         self._path = path
+        self._secrets = secrets or SecretBox()
         self._db: aiosqlite.Connection | None = None
         self._webhooks: dict[str, list[Webhook]] = {}
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteStore:
+    def from_url(cls, url: str, secrets: SecretBox | None = None) -> SQLiteStore:
         """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `sqlite://:memory:`."""
         path = url.removeprefix("sqlite://")
         if (path.startswith("/") and not path.startswith("//")) or path.startswith("//"):
             path = path[1:]
-        return cls(path or ":memory:")
+        return cls(path or ":memory:", secrets)
 
     # -- lifecycle
 
@@ -151,7 +153,7 @@ class SQLiteStore(Store):
                 " ORDER BY position",
                 (client_id,),
             ).fetchall()
-            cached = [_webhook(r) for r in rows]
+            cached = [_webhook(r, self._secrets) for r in rows]
             if len(self._webhooks) > 10_000:
                 self._webhooks.clear()
             self._webhooks[client_id] = cached
@@ -231,7 +233,10 @@ class SQLiteStore(Store):
             db.execute("DELETE FROM channel_configs WHERE client_id = ?", (client_id,))
             db.executemany(
                 "INSERT INTO channel_configs (client_id, channel, version, config) VALUES (?,?,?,?)",
-                [(client_id, c.channel, c.version, jsonutil.dumps(c.config)) for c in channels],
+                [
+                    (client_id, c.channel, c.version, self._secrets.seal(jsonutil.dumps(c.config)))
+                    for c in channels
+                ],
             )
             keep = [w.id for w in webhooks]
             marks = ",".join("?" * len(keep))
@@ -245,7 +250,7 @@ class SQLiteStore(Store):
                     "INSERT INTO webhooks (id, client_id, position, url, token, events)"
                     " VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
                     " position = excluded.position, events = excluded.events",
-                    (hook.id, client_id, position, hook.url, hook.token, events),
+                    (hook.id, client_id, position, hook.url, self._secrets.seal(hook.token), events),
                 )
             db.execute("UPDATE clients SET bot_id = ? WHERE id = ?", (bot_id, client_id))
             for event in health:
@@ -265,7 +270,7 @@ class SQLiteStore(Store):
             " ORDER BY channel",
             (client_id,),
         )
-        return [ChannelConfig(r[0], r[1], r[2], jsonutil.loads(r[3])) for r in rows]
+        return [ChannelConfig(r[0], r[1], r[2], jsonutil.loads(self._secrets.open(r[3]))) for r in rows]
 
     # -- users and conversations
 
@@ -467,7 +472,9 @@ class SQLiteStore(Store):
                 if url is None:  # the webhook was removed by a later sync
                     db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
                     continue
-                claimed.append(Delivery(seq, client_id, webhook_id, url, token, body, attempts))
+                claimed.append(
+                    Delivery(seq, client_id, webhook_id, url, self._secrets.open(token), body, attempts)
+                )
             db.executemany(
                 "UPDATE outbox SET next_attempt_at = ? WHERE seq = ?",
                 [(now + lease, d.seq) for d in claimed],
@@ -667,9 +674,9 @@ def _statements(sql: str) -> list[str]:
     return statements
 
 
-def _webhook(row: Sequence[Any]) -> Webhook:
+def _webhook(row: Sequence[Any], secrets: SecretBox) -> Webhook:
     events = tuple(jsonutil.loads(row[4])) if row[4] is not None else None
-    return Webhook(row[0], row[1], row[2], row[3], events)
+    return Webhook(row[0], row[1], row[2], secrets.open(row[3]), events)
 
 
 def _message(row: Sequence[Any]) -> Message:
