@@ -265,11 +265,12 @@ class _Checker:
         bot = self.bot
         for (fid, _), step in bot.steps.items():
             fvars = self.flow_vars.setdefault(fid, set())
-            for target, _path in _targets(step.model):
+            for target, path in _targets(step.model):
                 scope, _, rest = target.partition(".")
                 name = rest.split(".")[0]
                 if scope == "conv":
                     self.conv_written.add(name)
+                    self.check_declared_conv(step, f"conv.{name}", path)
                 elif scope == "user":
                     self.user_written.add(name)
                 elif scope == "flow":
@@ -281,6 +282,22 @@ class _Checker:
             handlers.extend(flow.handlers.values())
         for h in handlers:
             self.flow_vars.setdefault(h.flow, set()).update(h.with_)
+
+    def check_declared_conv(self, step: CompiledStep, name: str, path: DataPath) -> None:
+        """W312: a bot that declares its conv.* variables writes one it did not declare
+        (most often a typo: the write silently creates a second variable)."""
+        declared = sorted(n for n in self.declared if n.startswith("conv."))
+        if not declared or name in self.declared:
+            return
+        file = step.pos.file
+        is_key = len(path) >= 2 and path[-2] == "set"  # `set: {conv.x: …}` names it as a key
+        self.report(
+            file,
+            self.pos(file, (*step.path, *path), key=is_key),
+            "warning",
+            D.W_CONV_NOT_DECLARED,
+            f"'{name}' is not declared in the bot's variables{did_you_mean(name, declared)}",
+        )
 
     def known(self, scope: str, flow: str | None) -> set[str]:
         if scope == "conv":

@@ -67,6 +67,7 @@ E_USER_NOT_PERSISTED = "E302"  # writing user.x that is not declared `persist: t
 E_VARIABLE_DECL = "E303"  # a bad variable declaration
 E_UNDECLARED = "E310"  # conv.x / user.x / flow.x read but never declared or set
 E_UNKNOWN_NAME = "E311"  # turn.x / sys.x that does not exist, or a bare name that is not a scope
+W_CONV_NOT_DECLARED = "W312"  # a conv.x written but not declared, when the bot declares its conv.*
 
 # templates
 E_TEMPLATE = "E401"  # Jinja syntax error in a template or an expression
@@ -116,6 +117,7 @@ CODES: dict[str, str] = {
     E_VARIABLE_DECL: "invalid variable declaration",
     E_UNDECLARED: "variable never declared or set",
     E_UNKNOWN_NAME: "unknown variable",
+    W_CONV_NOT_DECLARED: "conv variable written but not declared",
     E_TEMPLATE: "template syntax error",
     E_ENV_IN_REPLY: "env.* used in a reply",
     E_ENV_IN_VALUE: "env.* used in a value",
