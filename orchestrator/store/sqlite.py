@@ -7,6 +7,7 @@ connection: aiosqlite runs every statement on one thread, in order.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -58,6 +59,9 @@ class SQLiteStore(Store):
     def __init__(self, path: str, secrets: SecretBox | None = None) -> None:
         self._path = path
         self._secrets = secrets or SecretBox()
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._flushing = False
+        self._flusher: asyncio.Task[None] | None = None
         self._db: aiosqlite.Connection | None = None
         self._webhooks: dict[str, list[Webhook]] = {}
 
@@ -92,6 +96,8 @@ class SQLiteStore(Store):
             raise
 
     async def close(self) -> None:
+        if self._flusher is not None and not self._flusher.done():
+            await self._flusher  # writes already accepted are committed first
         if self._db is not None:
             await self._db.close()
             self._db = None
@@ -118,23 +124,39 @@ class SQLiteStore(Store):
         return self._db
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` as one transaction on the connection's thread: one round trip whatever
-        it does, committed before this returns (rolled back if it raises)."""
-        db = self._conn
+        """Run `work` in a transaction on the connection's thread, committed before this returns
+        (its own changes rolled back if it raises).
 
-        def transaction(conn: sqlite3.Connection) -> T:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
+        Adaptive group commit: writes that arrive while a commit is under way are run together
+        in the next one, each in its own savepoint, so many concurrent writes cost one thread
+        round trip and one commit, and a lone write costs no wait at all."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((work, future))
+        if not self._flushing:
+            self._flushing = True
+            self._flusher = asyncio.create_task(self._flush())
+        return await asyncio.shield(future)  # a cancelled caller's write still completes
 
-        # aiosqlite's own way of running a function on its thread (its public methods are one
-        # statement each; a transaction of several would cost a thread round trip apiece).
-        return await db._execute(transaction, db._conn)
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                db = self._conn
+                try:
+                    # aiosqlite's own way to run a function on its thread (its public methods
+                    # are one statement each, a round trip apiece).
+                    outcomes = await db._execute(_run_batch, db._conn, [work for work, _ in batch])
+                except BaseException as exc:  # the commit itself failed: nothing was written
+                    outcomes = [(False, exc)] * len(batch)
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._flushing = False
 
     async def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         rows = await self._conn.execute_fetchall(sql, args)
@@ -652,6 +674,29 @@ class SQLiteStore(Store):
             return seen.rowcount + values.rowcount
 
         return await self._write(work)
+
+
+def _run_batch(
+    conn: sqlite3.Connection, works: list[Callable[[sqlite3.Connection], Any]]
+) -> list[tuple[bool, Any]]:
+    """One transaction for several writes, each in a savepoint: (ok, result or exception)."""
+    conn.execute("BEGIN IMMEDIATE")
+    outcomes: list[tuple[bool, Any]] = []
+    try:
+        for work in works:
+            conn.execute("SAVEPOINT write")
+            try:
+                outcomes.append((True, work(conn)))
+            except Exception as exc:
+                conn.execute("ROLLBACK TO write")
+                outcomes.append((False, exc))
+            conn.execute("RELEASE write")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
 
 
 def _apply_migration(version: int, sql: str, db: sqlite3.Connection) -> None:

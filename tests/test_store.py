@@ -1,0 +1,47 @@
+"""The SQLite store under concurrent writes: each write is committed on its own terms."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from orchestrator.store import Conflict
+from orchestrator.store.sqlite import SQLiteStore
+
+
+async def test_a_failing_write_does_not_take_concurrent_writes_down(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "db.sqlite"))
+    await store.open()
+    await store.create_client("taken", "t0", "d0")
+    ids = [f"client-{n}" for n in range(30)]
+    results = await asyncio.gather(
+        *(store.create_client(client_id, f"t-{client_id}", "d") for client_id in ids),
+        store.create_client("taken", "t-again", "d"),  # fails in the middle of the batch
+        return_exceptions=True,
+    )
+    assert results[:-1] == [None] * 30
+    assert isinstance(results[-1], Conflict)
+    await store.close()
+
+    reopened = SQLiteStore(str(tmp_path / "db.sqlite"))
+    await reopened.open()
+    assert all([await reopened.get_client(client_id) for client_id in ids])
+    assert await reopened.get_client_token("t-again") is None  # the failed write left nothing
+    await reopened.close()
+
+
+async def test_a_write_whose_caller_gave_up_is_still_committed(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "db.sqlite"))
+    await store.open()
+    write = asyncio.create_task(store.create_client("c", "t", "d"))
+    await asyncio.sleep(0)  # the write is queued…
+    write.cancel()  # …and its caller goes away
+    with pytest.raises(asyncio.CancelledError):
+        await write
+    await store.close()  # closing waits for accepted writes
+    reopened = SQLiteStore(str(tmp_path / "db.sqlite"))
+    await reopened.open()
+    assert await reopened.get_client("c") is not None
+    await reopened.close()
