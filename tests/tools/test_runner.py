@@ -213,3 +213,12 @@ def test_name_filter(tmp_path, monkeypatch, capsys) -> None:
     out = capsys.readouterr().out
     assert "PASS  pricing shows a carousel" in out and out.count("PASS") == 1
     assert "coverage of" not in out
+
+
+def test_booleans_match_only_booleans_in_partial_matches() -> None:
+    from orchestrator.engine.conversation_tests.values import subset
+
+    assert subset({"linked": True}, {"linked": True, "id": 1})
+    assert not subset({"n": 1}, {"n": True})
+    assert not subset({"ok": False}, {"ok": 0})
+    assert subset([1, 2.0], [1, 2])

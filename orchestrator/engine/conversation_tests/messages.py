@@ -105,7 +105,10 @@ def message_problems(
         problems.extend(_card_problems(want.cards, got))
     if want.account_link is not None:
         problems.extend(_link_problems(want.account_link, got))
-    if want.image is not None and want.image is not False:
+    if want.image is False:  # `image: false`: this message must not be an image
+        if got.get("type") == "image":
+            problems.append(("it is an image, expected none", ""))
+    elif want.image is not None:
         problems.extend(_image_problems(want.image, got))
     return problems
 
@@ -168,9 +171,10 @@ def _link_problems(want: bool | LinkExpect, got: dict[str, Any]) -> list[Problem
     """The checks of an account-linking message: its url and its text."""
     problems: list[Problem] = []
     kind = got.get("type")
+    if want is False:  # `account_link: false`: this message must not be one
+        return [("it is an account link, expected none", "")] if kind == "account_linking" else []
     if kind != "account_linking":
-        if want is not False:
-            problems.append((f"a {kind} message is not an account link", ""))
+        problems.append((f"a {kind} message is not an account link", ""))
         return problems
     if not isinstance(want, LinkExpect):
         return problems

@@ -135,7 +135,10 @@ class TestRunner:
             reason = case.skip if isinstance(case.skip, str) else ""
             return TestOutcome(case.name, loaded.display, pos, "skipped", message=reason)
         started = time.perf_counter()
-        run = ConversationRun(loaded, index, bot, real_actions, coverage)
+        try:
+            run = ConversationRun(loaded, index, bot, real_actions, coverage)
+        except ValueError as exc:  # e.g. a clock that does not parse
+            return TestOutcome(case.name, loaded.display, pos, "failed", 0.0, str(exc))
         try:
             turns = await run.run()
         except CaseFailure as failure:

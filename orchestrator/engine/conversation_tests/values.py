@@ -7,7 +7,10 @@ from typing import Any
 
 
 def subset(expected: Any, actual: Any) -> bool:
-    """Expected objects match when the keys they give match (recursively); the rest is equal."""
+    """Expected objects match when the keys they give match (recursively); the rest is equal.
+    Booleans match only booleans (in Python `1 == True`; in a test it should not)."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return isinstance(expected, bool) and isinstance(actual, bool) and expected == actual
     if isinstance(expected, dict):
         return isinstance(actual, dict) and all(
             k in actual and subset(v, actual[k]) for k, v in expected.items()
@@ -18,8 +21,6 @@ def subset(expected: Any, actual: Any) -> bool:
             and len(actual) == len(expected)
             and all(subset(e, a) for e, a in zip(expected, actual, strict=True))
         )
-    if isinstance(expected, int | float) and isinstance(actual, int | float) and not isinstance(actual, bool):
-        return expected == actual and not isinstance(expected, bool)
     return expected == actual
 
 
