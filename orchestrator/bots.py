@@ -36,7 +36,7 @@ class BotCatalog:
     """The bots defined under `bots.dir`, each compiled into an immutable version.
 
     Bots are loaded through the full checker (`orchestrator check`): errors refuse the bot,
-    warnings are kept in `warnings` (per bot in `warnings_of`)."""
+    warnings are kept in `warnings`."""
 
     def __init__(self, bots_dir: Path) -> None:
         self.bots_dir = bots_dir
@@ -82,9 +82,6 @@ class BotCatalog:
     def warnings(self) -> list[Diagnostic]:
         """The checker's warnings for the installed bots."""
         return [d for bot_id in sorted(self._warnings) for d in self._warnings[bot_id]]
-
-    def warnings_of(self, bot_id: str) -> list[Diagnostic]:
-        return list(self._warnings.get(bot_id, []))
 
     def file_of(self, bot_id: str) -> Path | None:
         """The bot file a bot was loaded from."""
@@ -138,19 +135,22 @@ class BotRunner:
         self._clock, self._timer_poll = clock, timer_poll
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._subscription: Subscription | None = None
+        self._subscriptions: list[Subscription] = []
         self._timer_task: asyncio.Task[None] | None = None
         self._timers_wake = asyncio.Event()
         self._bot_of_client: dict[str, str | None] = {}
 
     async def start(self) -> None:
-        self._subscription = self._services.bus.subscribe("message.created", self._on_message)
-        self._services.bus.subscribe("client.synced", self._on_synced)
+        bus = self._services.bus
+        self._subscriptions = [
+            bus.subscribe("message.created", self._on_message),
+            bus.subscribe("client.synced", self._on_synced),
+        ]
         self._timer_task = asyncio.create_task(self._fire_timers(), name="bot-timers")
 
     async def stop(self) -> None:
-        if self._subscription:
-            self._subscription.cancel()
+        for subscription in self._subscriptions:
+            subscription.cancel()
         if self._timer_task:
             self._timer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -166,6 +166,8 @@ class BotRunner:
     def _on_message(self, event: MessageCreated) -> None:
         if event.message.author_id is None:
             return  # the bot's own (or an external bot's) message
+        if event.client_id in self._bot_of_client and self._bot_of_client[event.client_id] is None:
+            return  # known to have no built-in bot: its webhook consumer answers
         task = asyncio.create_task(self._answer(event))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -65,8 +65,3 @@ class TokenCache:
         self._entries.move_to_end(token_id)
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
-
-    def forget_owner(self, owner_id: str) -> None:
-        """Drop every cached token of an owner (e.g. when a client is deleted)."""
-        for token_id in [k for k, (owner, _) in self._entries.items() if owner == owner_id]:
-            del self._entries[token_id]

@@ -57,10 +57,6 @@ class MemoryBus(Bus):
         self._handlers: dict[str, list[Handler]] = {}
 
     async def publish(self, topic: str, event: Any) -> None:
-        self.publish_nowait(topic, event)
-
-    def publish_nowait(self, topic: str, event: Any) -> None:
-        """Publish without awaiting (the in-process bus never blocks)."""
         for handler in tuple(self._handlers.get(topic, ())):
             try:
                 handler(event)

@@ -53,6 +53,7 @@ from orchestrator.channels.base import (
     jwt_encode,
 )
 from orchestrator.channels.sender import call, probe, send_each
+from orchestrator.channels.tiledesk import CAPABILITIES as TILEDESK_CAPABILITIES
 from orchestrator.channels.tiledesk import canonical_payload, render_message
 
 CHAT21_URL = "http://localhost:8004/api"
@@ -101,21 +102,7 @@ class Chat21Channel(Channel[Chat21Config]):
 
     name = "chat21"
     Config = Chat21Config
-    capabilities = frozenset(
-        {
-            "text",
-            "image",
-            "audio",
-            "video",
-            "file",
-            "buttons",
-            "single-choice",
-            "card",
-            "carousel",
-            "account_linking",
-            "custom",
-        }
-    )
+    capabilities = TILEDESK_CAPABILITIES  # rendered as Tiledesk-style attributes
     default_api_url = CHAT21_URL
 
     # ------------------------------------------------------------ inbound

@@ -100,26 +100,30 @@ class TiledeskConfig(ChannelConfig):
         return value
 
 
+# What `render_message` draws natively (Chat21 renders through it too).
+CAPABILITIES = frozenset(
+    {
+        "text",
+        "image",
+        "audio",
+        "video",
+        "file",
+        "buttons",
+        "single-choice",
+        "card",
+        "carousel",
+        "account_linking",
+        "custom",
+    }
+)
+
+
 class TiledeskChannel(Channel[TiledeskConfig]):
     """Tiledesk external bot (see the module docstring)."""
 
     name = "tiledesk"
     Config = TiledeskConfig
-    capabilities = frozenset(
-        {
-            "text",
-            "image",
-            "audio",
-            "video",
-            "file",
-            "buttons",
-            "single-choice",
-            "card",
-            "carousel",
-            "account_linking",
-            "custom",
-        }
-    )
+    capabilities = CAPABILITIES
     default_api_url = TILEDESK_URL
 
     def supports_handoff(self, config: TiledeskConfig) -> bool:

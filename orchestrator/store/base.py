@@ -162,10 +162,6 @@ class Store(ABC):
 
     # -- webhook outbox
     @abstractmethod
-    async def add_events(self, events: Sequence[OutboxEvent]) -> None:
-        """Write events that have no other change to go with."""
-
-    @abstractmethod
     async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Delivery]:
         """Take due deliveries, at most one per ordering key (the oldest), leasing them."""
 

@@ -471,12 +471,6 @@ class SQLiteStore(Store):
 
     # -- webhook outbox
 
-    async def add_events(self, events: Sequence[OutboxEvent]) -> None:
-        def work(db: sqlite3.Connection) -> Any:
-            self._write_events(db, events)
-
-        await self._write(work)
-
     async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Delivery]:
         def work(db: sqlite3.Connection) -> Any:
             cursor = db.execute(
