@@ -6,7 +6,7 @@ checked again with the full checker, off the event loop; a bot without errors is
 atomically (`BotCatalog.put`), a bot with errors keeps its running version and the
 diagnostics are logged. Conversations pick the new version up on their next turn: they
 continue at the step ids they were at, or run the `version_gone` handler when their step
-disappeared (the engine's rule, see engine/LANGUAGE.md).
+disappeared (the engine's rule, see docs/flow-language.md).
 
 Every reload attempt is published as a `ReloadResult`: kept in `results`, passed to
 listeners, and awaitable with `next_result()` (tests wait on it instead of sleeping).

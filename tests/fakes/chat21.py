@@ -1,11 +1,11 @@
 """A fake Chat21: `chat21-http-server` REST and `chat21-server` observer webhooks.
 
-Follows `shared/spec/reference-platforms.md` §2:
-- Auth (§2a): `Authorization: <raw JWT>` with no scheme, or `?jwt=`/`?JWT=`/`?token=`;
+Follows chat21-server's HTTP API and webhook observer:
+- Auth: `Authorization: <raw JWT>` with no scheme, or `?jwt=`/`?JWT=`/`?token=`;
   HS256 with the shared `JWT_KEY`, `exp` honoured. No or invalid token (a `JWT `/`Bearer `
   prefix makes it invalid): 403 `{"success":false,"msg":"Unauthorized."}`. The token's
   `app_id` differing from the path's app: 401 with an empty body.
-- `POST /api/{app_id}/messages` (§2c): `sender_fullname`, `recipient_id`, `recipient_fullname`
+- `POST /api/{app_id}/messages`: `sender_fullname`, `recipient_id`, `recipient_fullname`
   required, else **405 with a plain-text body** (`Sender Fullname is mandatory`, …);
   `channel_type` defaults to `direct`; the sender is the token's `sub` (an admin may set
   `sender_id`). Answers `200 {"success": true}` (no message id).

@@ -1,10 +1,10 @@
 """A fake MessageMedia Conversations API (beta, Facebook Messenger).
 
-Follows `shared/spec/reference-platforms.md` §4 and the seed's SDK docs:
-- Auth (§4a): `Authorization: Basic base64(key:secret)` on every call; missing or wrong:
+Follows the MessageMedia Conversations API docs and its SDK's docs:
+- Auth: `Authorization: Basic base64(key:secret)` on every call; missing or wrong:
   401 `{"message":"Unauthorized",…}` (platform-wide). An account not provisioned for
   Conversations: 400 `The account is not provisioned.`.
-- `POST /beta/conversations/users/{appUserId}/messages` (`/v1/` accepted as an alias, §4c):
+- `POST /beta/conversations/users/{appUserId}/messages` (`/v1/` accepted as an alias):
   `channel` must be `facebook` (lower case); bodies: text `{channel, text}`, image
   `{channel, type: "image", media}`, buttons `{channel, type: "actions", text,
   actions: [{type: "reply", displayText, responseText}]}`; anything else: 400

@@ -1,16 +1,16 @@
 """A fake Qiscus: the Chat SDK server API and the Multichannel (Omnichannel) bot integration.
 
-Follows `shared/spec/reference-platforms.md` §1:
-- SDK auth (§1A a): the secret as `QISCUS-SDK-SECRET` or `QISCUS_SDK_SECRET`, the app id as
+Follows the Qiscus Chat SDK server API and Multichannel bot integration docs:
+- SDK auth: the secret as `QISCUS-SDK-SECRET` or `QISCUS_SDK_SECRET`, the app id as
   `QISCUS-SDK-APP-ID` or `QISCUS_SDK_APP_ID` (both spellings accepted); wrong or missing: 401.
 - `POST /api/v2.1/rest/post_comment` (`user_id`) and the v2 `/api/v2/rest/post_comment`
-  (`sender_email`) (§1A c): `room_id` must be a string, `message` ≤ 4000 chars, `type` one of
+  (`sender_email`): `room_id` must be a string, `message` ≤ 4000 chars, `type` one of
   the predefined types (not `system_event`), and each rich type's payload is validated as the
   docs describe (buttons, card, carousel, account_linking, reply, location, contact_person,
   file_attachment, custom, button_postback_response). Unknown user or room: 404. Errors:
-  `{"error": {"message", "detailed_messages"}, "status"}` (§1A d). Answer: the v2.1 comment.
+  `{"error": {"message", "detailed_messages"}, "status"}`. Answer: the v2.1 comment.
 - `GET /api/v2.1/rest/user_profile?user_id=` (a cheap authenticated call).
-- Multichannel (§1B): `POST /{app_code}/bot` with `QISCUS_SDK_SECRET` or the
+- Multichannel: `POST /{app_code}/bot` with `QISCUS_SDK_SECRET` or the
   `Qiscus-App-Id`/`Qiscus-Secret-Key` pair, as `sender_email`; files also as top-level
   `attachment_url`/`caption`. Admin calls with `Qiscus-App-Id`/`Qiscus-Secret-Key` (form or
   JSON): `/bot/{room}/activate`, `/api/v1/admin/service/{assign_agent, allocate_assign_agent,

@@ -1,12 +1,12 @@
 """A fake Tiledesk: the external bot protocol, resthook subscriptions and request routes.
 
-Follows `shared/spec/reference-platforms.md` §3:
-- Auth (§3a): `Authorization: JWT <token>` (scheme case-insensitive; `Bearer` refused) or
+Follows the Tiledesk REST API docs:
+- Auth: `Authorization: JWT <token>` (scheme case-insensitive; `Bearer` refused) or
   `?secret_token=`; the key is chosen by `aud` (`…/bots/<id>`: that bot's secret,
   `…/subscriptions/<id>`: that subscription's, else the global secret) and `sub: bot` must name
   a known bot by `_id`. Failures: 401 plain-text `Unauthorized`; another project: 403
   `{"success":false,"msg":"you dont belong to the project."}`.
-- `POST /{project}/requests/{request_id}/messages` (§3c): a new request needs `text` for type
+- `POST /{project}/requests/{request_id}/messages`: a new request needs `text` for type
   text (422 `{"errors":["text field is required"]}`); the answer is the saved message with its
   populated request, `sender` = `<botId>` for a bot token, `status: 0`. A text containing
   `\\agent` routes the request to an agent (the bot leaves), as the server's message actions do.
