@@ -33,16 +33,17 @@ from pydantic import BaseModel
 from . import diagnostics as D
 from . import models as M
 from .compiled import BotVersion, CompiledStep
+from .compiler import targets_of
 from .diagnostics import Diagnostic, did_you_mean, sort_key
 from .graph import FlowGraph
-from .loader import _targets, load_bot_partial
+from .loader import load_bot_partial
 from .matching import CompiledTrigger
 from .templating import is_template
 from .yaml_loader import Path as DataPath
 from .yaml_loader import SourceMap
 
 SCOPES = frozenset({"conv", "user", "flow", "turn", "sys", "env"})
-# What `turn.*` and `sys.*` hold (see inputs.TurnEvent.scope and runtime._Turn.ctx).
+# What `turn.*` and `sys.*` hold (see inputs.TurnEvent.scope and runtime.Turn.ctx).
 TURN_NAMES = ("type", "text", "payload", "event", "data", "url", "raw")
 SYS_NAMES = (
     "now",
@@ -265,7 +266,7 @@ class _Checker:
         bot = self.bot
         for (fid, _), step in bot.steps.items():
             fvars = self.flow_vars.setdefault(fid, set())
-            for target, path in _targets(step.model):
+            for target, path in targets_of(step.model):
                 scope, _, rest = target.partition(".")
                 name = rest.split(".")[0]
                 if scope == "conv":

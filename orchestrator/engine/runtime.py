@@ -21,23 +21,26 @@ what happened and at which `file:line:col`.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import models as M
-from .actions import ActionContext, ActionRegistry
+from .actions import ActionRegistry
 from .compiled import BotVersion, CompiledStep, HandlerRef
-from .http import HttpPort, HttpRequest, HttpResponse, redact
-from .inputs import TurnEvent, coerce, normalise_event
-from .matching import Candidate, CompiledTrigger, normalise, rank
-from .replies import ReplyBuilder, attach_options
-from .state import ConvState, Frame, FrameKind, HandoffState, TimerState, Wait
+from .errors import FlowError, describe_exception
+from .http import HttpPort, redact
+from .inputs import TurnEvent, normalise_event
+from .matching import Candidate, CompiledTrigger, rank
+from .replies import ReplyBuilder
+from .state import ConvState, Frame, FrameKind, HandoffState, TimerState
+from .steps import kind_of
+from .steps.choose import typed_option_as_click
+from .steps.wait import consume_wait
 from .templating import EnvScope, Scope, plain
+from .turn_io import HandoffRequest, Timer, TurnInput, TurnResult
 
 DESK_EVENTS = frozenset({"agent_joined", "agent_released", "closed"})
 MAX_DEPTH = 32  # nested flows (calls and digressions) per conversation
@@ -54,74 +57,7 @@ _PURPOSES = {
 }
 
 
-# ------------------------------------------------------------------ public types
-
-
-@dataclass(slots=True)
-class Timer:
-    """A timer the conversation wants; when due, send back
-    `{"type": "event", "event": "timer", "data": data}`."""
-
-    id: str
-    due: datetime
-    data: dict[str, Any]
-
-
-@dataclass(slots=True)
-class HandoffRequest:
-    """Set on the turn that starts a handoff: where and how to queue the conversation."""
-
-    queue: str
-    priority: str
-    summary: str
-    tags: list[str] = field(default_factory=list)
-
-
-@dataclass
-class TurnInput:
-    """One inbound event with everything the engine may know about it."""
-
-    event: dict[str, Any]
-    conv_state: dict[str, Any] | None
-    user_vars: dict[str, Any]
-    now: datetime
-    channel: str = "api"
-    locale: str | None = None
-    conversation_id: str = ""
-    user_id: str = ""
-    agents_available: bool = True
-
-
-@dataclass
-class TurnResult:
-    """What a turn produced: new state, replies, timers, handoff request, trace."""
-
-    conv_state: dict[str, Any]
-    user_vars: dict[str, Any]
-    replies: list[dict[str, Any]]
-    timers: list[Timer]
-    handoff: HandoffRequest | None
-    handoff_state: str
-    ended: str | None
-    waiting: bool
-    error: str | None
-    trace: dict[str, Any]
-
-
-class FlowError(Exception):
-    """A run-time error in a flow, located at a step."""
-
-    def __init__(self, message: str, step: CompiledStep | None = None):
-        super().__init__(message)
-        self.message = message
-        self.step = step
-
-    def describe(self) -> str:
-        """The message with its `file:line:col` and step, as `TurnResult.error` shows it."""
-        if self.step is None:
-            return self.message
-        s = self.step
-        return f"{s.pos}: {self.message} (step '{s.id}' in flow '{s.flow}')"
+__all__ = ["Engine", "FlowError", "HandoffRequest", "Timer", "Turn", "TurnInput", "TurnResult"]
 
 
 class Engine:
@@ -137,7 +73,7 @@ class Engine:
 
     async def run_turn(self, inp: TurnInput) -> TurnResult:
         """Run one turn. Never raises for flow errors (see `TurnResult.error`)."""
-        return await _Turn(self, inp).run()
+        return await Turn(self, inp).run()
 
     async def run_from(
         self, inp: TurnInput, flow: str, step: str | None = None, params: Mapping[str, Any] | None = None
@@ -145,13 +81,16 @@ class Engine:
         """Run `flow` from `step` (its entry by default) without an inbound message, until it
         waits or ends, as if the conversation had got there: how `orchestrator test` starts
         mid-flow (`start_at`). `inp.event` is ignored; `inp.conv_state` gives the state."""
-        return await _Turn(self, inp).run_from(flow, step, dict(params or {}))
+        return await Turn(self, inp).run_from(flow, step, dict(params or {}))
 
 
 # ------------------------------------------------------------------ one turn
 
 
-class _Turn:
+class Turn:
+    """One turn in progress: frames, state, trace and scopes. What each step kind does lives
+    in `steps/` (one table, `steps.STEPS`)."""
+
     def __init__(self, engine: Engine, inp: TurnInput):
         self.e = engine
         self.bot = engine.bot
@@ -535,8 +474,8 @@ class _Turn:
         self.current = step
         self.attempt = frame.wait.attempt
         self.trace["route"] = f"answer to {step.flow}.{step.id}"
-        if step.kind == "choose" and self.turn.type == "text":
-            self.typed_option_as_click(frame, step)
+        if isinstance(step.model, M.ChooseStep) and self.turn.type == "text":
+            typed_option_as_click(self, frame, step)
         winner = self.candidates(self.handler_triggers(always=True), "always-on handler")
         if winner is not None:
             await self.interrupt(frame, winner)
@@ -544,14 +483,13 @@ class _Turn:
         with self.at(step):
             if not self.turn.is_user_message:
                 await self.event_while_waiting(frame, step)
-            elif step.kind == "ask":
-                await self.answer_ask(frame, step)
-            elif step.kind == "choose":
-                await self.answer_choose(frame, step)
-            else:
-                await self.answer_wait(frame, step)
+                return
+            answer = kind_of(step).answer
+            if answer is None:
+                raise FlowError(f"a {step.kind} step takes no answer", step)
+            await answer(self, frame, step)
 
-    def interruption(self, frame: Frame, step: CompiledStep, spec: Any) -> Candidate | None:
+    def interruption(self, frame: Frame, spec: Any) -> Candidate | None:
         """A trigger that interrupts the waiting step: a payload always may (a button whose
         payload starts a flow is never invalid input); text only in interruptible flows."""
         triggers = self.flow_triggers() + self.handler_triggers(always=False)
@@ -576,158 +514,13 @@ class _Turn:
     async def event_while_waiting(self, frame: Frame, step: CompiledStep) -> None:
         spec = step.model.wait if isinstance(step.model, M.WaitStep) else None
         if spec is not None and spec.event == self.turn.event:
-            await self.consume_wait(frame, step, spec, self.turn.data)
+            await consume_wait(self, frame, step, spec, self.turn.data)
             return
         winner = self.candidates([t for t in self.flow_triggers() if t.kind == "event"], "event")
         if winner is not None:
             await self.interrupt(frame, winner)
         else:
             self.trace["route"] = f"ignored event {self.turn.event} while waiting at {step.id}"
-
-    async def answer_ask(self, frame: Frame, step: CompiledStep) -> None:
-        spec = step.model.ask
-        if self.turn.type == "payload" and (c := self.interruption(frame, step, spec)):
-            await self.interrupt(frame, c)
-            return
-        ok, value = coerce(spec.type, self.turn, values=spec.values, today=self.local_now.date())
-        failed = self.failing_check(spec.validate_, value, frame) if ok else None
-        self.trace["steps"].append(
-            {"flow": step.flow, "step": step.id, "answer": value, "valid": ok and not failed}
-        )
-        if ok and failed is None:
-            self.write(spec.into, value, frame)
-            frame.wait = None
-            frame.pc = step.next
-            await self.run_frames()
-            return
-        if self.turn.type != "payload" and (c := self.interruption(frame, step, spec)):
-            await self.interrupt(frame, c)
-            return
-        await self.retry(frame, step, failed, value)
-
-    async def answer_choose(self, frame: Frame, step: CompiledStep) -> None:
-        spec = step.model.choose
-        index = self.match_option(frame, spec)
-        if index is None and (c := self.interruption(frame, step, spec)):
-            await self.interrupt(frame, c)
-            return
-        if index is None:
-            self.trace["steps"].append({"flow": step.flow, "step": step.id, "option": None})
-            if "on_other" in step.branches:
-                self.trace["steps"][-1]["branch"] = "on_other"
-                frame.wait = None
-                frame.pc = step.branches["on_other"]
-                await self.run_frames()
-            else:
-                await self.retry(frame, step, None, self.turn.text)
-            return
-        option = spec.options[index]
-        self.trace["steps"].append(
-            {"flow": step.flow, "step": step.id, "option": option.payload, "branch": f"option:{index}"}
-        )
-        ctx = self.ctx("value", frame)
-        for target, value in (option.set or {}).items():
-            self.write(target, self.templates.render(value, ctx), frame)
-        if spec.into:
-            self.write(spec.into, option.payload, frame)
-        frame.wait = None
-        frame.pc = step.branches.get(f"option:{index}", step.next)
-        await self.run_frames()
-
-    def typed_option_as_click(self, frame: Frame, step: CompiledStep) -> None:
-        """Typing an option (its number, title or a keyword) is clicking it: the turn becomes
-        that option's payload, so handlers and triggers see it exactly as a button press."""
-        index = self.match_option(frame, step.model.choose)
-        shown = (frame.wait.options if frame.wait else None) or []
-        payload = next((p for i, p, _ in shown if i == index), None)
-        if payload is not None:
-            self.turn = dataclasses.replace(self.turn, type="payload", payload=payload)
-
-    def match_option(self, frame: Frame, spec: M.ChooseSpec) -> int | None:
-        t = self.turn
-        shown = (frame.wait.options if frame.wait else None) or []
-        if t.type == "payload":
-            return next((i for i, p, _ in shown if p == t.payload), None)
-        if not t.text:
-            return None
-        text = normalise(t.text)
-        tokens = text.split()
-        for position, (i, payload, title) in enumerate(shown, 1):
-            if text in (normalise(title), normalise(payload), str(position)):
-                return i
-        for i, _, _ in shown:
-            for kw in spec.options[i].keywords:
-                words = normalise(kw).split()
-                n = len(words)
-                if n and any(tokens[k : k + n] == words for k in range(len(tokens) - n + 1)):
-                    return i
-        return None
-
-    async def answer_wait(self, frame: Frame, step: CompiledStep) -> None:
-        spec = step.model.wait
-        if spec.event == "any_message":
-            await self.consume_wait(frame, step, spec, self.turn.scope())
-            return
-        if c := self.interruption(frame, step, spec):
-            await self.interrupt(frame, c)
-            return
-        if "on_other" in step.branches:
-            frame.wait = None
-            frame.pc = step.branches["on_other"]
-            self.trace["steps"].append({"flow": step.flow, "step": step.id, "branch": "on_other"})
-        else:
-            # keep waiting; an unrelated message is a misunderstanding, answered aside
-            handler = self.find_handler("no_match")
-            if handler is None:
-                self.say_text(DEFAULT_TEXTS["no_match"])
-                return
-            if frame.wait is not None:
-                frame.wait.timer = None
-            self.push(handler.flow, "digression", dict(handler.with_))
-        await self.run_frames()
-
-    async def consume_wait(self, frame: Frame, step: CompiledStep, spec: Any, value: Any) -> None:
-        if spec.into:
-            self.write(spec.into, value, frame)
-        frame.wait = None
-        frame.pc = step.next
-        self.trace["steps"].append({"flow": step.flow, "step": step.id, "received": spec.event})
-        await self.run_frames()
-
-    def failing_check(self, checks: list[M.Check], value: Any, frame: Frame) -> M.Check | None:
-        ctx = self.ctx("condition", frame, {"value": value})
-        for check in checks:
-            if not self.templates.truthy(check.check, ctx):
-                return check
-        return None
-
-    async def retry(self, frame: Frame, step: CompiledStep, failed: M.Check | None, value: Any) -> None:
-        """The retry ladder: a failing check's own `invalid`, else `reprompts[n]`, else
-        `invalid`, else the prompt again; after `max_attempts`, `on_fail`."""
-        spec = step.model.ask if step.kind == "ask" else step.model.choose
-        wait = frame.wait
-        assert wait is not None
-        if wait.attempt >= spec.max_attempts:
-            failed: dict[str, Any] = {"flow": step.flow, "step": step.id, "failed": True}
-            if "on_fail" in step.branches:
-                failed["branch"] = "on_fail"
-            self.trace["steps"].append(failed)
-            frame.wait = None
-            frame.pc = step.branches.get("on_fail", step.next)
-            await self.run_frames()
-            return
-        wait.attempt += 1
-        self.attempt = wait.attempt
-        reprompts = getattr(spec, "reprompts", [])
-        message: Any = None
-        if failed is not None and failed.invalid is not None:
-            message = failed.invalid
-        elif reprompts:
-            message = reprompts[min(wait.attempt - 2, len(reprompts) - 1)]
-        elif spec.invalid is not None:
-            message = spec.invalid
-        self.send_prompt(frame, step, message, {"value": value})
-        self.arm_timer(frame, spec.timeout)
 
     # ------------------------------------------------------------ the step loop
     @contextmanager
@@ -739,7 +532,7 @@ class _Turn:
         except FlowError:
             raise
         except Exception as exc:
-            raise FlowError(_describe(exc), step) from exc
+            raise FlowError(describe_exception(exc), step) from exc
         finally:
             self.current = previous
 
@@ -772,7 +565,7 @@ class _Turn:
                         entry["skipped"] = True
                         frame.pc = step.next
                         continue
-                await getattr(self, f"step_{step.kind}")(frame, step)
+                await kind_of(step).run(self, frame, step)
 
     def push(self, flow_id: str, kind: FrameKind, params: dict[str, Any]) -> None:
         flow = self.bot.flows.get(flow_id)
@@ -818,11 +611,7 @@ class _Turn:
         step = self.waiting_step(frame)
         self.trace["steps"].append({"resume": step.id, "flow": step.flow})
         with self.at(step):
-            if step.kind in ("ask", "choose"):
-                self.attempt = frame.wait.attempt if frame.wait else 1
-                self.send_prompt(frame, step, None, {})
-            spec = getattr(step.model, step.kind, None)
-            self.arm_timer(frame, getattr(spec, "timeout", None))
+            kind_of(step).resume(self, frame, step)
 
     def waiting_step(self, frame: Frame) -> CompiledStep:
         assert frame.wait is not None
@@ -831,49 +620,9 @@ class _Turn:
             raise FlowError(f"step '{frame.wait.step}' does not exist in flow '{frame.flow}'")
         return step
 
-    # ------------------------------------------------------------ steps
-    async def step_say(self, frame: Frame, step: CompiledStep) -> None:
-        self.replies.extend(self.builder.build(step.model.say, self.ctx("reply", frame)))
-        frame.pc = step.next
-
-    async def step_ask(self, frame: Frame, step: CompiledStep) -> None:
-        spec = step.model.ask
-        frame.wait = Wait(step.id, "ask")
-        self.attempt = 1
-        if spec.skip_if_set:
-            current = self.read(spec.into, frame)
-            if current is not None and self.failing_check(spec.validate_, current, frame) is None:
-                frame.wait = None
-                frame.pc = step.next
-                return
-        self.send_prompt(frame, step, None, {})
-        self.arm_timer(frame, spec.timeout)
-
-    async def step_choose(self, frame: Frame, step: CompiledStep) -> None:
-        frame.wait = Wait(step.id, "choose")
-        self.attempt = 1
-        self.send_prompt(frame, step, None, {})
-        self.arm_timer(frame, step.model.choose.timeout)
-
-    def send_prompt(self, frame: Frame, step: CompiledStep, message: Any, extra: dict[str, Any]) -> None:
-        """Send a waiting step's prompt (or `message` instead), options attached for choose."""
-        spec = step.model.ask if step.kind == "ask" else step.model.choose
-        ctx = self.ctx("reply", frame, extra)
-        payloads = self.builder.build(message if message is not None else spec.prompt, ctx)
-        if isinstance(spec, M.ChooseSpec):
-            shown = [
-                [i, self.templates.render_str(o.payload, ctx), self.templates.render_str(o.title, ctx)]
-                for i, o in enumerate(spec.options)
-                if o.when is None or self.cond(o.when, frame)
-            ]
-            if not shown:
-                raise FlowError("no option of this choose step can be shown", step)
-            assert frame.wait is not None
-            frame.wait.options = shown
-            payloads = attach_options(payloads, [(t, p) for _, p, t in shown], spec.style)
-        self.replies.extend(payloads)
-
+    # ------------------------------------------------------------ timers
     def arm_timer(self, frame: Frame, seconds: float | None, kind: str = "timeout") -> None:
+        """Arm (or, with no seconds, drop) the waiting frame's timer."""
         if frame.wait is None:
             return
         if not seconds:
@@ -881,171 +630,6 @@ class _Turn:
             return
         due = (self.now + timedelta(seconds=seconds)).isoformat()
         frame.wait.timer = TimerState(self.state.next_id("t"), due, kind)  # type: ignore[arg-type]
-
-    async def step_wait(self, frame: Frame, step: CompiledStep) -> None:
-        spec = step.model.wait
-        frame.wait = Wait(step.id, "wait")
-        if spec.duration is not None:
-            self.arm_timer(frame, spec.duration, "duration")
-        else:
-            self.arm_timer(frame, spec.timeout)
-
-    async def step_set(self, frame: Frame, step: CompiledStep) -> None:
-        ctx = self.ctx("value", frame)
-        for target, value in step.model.set.items():
-            self.write(target, self.templates.render(value, ctx), frame)
-        for target in step.model.unset:
-            self.unset(target, frame)
-        frame.pc = step.next
-
-    async def step_if(self, frame: Frame, step: CompiledStep) -> None:
-        value = self.cond(step.model.if_, frame)
-        name = "then" if value else "else"
-        self.took(name)
-        frame.pc = step.branches.get(name, step.next)
-
-    async def step_switch(self, frame: Frame, step: CompiledStep) -> None:
-        for i, case in enumerate(step.model.switch):
-            if case.when is not None and self.cond(case.when, frame):
-                self.took(f"case:{i}")
-                frame.pc = step.branches[f"case:{i}"]
-                return
-        self.took("else")
-        frame.pc = step.branches.get("else", step.next)
-
-    async def step_goto(self, frame: Frame, step: CompiledStep) -> None:
-        frame.pc = step.next
-
-    async def step_call(self, frame: Frame, step: CompiledStep) -> None:
-        params = self.templates.render(dict(step.model.with_), self.ctx("value", frame))
-        self.push(step.model.call, "call", params)
-
-    async def step_return(self, frame: Frame, step: CompiledStep) -> None:
-        value = self.templates.render(step.model.return_, self.ctx("value", frame))
-        await self.pop(plain(value))
-
-    async def step_start(self, frame: Frame, step: CompiledStep) -> None:
-        params = self.templates.render(dict(step.model.with_), self.ctx("value", frame))
-        self.state.frames.clear()
-        self.push(step.model.start, "root", params)
-
-    async def step_end(self, frame: Frame, step: CompiledStep) -> None:
-        self.end_conversation(step.model.end or "resolved")
-
-    async def step_http(self, frame: Frame, step: CompiledStep) -> None:
-        spec = step.model.http
-        ctx = self.ctx("http", frame)
-        render, render_str = self.templates.render, self.templates.render_str
-        req = HttpRequest(
-            method=spec.method,
-            url=render_str(spec.url, ctx),
-            headers={k: render_str(v, ctx) for k, v in spec.headers.items()},
-            query={k: render_str(v, ctx) for k, v in spec.query.items()},
-            json=plain(render(spec.json_, ctx)) if spec.json_ is not None else None,
-            form={k: render_str(v, ctx) for k, v in spec.form.items()} if spec.form else None,
-            timeout=spec.timeout,
-            retries=spec.retries,
-            secrets=self.e.secrets,
-        )
-        started = time.perf_counter()
-        response: HttpResponse | None = None
-        problem: str | None = None
-        try:
-            response = await self.e.http(req)
-            if response.status >= 500:
-                problem = f"HTTP {response.status}"
-        except Exception as exc:  # the port's failures (network, timeout) are flow data
-            problem = _describe(exc) or type(exc).__name__
-        call = {
-            "type": "http",
-            "method": req.method,
-            "url": redact(req.url, self.e.secrets),
-            "status": response.status if response else None,
-            "ms": round((time.perf_counter() - started) * 1000, 3),
-            "step": step.id,
-        }
-        if req.query:
-            call["query"] = dict(req.query)
-        if problem:
-            call["error"] = redact(problem, self.e.secrets)
-        self.trace["calls"].append(call)
-        result = response.as_dict() if response else {"status": 0, "json": None, "text": "", "headers": {}}
-        if problem:
-            result["error"] = call["error"]
-        if spec.into:
-            self.write(spec.into, result, frame)
-        if problem is None:
-            frame.pc = step.next
-        elif "on_error" in step.branches:
-            self.last_error = call["error"]
-            self.took("on_error")
-            frame.pc = step.branches["on_error"]
-        else:
-            raise FlowError(f"http {req.method} {call['url']} failed: {call['error']}", step)
-
-    async def step_do(self, frame: Frame, step: CompiledStep) -> None:
-        spec = step.model
-        params = self.templates.render(dict(spec.with_), self.ctx("value", frame))
-        actx = ActionContext(
-            bot_id=self.bot.id,
-            conversation_id=self.inp.conversation_id,
-            user_id=self.inp.user_id,
-            channel=self.inp.channel,
-            locale=self.locale,
-            now=self.local_now,
-            env=self.e.env,
-            conv=copy.deepcopy(self.state.conv),
-            user=copy.deepcopy(self.user),
-            turn=self.turn.scope(),
-        )
-        started = time.perf_counter()
-        call: dict[str, Any] = {"type": "action", "name": spec.do, "step": step.id, "with": plain(params)}
-        try:
-            if spec.do not in self.e.actions:
-                raise LookupError(f"unknown action '{spec.do}'")
-            result = plain(await self.e.actions.call(spec.do, actx, params))
-        except Exception as exc:  # action failures are flow data (on_error)
-            call["error"] = redact(_describe(exc), self.e.secrets)
-            call["ms"] = round((time.perf_counter() - started) * 1000, 3)
-            self.trace["calls"].append(call)
-            if "on_error" not in step.branches:
-                raise FlowError(f"action '{spec.do}' failed: {call['error']}", step) from exc
-            self.last_error = call["error"]
-            self.took("on_error")
-            frame.pc = step.branches["on_error"]
-            return
-        call["ms"] = round((time.perf_counter() - started) * 1000, 3)
-        self.trace["calls"].append(call)
-        if spec.into:
-            self.write(spec.into, result, frame)
-        frame.pc = step.next
-
-    async def step_handoff(self, frame: Frame, step: CompiledStep) -> None:
-        spec = step.model.handoff
-        entry = self.entry if self.entry is not None else {}
-        if spec.check_hours and not self.open:
-            entry["handoff"] = "closed (outside business hours)"
-            entry["branch"] = "when_closed"
-            frame.pc = step.branches.get("when_closed", step.next)
-            return
-        if not self.inp.agents_available:
-            entry["handoff"] = "no agents available"
-            entry["branch"] = "when_no_agents"
-            frame.pc = step.branches.get("when_no_agents", step.next)
-            return
-        ctx = self.ctx("reply", frame)
-        render = self.templates.render_str
-        queue = render(spec.queue, ctx)
-        self.handoff = HandoffRequest(
-            queue=queue,
-            priority=spec.priority,
-            summary=render(spec.summary, ctx) if spec.summary else "",
-            tags=[render(t, ctx) for t in spec.tags],
-        )
-        self.state.handoff = HandoffState("pending", queue, self.now.isoformat())
-        self.state.session_timer = None
-        frame.wait = Wait(step.id, "handoff")
-        entry["handoff"] = f"pending in queue {queue}"
 
     # ------------------------------------------------------------ errors and ending
     def end_conversation(self, outcome: str) -> None:
@@ -1071,7 +655,7 @@ class _Turn:
             self.push(handler.flow, "root", dict(handler.with_))
             await self.run_frames()
         except Exception as again:  # the error handler failed too: stop here
-            described = again.describe() if isinstance(again, FlowError) else _describe(again)
+            described = again.describe() if isinstance(again, FlowError) else describe_exception(again)
             self.trace["error_handler_error"] = described
             self.state.frames.clear()
             self.say_text(DEFAULT_TEXTS["error"])
@@ -1083,6 +667,10 @@ class _Turn:
 
     def say_text(self, text: str) -> None:
         self.replies.append({"type": "text", "text": text})
+
+    def say_default(self, name: str) -> None:
+        """Say the built-in text for `no_match`, `error` or `version_gone`."""
+        self.say_text(DEFAULT_TEXTS[name])
 
     # ------------------------------------------------------------ variables and templates
     def ctx(self, purpose: str, frame: Frame | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -1211,13 +799,6 @@ def _redact_tree(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, list):
         return [_redact_tree(v, secrets) for v in value]
     return value
-
-
-def _describe(exc: BaseException) -> str:
-    message = str(exc)
-    if isinstance(exc, KeyError | LookupError) and not message.startswith("unknown"):
-        return f"{type(exc).__name__}: {message}"
-    return message or type(exc).__name__
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
