@@ -27,9 +27,16 @@ def new_token() -> tuple[str, str, str]:
     return token_id, f"{token_id}.{secret}", digest(secret)
 
 
+def as_bytes(text: str) -> bytes:
+    """A presented credential as bytes. aiohttp decodes header bytes as UTF-8 with
+    `surrogateescape`, so a non-UTF-8 byte arrives as a lone surrogate: it is turned back into
+    that byte here (and then simply fails to match) instead of raising."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def digest(secret: str) -> str:
     """The stored form of a secret."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return hashlib.sha256(as_bytes(secret)).hexdigest()
 
 
 def split_token(token: str) -> tuple[str, str] | None:
@@ -57,7 +64,7 @@ class TokenCache:
         entry = self._entries.get(token_id)
         if entry is None or entry[0] != owner_id:
             return False
-        return hmac.compare_digest(entry[1].encode(), secret.encode())
+        return hmac.compare_digest(as_bytes(entry[1]), as_bytes(secret))
 
     def remember(self, token_id: str, owner_id: str, secret: str) -> None:
         """Record a verified token, evicting the oldest when full."""

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from .. import jsonutil
+from .. import jsonutil, tokens
 from ..services.container import Services
 from ..store.records import Client
 from .schemas import Empty, NoQuery
@@ -179,7 +179,7 @@ def _admin_ok(request: web.Request, services: Services) -> bool:
     if not expected:
         return True
     given = request.headers.get(ADMIN_KEY_HEADER, "")
-    return hmac.compare_digest(given.encode(), expected.encode())
+    return hmac.compare_digest(tokens.as_bytes(given), tokens.as_bytes(expected))
 
 
 def admin_ok(request: web.Request) -> bool:

@@ -57,6 +57,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_va
 from yarl import URL
 
 from orchestrator.payloads import OutboundPayload, inbound_adapter, outbound_adapter
+from orchestrator.tokens import as_bytes
 
 log = logging.getLogger("orchestrator.channels")
 
@@ -416,7 +417,7 @@ def canonical_inbound(payload: Mapping[str, Any]) -> dict[str, Any] | None:
 def secrets_equal(presented: str, expected: SecretStr | str) -> bool:
     """Constant-time comparison of a presented secret with the configured one."""
     value = expected.get_secret_value() if isinstance(expected, SecretStr) else expected
-    return hmac.compare_digest(presented.encode(), value.encode())
+    return hmac.compare_digest(as_bytes(presented), as_bytes(value))
 
 
 def hmac_sha256_hex(key: SecretStr | str, body: bytes) -> str:
@@ -452,7 +453,10 @@ def jwt_decode(token: str, key: SecretStr | str, *, audience: str | None = None)
     options = {"verify_aud": audience is not None}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", _ShortKeyWarning)
-        return jwt.decode(token, raw, algorithms=["HS256"], audience=audience, options=options)
+        try:
+            return jwt.decode(token, raw, algorithms=["HS256"], audience=audience, options=options)
+        except UnicodeError as exc:  # non-UTF-8 bytes in a header
+            raise jwt.InvalidTokenError("token is not valid UTF-8") from exc
 
 
 def as_dict(value: Any) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """Chat21: observer webhooks in, `chat21-http-server` REST out.
 
 Inbound: Chat21 signs nothing (its webhooks are plain POSTs configured by env), so the webhook
-URL carries `webhookSecret` (query `?secret=` or last path segment, `base.check_url_secret`).
-A request carrying `Authorization: <raw JWT>` (a proxy or a patched observer adding its token)
-is verified instead with `jwtKey`, Chat21's own scheme: HS256, `exp` honoured, `app_id` equal to
-`appId` when present. A bad token is 403, no credentials at all 401.
+URL carries `webhookSecret` (query `?secret=` or last path segment, `base.check_url_secret`),
+which is required. A JWT in `Authorization` proves nothing here and is ignored: `jwtKey` signs
+every Chat21 user's token, so any end user could mint one and write as anyone. A wrong secret
+is 403, none at all 401.
 Only `message-sent` events are read: in a direct chat it fires once in the sender's inbox, in a
 group once on the group's timeline; `message-delivered` copies of the same message are ignored.
 A direct message counts when the bot is its recipient (or its sender: an echo); a group
@@ -49,7 +49,6 @@ from orchestrator.channels.base import (
     canonical_inbound,
     check_url_secret,
     first_str,
-    jwt_decode,
     jwt_encode,
 )
 from orchestrator.channels.sender import call, probe, send_each
@@ -83,7 +82,7 @@ class Chat21Config(ChannelConfig):
     def _one_credential(self) -> Chat21Config:
         if (self.token is None) == (self.jwtKey is None):
             raise ValueError("set exactly one of token or jwtKey")
-        if self.webhookSecret is None and self.jwtKey is None:
+        if self.webhookSecret is None:
             raise ValueError("webhookSecret is required (webhooks must be verifiable)")
         if self.token is not None:
             try:
@@ -108,18 +107,9 @@ class Chat21Channel(Channel[Chat21Config]):
     # ------------------------------------------------------------ inbound
 
     async def verify(self, req: InboundRequest, config: Chat21Config) -> None:
-        """A raw JWT in `Authorization` (with `jwtKey`), else the secret in the webhook URL."""
-        token = req.headers.get("Authorization", "").strip()
-        if token and config.jwtKey is not None:
-            try:
-                claims = jwt_decode(token, config.jwtKey)
-            except jwt.InvalidTokenError as exc:
-                raise VerificationError(403, f"invalid Authorization token: {exc}") from exc
-            if claims.get("app_id") not in (None, config.appId):
-                raise VerificationError(403, "token of another app")
-            return
-        if config.webhookSecret is None:
-            raise VerificationError(401, "missing Authorization token")
+        """The secret in the webhook URL, only: a user JWT is never a platform credential."""
+        if config.webhookSecret is None:  # refused by the config; kept for old stored configs
+            raise VerificationError(401, "no webhookSecret configured")
         check_url_secret(req, config.webhookSecret)
 
     def parse(self, req: InboundRequest, config: Chat21Config) -> ParsedInbound:

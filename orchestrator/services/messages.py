@@ -19,7 +19,7 @@ from ..store import Store
 from ..store.records import Conversation, Endpoint, Message, utcnow
 from . import events
 from .endpoints import EndpointService
-from .errors import NotFound
+from .errors import Invalid, NotFound
 from .users import ConversationService, UserService
 
 
@@ -77,6 +77,9 @@ class MessageService:
         Runs to completion even if the request that asked for it is cancelled, so a stored
         message is always announced."""
         draft = _Draft(payload, author_id, incoming_id, message_id, collect, source)
+        if incoming_id is not None and author_id is None:
+            await self._conversations.get(client_id, conversation_id)  # 404 before 400
+            await self._check_incoming(conversation_id, incoming_id)
         [message] = await asyncio.shield(self._create(client_id, conversation_id, [draft]))
         return message
 
@@ -114,6 +117,13 @@ class MessageService:
             if message.incoming_id is not None:
                 await self._bus.publish(f"collect.{message.incoming_id}", message)
         return [message for message, _ in stored]
+
+    async def _check_incoming(self, conversation_id: str, incoming_id: str) -> None:
+        """A bot message may only answer a user message of its own conversation. Unknown ids,
+        bot messages and other conversations' (or clients') messages get the same answer."""
+        incoming = await self._store.get_message(incoming_id)
+        if incoming is None or incoming.conversation_id != conversation_id or incoming.author_id is None:
+            raise Invalid("body.incomingId", "must be the id of a user message of this conversation")
 
     async def get(self, client_id: str, message_id: str) -> Message:
         """One of the client's messages, or NotFound."""

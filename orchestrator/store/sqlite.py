@@ -260,12 +260,12 @@ class SQLiteStore(Store):
                     for c in channels
                 ],
             )
-            keep = [w.id for w in webhooks]
-            marks = ",".join("?" * len(keep))
-            db.execute(
-                f"DELETE FROM webhooks WHERE client_id = ? AND id NOT IN ({marks or 'NULL'})",
-                (client_id, *keep),
-            )
+            keep = {w.id for w in webhooks}
+            current = [r[0] for r in db.execute("SELECT id FROM webhooks WHERE client_id = ?", (client_id,))]
+            gone = [(hook_id,) for hook_id in current if hook_id not in keep]
+            # One statement per id, never `NOT IN (<empty list>)`: `x NOT IN (NULL)` is never true.
+            db.executemany("DELETE FROM outbox WHERE webhook_id = ? AND status = 'pending'", gone)
+            db.executemany("DELETE FROM webhooks WHERE id = ?", gone)
             for position, hook in enumerate(webhooks):
                 events = jsonutil.dumps(list(hook.events)) if hook.events is not None else None
                 db.execute(

@@ -70,16 +70,21 @@ async def test_verify_checks_the_url_secret() -> None:
         assert err.value.status == status
 
 
-async def test_verify_accepts_chat21s_own_jwt_when_a_key_is_configured() -> None:
+async def test_a_jwt_signed_with_jwtkey_is_never_a_credential() -> None:
+    """Issue 9 item 2: every Chat21 user holds a token signed with `jwtKey`; it proves nothing."""
     fake, channel = Chat21Fake(), Chat21Channel()
-    no_url_secret = config(fake, webhookSecret=None)
-    await channel.verify(inbound(fake.build_webhook({"signature": "jwt"})), no_url_secret)
-    with pytest.raises(VerificationError) as forged:
-        await channel.verify(inbound(fake.build_webhook({"signature": "forged"})), no_url_secret)
-    assert forged.value.status == 403
-    with pytest.raises(VerificationError) as unsigned:
-        await channel.verify(inbound(fake.build_webhook({})), no_url_secret)
-    assert unsigned.value.status == 401
+    for signature in ("jwt", "forged"):
+        with pytest.raises(VerificationError) as refused:
+            await channel.verify(inbound(fake.build_webhook({"signature": signature})), config(fake))
+        assert refused.value.status == 401
+    user_token = fake.token_for(USER)
+    as_user = inbound(fake.build_webhook({}))
+    forged = InboundRequest.build(headers={"Authorization": user_token}, body=as_user.body)
+    with pytest.raises(VerificationError) as impersonation:
+        await channel.verify(forged, config(fake))
+    assert impersonation.value.status == 401
+    with pytest.raises(ValidationError, match="webhookSecret is required"):
+        config(fake, webhookSecret=None)
     with pytest.raises(ValidationError, match="webhookSecret is required"):
         config(fake, webhookSecret=None, jwtKey=None, token=fake.token_for(fake.bot_id))
 

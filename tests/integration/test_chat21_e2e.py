@@ -76,12 +76,12 @@ async def test_wrong_or_missing_secret_and_forged_jwt_store_nothing(
     webhook = chat21.build_webhook({"text": "hello"})
     assert (await h.post_raw(webhook, url=bare))[0] == 401
     assert (await h.post_raw(webhook, url=f"{bare}?secret=guess"))[0] == 403
-    assert (await h.post_raw(chat21.build_webhook({"signature": "forged"}), url=bare))[0] == 403
+    assert (await h.post_raw(chat21.build_webhook({"signature": "forged"}), url=bare))[0] == 401
     assert h.watch.created == [] and h.count("conversations") == 0
     assert [e["type"] for e in await h.health()] == ["verify-failure", "create"]
-    # The observer's own JWT in `Authorization` is accepted instead of the URL secret.
-    assert (await h.post_raw(chat21.build_webhook({"signature": "jwt"}), url=bare))[0] == 200
-    await h.sent()
+    # A JWT signed with jwtKey (every Chat21 user holds one) is no credential.
+    assert (await h.post_raw(chat21.build_webhook({"signature": "jwt"}), url=bare))[0] == 401
+    assert h.watch.created == [] and h.count("conversations") == 0
 
 
 async def test_redelivered_webhook_is_processed_once(aiohttp_client, tmp_path, chat21: Chat21Fake) -> None:
