@@ -15,6 +15,7 @@ _KIND_RANK = {"payload": 4, "event": 4, "regex": 3, "keywords": 2}
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
 
+@lru_cache(maxsize=4096)  # the same text is normalised for every trigger kind of a turn
 def normalise(text: str) -> str:
     """Lower-case, accents removed, punctuation to spaces, spaces collapsed."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -181,8 +182,113 @@ def match(trigger: CompiledTrigger, probe: Probe) -> Candidate | None:
     return best
 
 
+class KeywordIndex:
+    """The keyword triggers of one trigger list, precompiled: which phrases start with which
+    word, and which keyword words each token is (exactly, or within its typo allowance for
+    fuzzy triggers). Scoring a probe then touches only the phrases whose words all occur in it,
+    and computes typo distances once per distinct token (and only for words of a plausible
+    length), instead of once per trigger, phrase and window."""
+
+    __slots__ = ("_by_first", "_fuzzy_words", "_token_hits", "_vocabulary", "triggers")
+
+    _MAX_TOKENS = 16_384  # distinct tokens remembered before the memo starts again
+
+    def __init__(self, triggers: tuple[CompiledTrigger, ...]) -> None:
+        self.triggers = triggers  # also keeps the triggers alive while the index is cached
+        self._by_first: dict[str, list[tuple[int, int]]] = {}
+        vocabulary: set[str] = set()
+        fuzzy: set[str] = set()
+        for t_index, trigger in enumerate(triggers):
+            if trigger.kind != "keywords":
+                continue
+            for p_index, words in enumerate(trigger.keywords):
+                self._by_first.setdefault(words[0], []).append((t_index, p_index))
+                vocabulary.update(words)
+                if trigger.fuzzy:
+                    fuzzy.update(w for w in words if allowed_typos(w))
+        self._vocabulary = frozenset(vocabulary)
+        self._fuzzy_words = tuple(sorted((w, allowed_typos(w)) for w in fuzzy))
+        self._token_hits: dict[str, dict[str, int]] = {}
+
+    def hits(self, token: str) -> dict[str, int]:
+        """Keyword word -> typo distance, for every keyword word this token can stand for."""
+        found = self._token_hits.get(token)
+        if found is not None:
+            return found
+        found = {token: 0} if token in self._vocabulary else {}
+        size = len(token)
+        for word, limit in self._fuzzy_words:
+            if word != token and abs(len(word) - size) <= limit:
+                distance = edit_distance(token, word, limit)
+                if distance <= limit:
+                    found[word] = distance
+        if len(self._token_hits) >= self._MAX_TOKENS:
+            self._token_hits.clear()
+        self._token_hits[token] = found
+        return found
+
+    def scores(self, tokens: tuple[str, ...]) -> dict[int, Candidate]:
+        """The best candidate of each matching keyword trigger, by index in `triggers`."""
+        at = [self.hits(token) for token in tokens]
+        phrases: list[tuple[int, int]] = []
+        for position_hits in at:
+            for word in position_hits:
+                phrases.extend(self._by_first.get(word, ()))
+        if not phrases:
+            return {}
+        best: dict[int, Candidate] = {}
+        for t_index, p_index in sorted(set(phrases)):  # phrase order: the first of equals wins
+            trigger = self.triggers[t_index]
+            words = trigger.keywords[p_index]
+            score = _phrase_score(words, at, trigger.fuzzy)
+            current = best.get(t_index)
+            if score and (current is None or score > current.score):
+                best[t_index] = Candidate(trigger, score, " ".join(words))
+        return best
+
+
+def _phrase_score(words: tuple[str, ...], at: list[dict[str, int]], fuzzy: bool) -> float:
+    """`_keyword_score` over tokens already resolved to keyword words (see KeywordIndex)."""
+    n = len(words)
+    best = 0.0
+    for start in range(len(at) - n + 1):
+        total = 0
+        for offset, word in enumerate(words):
+            distance = at[start + offset].get(word)
+            if distance is None or (distance and not fuzzy):
+                break
+            total += distance
+        else:
+            if total == 0:
+                return 1.0 + 0.01 * n
+            best = max(best, 0.9 - 0.05 * total + 0.01 * n)
+    return best
+
+
+_INDEXES: dict[tuple[int, ...], KeywordIndex] = {}
+_MAX_INDEXES = 256  # distinct trigger lists (handler scopes x bot versions) kept compiled
+
+
+def keyword_index(triggers: tuple[CompiledTrigger, ...]) -> KeywordIndex:
+    """The index of this exact list of triggers, compiled on first use. Keyed by the triggers'
+    ids: the cached index holds the triggers, so no id can be reused while its key lives."""
+    key = tuple(map(id, triggers))
+    index = _INDEXES.get(key)
+    if index is None:
+        if len(_INDEXES) >= _MAX_INDEXES:
+            _INDEXES.pop(next(iter(_INDEXES)))
+        index = _INDEXES[key] = KeywordIndex(triggers)
+    return index
+
+
 def rank(triggers: Iterable[CompiledTrigger], probe: Probe) -> list[Candidate]:
-    """All matching candidates, best first."""
-    found = [c for t in triggers if (c := match(t, probe)) is not None]
+    """All matching candidates, best first (the same result as `match` on each trigger)."""
+    listed = tuple(triggers)
+    keyword = keyword_index(listed).scores(probe.tokens) if probe.text is not None else {}
+    found = []
+    for t_index, trigger in enumerate(listed):
+        c = keyword.get(t_index) if trigger.kind == "keywords" else match(trigger, probe)
+        if c is not None:
+            found.append(c)
     found.sort(key=Candidate.rank, reverse=True)
     return found

@@ -66,3 +66,38 @@ def test_event_triggers():
     t = CompiledTrigger("event", "linked", event="account_linked")
     assert rank([t], Probe.of(payload=None, event="account_linked", text=None))
     assert not rank([t], text("account_linked"))
+
+
+def test_the_keyword_index_ranks_exactly_like_matching_each_trigger():
+    """`rank` scores keywords through a precompiled index; it must agree with `match` run on
+    every trigger (the plain definition) for phrases, typos, swaps and repeats."""
+    import random
+
+    from orchestrator.engine.matching import match
+
+    rng = random.Random(15)
+    words = ["opening", "hours", "shipping", "refund", "order", "status", "hi", "cost", "password", "reset"]
+    triggers = [
+        kw("hours", "opening hours", "hours", fuzzy=True, order=1),
+        kw("ship", "shipping", "shipping cost", fuzzy=True, order=2),
+        kw("refund", "refund", "money back", order=3),
+        kw("status", "order status", "order", fuzzy=True, priority=2, order=4),
+        kw("hi", "hi", order=5),
+        kw("reset", "password reset", "reset password", fuzzy=True, order=6),
+        CompiledTrigger("regex", "re", regex=re.compile(r"(?i)cost"), order=7),
+        kw("orders", "order", "shipping", order=8),  # words shared with fuzzy triggers, exact here
+    ]
+
+    def typo(word):
+        i = rng.randrange(len(word))
+        return rng.choice(
+            [word[:i] + word[i + 1 :], word[:i] + "x" + word[i:], word[:i] + "z" + word[i + 1 :]]
+        )
+
+    for _ in range(600):
+        said = [rng.choice(words) for _ in range(rng.randint(0, 5))]
+        said = [typo(w) if rng.random() < 0.3 else w for w in said]
+        probe = text(" ".join(said))
+        expected = [c for t in triggers if (c := match(t, probe)) is not None]
+        expected.sort(key=lambda c: c.rank(), reverse=True)
+        assert [c.describe() for c in rank(triggers, probe)] == [c.describe() for c in expected], said
