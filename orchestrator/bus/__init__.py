@@ -23,6 +23,8 @@ Handler = Callable[[Any], None]
 class Subscription:
     """A handle that removes one handler from one topic."""
 
+    __slots__ = ("_bus", "_handler", "_topic")
+
     def __init__(self, bus: Bus, topic: str, handler: Handler) -> None:
         self._bus, self._topic, self._handler = bus, topic, handler
 
@@ -51,32 +53,50 @@ class Bus(ABC):
 
 
 class MemoryBus(Bus):
-    """The in-process bus: a dict of topic → handlers."""
+    """The in-process bus: a dict of topic -> its handler, or a list of them when several.
+
+    Most topics have one subscriber (each parked collect has two topics of its own), so the
+    table holds that handler directly rather than a list per topic."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[Handler]] = {}
+        self._handlers: dict[str, Handler | list[Handler]] = {}
 
     async def publish(self, topic: str, event: Any) -> None:
-        for handler in tuple(self._handlers.get(topic, ())):
+        found = self._handlers.get(topic)
+        if found is None:
+            return
+        for handler in tuple(found) if type(found) is list else (found,):
             try:
                 handler(event)
             except Exception:
                 log.exception("bus handler for %s failed", topic)
 
     def subscribe(self, topic: str, handler: Handler) -> Subscription:
-        self._handlers.setdefault(topic, []).append(handler)
+        found = self._handlers.get(topic)
+        if found is None:
+            self._handlers[topic] = handler
+        elif type(found) is list:
+            found.append(handler)
+        else:
+            self._handlers[topic] = [found, handler]
         return Subscription(self, topic, handler)
 
     def _remove(self, topic: str, handler: Handler) -> None:
-        handlers = self._handlers.get(topic)
-        if handlers and handler in handlers:
-            handlers.remove(handler)
-            if not handlers:
+        found = self._handlers.get(topic)
+        if found is None:
+            return
+        if type(found) is not list:
+            if found == handler:
                 del self._handlers[topic]
+            return
+        if handler in found:
+            found.remove(handler)
+            if len(found) == 1:
+                self._handlers[topic] = found[0]
 
     def subscriber_count(self) -> int:
         """How many handlers are registered (for leak checks)."""
-        return sum(len(h) for h in self._handlers.values())
+        return sum(len(h) if type(h) is list else 1 for h in self._handlers.values())
 
 
 def open_bus(url: str) -> Bus:

@@ -8,12 +8,11 @@ ever gather replies to that message.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from ..bus import Bus
+from ..ids import new_id
 from ..store.records import Message
 from .messages import MessageService
 
@@ -22,17 +21,21 @@ MAX_TIMEOUT_MS = 50_000
 
 
 class _Collector:
+    """What a parked collect holds: its replies so far and the future its request awaits.
+    The bus calls its bound methods directly (no closure per subscription); its deadline is a
+    plain `loop.call_at` handle calling `end` (no timeout object, no cancellation to unwind)."""
+
     __slots__ = ("done", "responses")
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.responses: list[Message] = []
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[None] = loop.create_future()
 
     def add(self, message: Message) -> None:
         if not self.done.done():
             self.responses.append(message)
 
-    def end(self, _: Any) -> None:
+    def end(self, _: Any = None) -> None:
         if not self.done.done():
             self.done.set_result(None)
 
@@ -59,13 +62,13 @@ class CollectService:
         timeout_ms: int | None,
     ) -> tuple[Message, list[Message]]:
         """(the user message, the bot's replies to it) when the turn ends or time runs out."""
-        message_id = str(uuid.uuid4())
-        collector = _Collector()
-        subscriptions = [
-            self._bus.subscribe(f"collect.{message_id}", collector.add),
-            self._bus.subscribe(f"turn.{message_id}", collector.end),
-        ]
+        message_id = new_id()
+        loop = asyncio.get_running_loop()
+        collector = _Collector(loop)
+        replies = self._bus.subscribe(f"collect.{message_id}", collector.add)
+        turn = self._bus.subscribe(f"turn.{message_id}", collector.end)
         self._count(+1)
+        deadline: asyncio.TimerHandle | None = None
         try:
             message = await self._messages.create(
                 client_id,
@@ -77,12 +80,13 @@ class CollectService:
             )
             wait_ms = DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms
             wait_ms = min(wait_ms or MAX_TIMEOUT_MS, MAX_TIMEOUT_MS)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait_ms / 1000):
-                    await collector.done
-            collector.end(None)
-            return message, list(collector.responses)
+            deadline = loop.call_at(loop.time() + wait_ms / 1000, collector.end)
+            await collector.done
+            return message, collector.responses
         finally:
+            collector.end()
+            if deadline is not None:
+                deadline.cancel()
             self._count(-1)
-            for subscription in subscriptions:
-                subscription.cancel()
+            replies.cancel()
+            turn.cancel()

@@ -9,12 +9,12 @@ channel dispatch (`message.created`), and any collector of the message it answer
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..bus import Bus
+from ..ids import new_id
 from ..store import Store
 from ..store.records import Conversation, Endpoint, Message, utcnow
 from . import events
@@ -98,7 +98,7 @@ class MessageService:
         stored = []
         for draft in drafts:
             message = Message(
-                draft.message_id or str(uuid.uuid4()),
+                draft.message_id or new_id(),
                 conversation.id,
                 draft.author_id,
                 utcnow(),
