@@ -156,9 +156,11 @@ async def _body(request: web.Request, spec: Route) -> Any:
         data: Any = {}
     else:
         try:
-            data = jsonutil.loads(raw)
+            data = jsonutil.loads_limited(raw)
         except jsonutil.JSONDecodeError as exc:
             raise RequestInvalid('"body" must be valid JSON') from exc
+        except jsonutil.TooDeep as exc:
+            raise RequestInvalid(f'"body" must not be {exc}') from exc
     return parse(spec.body or Empty, data, "body")
 
 

@@ -56,6 +56,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 from yarl import URL
 
+from orchestrator import jsonutil
 from orchestrator.payloads import OutboundPayload, inbound_adapter, outbound_adapter
 from orchestrator.tokens import as_bytes
 
@@ -388,8 +389,8 @@ def parse_json(body: bytes) -> Any:
     if not body:
         return None
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
+        return jsonutil.loads_limited(body)
+    except (jsonutil.JSONDecodeError, jsonutil.TooDeep):
         return None
 
 
