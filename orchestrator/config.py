@@ -82,6 +82,18 @@ class ChannelSettings(_Section):
     max_attempts: int = Field(5, ge=1)
 
 
+class CollectSettings(_Section):
+    """Fair share of `messages/collect` (each open collect holds a connection)."""
+
+    max_per_client: int = Field(
+        200, ge=1, description="Open collects one client may hold at once; more get 429."
+    )
+    max_per_conversation: int = Field(
+        5, ge=1, description="Open collects waiting at once in one conversation; more get 429."
+    )
+    retry_after: int = Field(1, ge=1, description="Seconds a refused collect is told to wait.")
+
+
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     json_: bool = Field(False, alias="json")
@@ -97,6 +109,7 @@ class Settings(_Section):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     channels: ChannelSettings = Field(default_factory=ChannelSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    collect: CollectSettings = Field(default_factory=CollectSettings)
 
 
 class ConfigError(Exception):

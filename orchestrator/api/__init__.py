@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from .. import __version__
-from ..services.errors import Forbidden, Invalid, NotFound
+from ..services.errors import Forbidden, Invalid, NotFound, TooMany
 from . import admin, clients, conversations, endpoints, messages, openapi, sync, users
 from .routing import ROUTES, SERVICES, bind, json_response, text_response
 
@@ -30,6 +30,10 @@ async def errors_middleware(request: web.Request, handler):  # type: ignore[no-u
         return text_response(str(exc) or "Forbidden", 403)
     except Invalid as exc:
         return text_response(str(exc), 400)
+    except TooMany as exc:
+        response = text_response(str(exc), 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except web.HTTPRequestEntityTooLarge:
         return text_response(TOO_LARGE, 413)
     except web.HTTPException:

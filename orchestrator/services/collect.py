@@ -12,8 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..bus import Bus
+from ..config import CollectSettings
 from ..ids import new_id
 from ..store.records import Message
+from .errors import TooMany
 from .messages import MessageService
 
 DEFAULT_TIMEOUT_MS = 10_000
@@ -43,8 +45,11 @@ class _Collector:
 class CollectService:
     """Holds open collects; each costs one small object and two bus subscriptions."""
 
-    def __init__(self, bus: Bus, messages: MessageService) -> None:
+    def __init__(self, bus: Bus, messages: MessageService, limits: CollectSettings | None = None) -> None:
         self._bus, self._messages = bus, messages
+        self._limits = limits or CollectSettings()
+        self._per_client: dict[str, int] = {}
+        self._per_conversation: dict[str, int] = {}
         self.open_count = 0
         self.watchers: list[Callable[[int], None]] = []  # told the open count on each change
 
@@ -62,6 +67,39 @@ class CollectService:
         timeout_ms: int | None,
     ) -> tuple[Message, list[Message]]:
         """(the user message, the bot's replies to it) when the turn ends or time runs out."""
+        self._admit(client_id, conversation_id)
+        try:
+            return await self._collect(client_id, conversation_id, author_id, payload, timeout_ms)
+        finally:
+            _release(self._per_client, client_id)
+            _release(self._per_conversation, conversation_id)
+
+    def _admit(self, client_id: str, conversation_id: str) -> None:
+        """Count one more open collect, or TooMany when a fair-share cap is reached."""
+        limits = self._limits
+        if self._per_client.get(client_id, 0) >= limits.max_per_client:
+            raise TooMany(
+                f"Too Many Requests: at most {limits.max_per_client} open collects per client"
+                " (collect.max_per_client)",
+                limits.retry_after,
+            )
+        if self._per_conversation.get(conversation_id, 0) >= limits.max_per_conversation:
+            raise TooMany(
+                f"Too Many Requests: at most {limits.max_per_conversation} open collects per"
+                " conversation (collect.max_per_conversation)",
+                limits.retry_after,
+            )
+        self._per_client[client_id] = self._per_client.get(client_id, 0) + 1
+        self._per_conversation[conversation_id] = self._per_conversation.get(conversation_id, 0) + 1
+
+    async def _collect(
+        self,
+        client_id: str,
+        conversation_id: str,
+        author_id: str,
+        payload: dict[str, Any],
+        timeout_ms: int | None,
+    ) -> tuple[Message, list[Message]]:
         message_id = new_id()
         loop = asyncio.get_running_loop()
         collector = _Collector(loop)
@@ -90,3 +128,11 @@ class CollectService:
             self._count(-1)
             replies.cancel()
             turn.cancel()
+
+
+def _release(counts: dict[str, int], key: str) -> None:
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)

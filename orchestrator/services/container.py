@@ -63,7 +63,7 @@ class Services:
             conversations=conversations,
             endpoints=endpoints,
             messages=messages,
-            collect=CollectService(bus, messages),
+            collect=CollectService(bus, messages, settings.collect),
             sync=SyncService(store, bus, clients, test_on_sync=settings.channels.test_on_sync),
             health=HealthService(store, bus),
             channel_state=ChannelStateService(store),

@@ -32,3 +32,11 @@ class Invalid(ServiceError):
         Exception.__init__(error, ". ".join(messages))
         error.field = messages[0].split('"')[1] if messages[0].count('"') >= 2 else ""
         return error
+
+
+class TooMany(ServiceError):
+    """Over a fair-share limit (429 with Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,67 @@
+"""Item 12: a per-client cap on open collects (429 + Retry-After) and a per-conversation cap."""
+
+from __future__ import annotations
+
+import asyncio
+
+from orchestrator.api import SERVICES
+from orchestrator.app import create_app
+from tests.conftest import ApiClient, make_settings, new_client
+
+
+async def _open(client: ApiClient, conversation_id: str, user_id: str) -> asyncio.Task:
+    body = {"conversationId": conversation_id, "authorId": user_id, "payload": {}, "timeout": 50000}
+    return asyncio.ensure_future(
+        client.http.post("/api/v1/messages/collect", json=body, headers=client.headers)
+    )
+
+
+async def _wait_open(client: ApiClient, count: int) -> None:
+    service = client.http.app[SERVICES].collect
+    opened = asyncio.Event()
+    service.watchers.append(lambda n: opened.set() if n >= count else None)
+    if service.open_count < count:
+        await asyncio.wait_for(opened.wait(), 10)
+
+
+async def _end_turns(client: ApiClient, conversation_ids: list[str]) -> None:
+    for conversation_id in conversation_ids:
+        for message in await client.get(f"/messages/conversation/{conversation_id}"):
+            await client.post(f"/messages/turn/{message['id']}", {}, status=200)
+
+
+async def test_caps(aiohttp_client, tmp_path) -> None:
+    settings = make_settings(
+        tmp_path, collect={"max_per_client": 3, "max_per_conversation": 2, "retry_after": 7}
+    )
+    http = await aiohttp_client(create_app(settings))
+    client, other = await new_client(http), await new_client(http)
+    user_id, first = await client.conversation()
+    _, second = await client.conversation(user_id)
+    held = [await _open(client, first, user_id) for _ in range(2)]
+    await _wait_open(client, 2)
+
+    per_conversation = await client.post(
+        "/messages/collect", {"conversationId": first, "authorId": user_id, "payload": {}}, status=429
+    )
+    assert "collect.max_per_conversation" in per_conversation
+    held.append(await _open(client, second, user_id))
+    await _wait_open(client, 3)
+    resp = await http.post(
+        "/api/v1/messages/collect",
+        json={"conversationId": second, "authorId": user_id, "payload": {}},
+        headers=client.headers,
+    )
+    assert resp.status == 429 and resp.headers["Retry-After"] == "7"
+    assert "collect.max_per_client" in await resp.text()
+
+    # another client is not affected
+    other_user, other_conversation = await other.conversation()
+    body = {"conversationId": other_conversation, "authorId": other_user, "payload": {}, "timeout": 1}
+    await other.post("/messages/collect", body, status=201)
+
+    # once the held collects end, the client may collect again
+    await _end_turns(client, [first, second])
+    assert [r.status for r in await asyncio.wait_for(asyncio.gather(*held), 10)] == [201] * 3
+    body = {"conversationId": first, "authorId": user_id, "payload": {}, "timeout": 1}
+    await client.post("/messages/collect", body, status=201)
