@@ -58,6 +58,7 @@ from orchestrator.channels.base import (
     InboundMessage,
     InboundRequest,
     ParsedInbound,
+    RetryPolicy,
     VerificationError,
     as_dict,
     bad_request,
@@ -68,6 +69,7 @@ from orchestrator.channels.base import (
     secrets_equal,
     validate_outbound,
 )
+from orchestrator.channels.replay import ReplayGuard
 from orchestrator.channels.sender import call, probe, send_each
 from orchestrator.payloads import Button, Card, CardAction
 
@@ -126,6 +128,10 @@ class TiledeskChannel(Channel[TiledeskConfig]):
     capabilities = CAPABILITIES
     default_api_url = TILEDESK_URL
 
+    def __init__(self, retry: RetryPolicy | None = None, replay: ReplayGuard | None = None) -> None:
+        super().__init__(retry)
+        self._replay = replay or ReplayGuard()
+
     def supports_handoff(self, config: TiledeskConfig) -> bool:
         """Tiledesk is a desk: always."""
         return True
@@ -151,6 +157,8 @@ class TiledeskChannel(Channel[TiledeskConfig]):
                 raise VerificationError(403, f"invalid token: {exc}") from exc
             if claims.get("sub") != "bot":
                 raise VerificationError(403, "token subject is not bot")
+            message_id = str(as_dict(body.get("payload")).get("_id") or "")
+            self._replay.check(claims.get("iat"), claims.get("jti"), message_id)
         payload = body.get("payload")
         if isinstance(payload, dict):
             project = first_str(payload.get("id_project"), as_dict(payload.get("request")).get("id_project"))
