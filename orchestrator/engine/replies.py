@@ -101,12 +101,14 @@ class ReplyBuilder:
         return self.compile(obj, ctx) if obj is not None else []
 
     def compile(self, obj: M.ReplyObject, ctx: Ctx) -> list[dict[str, Any]]:
-        """Canonical payload dicts of one reply object."""
+        """Canonical payload dicts of one reply object. Text and typing, the commonest, are
+        built as dicts directly: their fields are already of the model's types (a rendered
+        text is a str, `markdown` a validated bool), so pydantic would only copy them."""
         out: list[Any] = []
         render = self.templates.render_str
         if obj.typing:
             delay = None if obj.typing is True else int(float(obj.typing) * 1000)
-            out.append(P.Typing(value=True, delay=delay))
+            out.append({"type": "typing", "value": True} if delay is None else _typing(delay))
         if obj.channel is not None:
             raw = self.templates.render(obj.channel, ctx)
             text = self.text(obj.text, ctx) if obj.text is not None else None
@@ -122,7 +124,7 @@ class ReplyBuilder:
             elif choices:
                 out.append(P.SingleChoice(text=text, choices=choices))
             else:
-                out.append(P.Text(text=text, markdown=obj.markdown))
+                out.append(_text(text, obj.markdown))
         if obj.image is not None:
             url, alt = _url_and(obj.image, "alt")
             out.append(P.Image(image=render(url, ctx), title=_opt(render, alt, ctx)))
@@ -149,7 +151,7 @@ class ReplyBuilder:
                     ),
                 )
             )
-        return [p.to_dict() for p in out]
+        return [p if type(p) is dict else p.to_dict() for p in out]
 
     def button(self, b: M.ButtonSpec, ctx: Ctx) -> P.Button:
         """A canonical button (postback, link or phone)."""
@@ -231,6 +233,20 @@ def attach_options(
         msg = new
     payloads[index] = P.outbound_adapter.validate_python(msg).to_dict()
     return payloads
+
+
+def _text(text: str, markdown: bool | None) -> dict[str, Any]:
+    """`P.Text(text=text, markdown=markdown).to_dict()` without a validation round trip."""
+    return (
+        {"type": "text", "text": text}
+        if markdown is None
+        else {"type": "text", "text": text, "markdown": markdown}
+    )
+
+
+def _typing(delay: int) -> dict[str, Any]:
+    """`P.Typing(value=True, delay=delay).to_dict()` without a validation round trip."""
+    return {"type": "typing", "value": True, "delay": delay}
 
 
 def _locale_chain(locale: str | None, bot: BotVersion) -> list[str]:

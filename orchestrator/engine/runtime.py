@@ -35,7 +35,7 @@ from .http import HttpPort, redact
 from .inputs import TurnEvent, normalise_event
 from .matching import Candidate, CompiledTrigger, rank
 from .replies import ReplyBuilder
-from .state import ConvState, Frame, FrameKind, HandoffState, TimerState
+from .state import ConvState, Frame, FrameKind, HandoffState, TimerState, copy_json
 from .steps import kind_of
 from .steps.choose import typed_option_as_click
 from .steps.wait import consume_wait
@@ -173,7 +173,7 @@ class Turn:
         data = self.inp.conv_state
         if data:
             try:
-                return ConvState.from_json(copy.deepcopy(data))
+                return ConvState.from_json(copy_json(data))
             except (KeyError, TypeError, ValueError) as exc:
                 self.trace["state_error"] = f"unreadable state, starting over: {exc!r}"
         return ConvState(self.bot.id, self.bot.version)
@@ -309,9 +309,10 @@ class Turn:
         if fresh:
             st.session = True
             st.conv = {}
+        conv = st.conv
         for name, decl in self.bot.variables.items():
-            if name.startswith("conv."):
-                st.conv.setdefault(name[5:], copy.deepcopy(decl.default))
+            if name.startswith("conv.") and name[5:] not in conv:  # copy only what is missing
+                conv[name[5:]] = copy.deepcopy(decl.default)
         return fresh
 
     # ------------------------------------------------------------ timers and desk

@@ -6,12 +6,24 @@ conversation up wherever those ids still exist.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import orjson
 
 STATE_FORMAT = 1
 FrameKind = Literal["root", "call", "digression", "handler"]
 HandoffStateName = Literal["bot", "pending", "agent", "released", "closed"]
+
+
+def copy_json(data: Any) -> Any:
+    """A deep copy of JSON data, through orjson (several times faster than `copy.deepcopy`);
+    data orjson cannot write (integers over 64 bits, non-string keys) is deep-copied."""
+    try:
+        return orjson.loads(orjson.dumps(data))
+    except TypeError:  # orjson.JSONEncodeError
+        return copy.deepcopy(data)
 
 
 @dataclass(slots=True)
@@ -23,6 +35,9 @@ class TimerState:
     due: str  # ISO 8601, timezone-aware
     kind: Literal["timeout", "duration", "session"]
 
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "due": self.due, "kind": self.kind}
+
 
 @dataclass(slots=True)
 class Wait:
@@ -33,6 +48,15 @@ class Wait:
     attempt: int = 1
     timer: TimerState | None = None
     options: list[list[Any]] | None = None  # choose: [index, payload, title] as shown
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "kind": self.kind,
+            "attempt": self.attempt,
+            "timer": self.timer.to_json() if self.timer else None,
+            "options": self.options,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Wait:
@@ -61,6 +85,15 @@ class Frame:
     vars: dict[str, Any] = field(default_factory=dict)
     kind: FrameKind = "root"
     wait: Wait | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "pc": self.pc,
+            "vars": self.vars,
+            "kind": self.kind,
+            "wait": self.wait.to_json() if self.wait else None,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Frame:
@@ -112,10 +145,23 @@ class ConvState:
         return found
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (stored between turns)."""
-        data = asdict(self)
-        data["format"] = STATE_FORMAT
-        return data
+        """A JSON-ready dict (stored between turns). Built field by field, without copying the
+        values (`dataclasses.asdict` deep-copies them): the state is the turn's own, rebuilt
+        from a copy of its input, and nothing touches it once the turn has returned it."""
+        h = self.handoff
+        return {
+            "bot_id": self.bot_id,
+            "version": self.version,
+            "frames": [f.to_json() for f in self.frames],
+            "conv": self.conv,
+            "handoff": {"state": h.state, "queue": h.queue, "since": h.since},
+            "session": self.session,
+            "session_timer": self.session_timer.to_json() if self.session_timer else None,
+            "seq": self.seq,
+            "rotation": self.rotation,
+            "turns": self.turns,
+            "format": STATE_FORMAT,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ConvState:

@@ -150,3 +150,12 @@ async def test_conditional_variants_and_message_refs_in_text(tmp_path):
     chat = Chat(make_bot(tmp_path, flows, bot))
     replies = (await chat.text("go")).replies
     assert [r["text"] for r in replies] == ["Welcome back, VIP", "Please log in"]
+
+
+def test_text_and_typing_built_without_pydantic_equal_the_models():
+    from orchestrator import payloads as P
+    from orchestrator.engine.replies import _text, _typing
+
+    for markdown in (None, True, False):
+        assert _text("hé", markdown) == P.Text(text="hé", markdown=markdown).to_dict()
+    assert _typing(1500) == P.Typing(value=True, delay=1500).to_dict()
