@@ -137,12 +137,12 @@ class Inbound:
         if message.is_echo:
             return
         state = self.services.channel_state
-        if message.platform_message_id and await state.seen_before(
-            client_id, name, message.platform_message_id
-        ):
-            return  # the platform retried a webhook we already took
         payload = message.payload
         is_event = payload.get("type") == "event"
+        platform_id = message.platform_message_id
+        # Events are recorded here; messages with their platform id in one transaction.
+        if platform_id and is_event and await state.seen_before(client_id, name, platform_id):
+            return  # the platform retried a webhook we already took
         is_desk_event = is_event and payload.get("event") in DESK_EVENTS
         found = await self._conversation(client_id, name, message, create=not is_desk_event)
         if found is None:
@@ -156,15 +156,22 @@ class Inbound:
             )
             return
         await self.hub.keep_reply_context(conversation_id, name, message.reply_context)
-        if message.from_agent:
-            await self.services.messages.create(
-                client_id, conversation_id, payload, author_id=None, source=endpoint
+        author_id = None if message.from_agent else user_id
+        if author_id is not None:
+            payload = await self._numbered_choice(conversation_id, name, payload)
+        if platform_id:
+            await self.services.messages.create_inbound(
+                client_id,
+                conversation_id,
+                payload,
+                author_id=author_id,
+                source=endpoint,
+                platform_id=platform_id,
             )
-            return
-        payload = await self._numbered_choice(conversation_id, name, payload)
-        await self.services.messages.create(
-            client_id, conversation_id, payload, author_id=user_id, source=endpoint
-        )
+        else:
+            await self.services.messages.create(
+                client_id, conversation_id, payload, author_id=author_id, source=endpoint
+            )
 
     async def _conversation(
         self, client_id: str, name: str, message: InboundMessage, *, create: bool

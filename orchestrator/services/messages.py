@@ -83,6 +83,23 @@ class MessageService:
         [message] = await asyncio.shield(self._create(client_id, conversation_id, [draft]))
         return message
 
+    async def create_inbound(
+        self,
+        client_id: str,
+        conversation_id: str,
+        payload: dict[str, Any],
+        *,
+        author_id: str | None,
+        source: Endpoint,
+        platform_id: str,
+    ) -> Message | None:
+        """A platform's message, stored with its platform id recorded in the same transaction
+        (a crash loses neither alone); None when that id was taken before (a retry)."""
+        draft = _Draft(payload, author_id, source=source)
+        seen = (client_id, source.channel, platform_id)
+        created = await asyncio.shield(self._create(client_id, conversation_id, [draft], seen))
+        return created[0] if created else None
+
     async def create_replies(
         self, client_id: str, conversation_id: str, payloads: list[dict[str, Any]], incoming_id: str | None
     ) -> list[Message]:
@@ -90,7 +107,13 @@ class MessageService:
         drafts = [_Draft(payload, None, incoming_id) for payload in payloads]
         return await asyncio.shield(self._create(client_id, conversation_id, drafts))
 
-    async def _create(self, client_id: str, conversation_id: str, drafts: list[_Draft]) -> list[Message]:
+    async def _create(
+        self,
+        client_id: str,
+        conversation_id: str,
+        drafts: list[_Draft],
+        seen: tuple[str, str, str] | None = None,
+    ) -> list[Message]:
         for author_id in {d.author_id for d in drafts if d.author_id is not None}:
             await self._users.get(client_id, author_id)
         conversation = await self._conversations.get(client_id, conversation_id)
@@ -108,7 +131,8 @@ class MessageService:
             stored.append((message, [events.message_new(conversation, message, channel, draft.collect)]))
         if not stored:
             return []
-        await self._store.create_messages(stored)
+        if not await self._store.create_messages(stored, seen):
+            return []  # the platform retried a message already stored
         if await self._store.wants_events(client_id, "message.new"):
             await self._bus.publish("outbox", None)
         for draft, (message, _) in zip(drafts, stored, strict=True):

@@ -129,8 +129,14 @@ class Store(ABC):
 
     # -- messages
     @abstractmethod
-    async def create_messages(self, messages: Sequence[tuple[Message, Sequence[OutboxEvent]]]) -> None:
-        """Store messages, in order, each with its webhook events, in one transaction."""
+    async def create_messages(
+        self,
+        messages: Sequence[tuple[Message, Sequence[OutboxEvent]]],
+        seen: tuple[str, str, str] | None = None,
+    ) -> bool:
+        """Store messages, in order, each with its webhook events, in one transaction. With
+        `seen` = (client id, channel, platform message id), that id is recorded in the same
+        transaction; when it was recorded before nothing is written and the answer is False."""
 
     @abstractmethod
     async def get_message(self, message_id: str) -> Message | None: ...

@@ -350,8 +350,14 @@ class SQLiteStore(Store):
 
     # -- messages
 
-    async def create_messages(self, messages: Sequence[tuple[Message, Sequence[OutboxEvent]]]) -> None:
-        def work(db: sqlite3.Connection) -> None:
+    async def create_messages(
+        self,
+        messages: Sequence[tuple[Message, Sequence[OutboxEvent]]],
+        seen: tuple[str, str, str] | None = None,
+    ) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            if seen is not None and _seen_before(db, *seen):
+                return False
             for message, events in messages:
                 db.execute(
                     "INSERT INTO messages (id, conversation_id, author_id, sent_on, payload, incoming_id)"
@@ -366,8 +372,9 @@ class SQLiteStore(Store):
                     ),
                 )
                 self._write_events(db, events)
+            return True
 
-        await self._write(work)
+        return await self._write(work)
 
     async def get_message(self, message_id: str) -> Message | None:
         row = await self._one(
@@ -638,12 +645,7 @@ class SQLiteStore(Store):
 
     async def seen_inbound(self, client_id: str, channel: str, platform_id: str) -> bool:
         def work(db: sqlite3.Connection) -> Any:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO inbound_seen (client_id, channel, platform_id, seen_at)"
-                " VALUES (?,?,?,?)",
-                (client_id, channel, platform_id, time.time()),
-            )
-            return cursor.rowcount == 0
+            return _seen_before(db, client_id, channel, platform_id)
 
         return await self._write(work)
 
@@ -716,6 +718,15 @@ def _statements(sql: str) -> list[str]:
 def _webhook(row: Sequence[Any], secrets: SecretBox) -> Webhook:
     events = tuple(jsonutil.loads(row[4])) if row[4] is not None else None
     return Webhook(row[0], row[1], row[2], secrets.open(row[3]), events)
+
+
+def _seen_before(db: sqlite3.Connection, client_id: str, channel: str, platform_id: str) -> bool:
+    """Record a platform message id; True when it had been recorded already."""
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO inbound_seen (client_id, channel, platform_id, seen_at) VALUES (?,?,?,?)",
+        (client_id, channel, platform_id, time.time()),
+    )
+    return cursor.rowcount == 0
 
 
 def _message(row: Sequence[Any]) -> Message:
