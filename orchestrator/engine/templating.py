@@ -6,11 +6,17 @@
   is exactly one `{{ expr }}` keeps its native type (`"{{ flow.n + 1 }}"` stays an int).
 - Scopes are read-only `Scope` views; `env.*` is readable only where the caller allows it
   (http steps and conditions), anywhere else reading it raises `ScopeError`.
+- Bounded work: `**` and `*` are intercepted (so never folded at compile time, and refused when
+  the result would exceed MAX_INT_BITS / MAX_SEQUENCE), `range` and `lipsum` are capped, and
+  every evaluation has a time budget (RENDER_BUDGET seconds) checked on each call, operator,
+  range step and chunk of output: over it, `BudgetExceeded` (a TemplateError) is raised.
 """
 
 from __future__ import annotations
 
+import contextvars
 import re
+import time
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -19,7 +25,13 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import TemplateError, UndefinedError
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
-from jinja2.utils import missing
+from jinja2.utils import generate_lorem_ipsum, missing
+
+RENDER_BUDGET = 1.0  # seconds of CPU one expression or template may take
+MAX_INT_BITS = 4096  # the largest integer `**` or `*` may build (about 1,233 digits)
+MAX_SEQUENCE = 100_000  # the longest string or list `*` may build, and the longest range
+MAX_LIPSUM = 5  # paragraphs
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("template_deadline", default=None)
 
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
 _MARKERS = ("{{", "{%", "{#")
@@ -97,6 +109,90 @@ class EnvScope(Scope):
         return super().__iter__()
 
 
+class BudgetExceeded(TemplateError):
+    """A template that would take too long or build too much; the turn fails into `error`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"over the template budget: {reason}")
+
+
+def _check_deadline() -> None:
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise BudgetExceeded(f"took more than {RENDER_BUDGET:g} s")
+
+
+def _size_of(value: Any) -> int | None:
+    return len(value) if isinstance(value, str | list | tuple) else None
+
+
+def _bounded_binop(operator: str, left: Any, right: Any) -> Any:
+    """`**` and `*` refused when the result would be too large to build in reasonable time."""
+    _check_deadline()
+    ints = isinstance(left, int) and isinstance(right, int)
+    if operator == "**" and ints and right > 0 and abs(left) > 1:
+        if abs(left).bit_length() * right > MAX_INT_BITS:
+            raise BudgetExceeded(f"{left} ** {right} is too large (more than {MAX_INT_BITS} bits)")
+        return left**right
+    if operator == "*":
+        if ints and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+            raise BudgetExceeded(f"a product larger than {MAX_INT_BITS} bits")
+        for seq, times in ((left, right), (right, left)):
+            size = _size_of(seq)
+            if size is not None and isinstance(times, int) and size * times > MAX_SEQUENCE:
+                raise BudgetExceeded(f"a repeated sequence longer than {MAX_SEQUENCE} items")
+        return left * right
+    return left**right
+
+
+class _BoundedRange:
+    """`range` whose iteration checks the time budget (nested loops cannot run forever)."""
+
+    __slots__ = ("_range",)
+
+    def __init__(self, *args: int) -> None:
+        self._range = range(*args)
+        if len(self._range) > MAX_SEQUENCE:
+            raise BudgetExceeded(f"range longer than {MAX_SEQUENCE}")
+
+    def __iter__(self) -> Iterator[int]:
+        for n, value in enumerate(self._range):
+            if n % 256 == 0:
+                _check_deadline()
+            yield value
+
+    def __len__(self) -> int:
+        return len(self._range)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._range[index]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._range
+
+    def __repr__(self) -> str:
+        return repr(self._range)
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+    if n > MAX_LIPSUM or max > 200:
+        raise BudgetExceeded(f"lipsum is limited to {MAX_LIPSUM} paragraphs of 200 words")
+    return str(generate_lorem_ipsum(n, html, min, max))
+
+
+class _BoundedEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, with `**` and `*` intercepted and the time budget checked on every call."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        return _bounded_binop(operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_deadline()
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 class _Undefined(StrictUndefined):
     """StrictUndefined whose message names the full variable (`conv.emial`)."""
 
@@ -155,7 +251,8 @@ def _search(value: Any, pattern: str) -> bool:
 
 def _new_environment() -> SandboxedEnvironment:
     # Immutable: templates cannot mutate state behind the engine's back (`x.append(1)`).
-    env = ImmutableSandboxedEnvironment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
+    env = _BoundedEnvironment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
+    env.globals.update(range=_BoundedRange, lipsum=_lipsum)
     env.filters.update(mask_email=_mask_email, money=_money, date=_date, plural=_plural)
     env.tests.update(email=_is(_EMAIL), phone=_is(_PHONE), url=_is(_URL), match=_match, search=_search)
     return env
@@ -213,6 +310,24 @@ class Templates:
                     self._template(source)
         except TemplateSyntaxError as exc:
             return exc.message or str(exc)
+        return self._constant_bomb(source, expression=expression)
+
+    def _constant_bomb(self, source: str, *, expression: bool) -> str | None:
+        """`9 ** 999999999` and the like, written with constants: refused before any turn."""
+        try:
+            tree = self.env.parse("{{ " + source + " }}" if expression else source)
+        except TemplateSyntaxError:
+            return None
+        for node in tree.find_all((nodes.Pow, nodes.Mul)):
+            operator = "**" if isinstance(node, nodes.Pow) else "*"
+            left, right = node.left, node.right
+            if isinstance(left, nodes.Const) and isinstance(right, nodes.Const):
+                try:
+                    _bounded_binop(operator, left.value, right.value)
+                except BudgetExceeded as exc:
+                    return str(exc)
+                except Exception:
+                    continue
         return None
 
     def scope_names(self, source: str, *, expression: bool) -> set[str]:
@@ -235,10 +350,11 @@ class Templates:
     # -- evaluate
     def evaluate(self, source: str, ctx: Mapping[str, Any]) -> Any:
         """The native value of a bare expression; undefined results raise."""
-        result = self._expression(source)(**ctx)
-        if isinstance(result, Undefined):
-            result._fail_with_undefined_error()
-        return plain(result)
+        with _budget():
+            result = self._expression(source)(**ctx)
+            if isinstance(result, Undefined):
+                result._fail_with_undefined_error()
+            return plain(result)
 
     def truthy(self, source: str, ctx: Mapping[str, Any]) -> bool:
         """Whether a condition holds."""
@@ -252,7 +368,12 @@ class Templates:
             expr = single_expression(value)
             if expr is not None:
                 return self.evaluate(expr, ctx)
-            return self._template(value).render(**ctx)
+            with _budget():
+                chunks = []
+                for chunk in self._template(value).generate(**ctx):
+                    _check_deadline()
+                    chunks.append(chunk)
+                return "".join(chunks)
         if isinstance(value, dict):
             return {k: self.render(v, ctx) for k, v in value.items()}
         if isinstance(value, list):
@@ -263,6 +384,21 @@ class Templates:
         """Render to text (None renders as an empty string)."""
         result = self.render(value, ctx)
         return "" if result is None else str(result)
+
+
+class _budget:
+    """Start the time budget, unless an enclosing evaluation already did."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = None
+        if _deadline.get() is None:
+            self._token = _deadline.set(time.monotonic() + RENDER_BUDGET)
+
+    def __exit__(self, *_: object) -> None:
+        if self._token is not None:
+            _deadline.reset(self._token)
 
 
 def plain(value: Any) -> Any:
@@ -281,6 +417,7 @@ def plain(value: Any) -> Any:
 
 
 __all__ = [
+    "BudgetExceeded",
     "EnvScope",
     "Scope",
     "ScopeError",
