@@ -643,8 +643,10 @@ class Turn:
         self.trace["steps"].append({"end": outcome})
 
     async def fail(self, exc: FlowError) -> None:
-        self.error = exc.describe()
-        self.last_error = exc.message
+        # Error text can quote the values a failing expression read (env.* included): it is
+        # redacted before it reaches sys.error, replies, stored messages, logs and traces.
+        self.error = redact(exc.describe(), self.e.secrets)
+        self.last_error = redact(exc.message, self.e.secrets)
         self.trace["error"] = self.error
         handler = self.find_handler("error")
         self.state.frames.clear()
@@ -657,7 +659,7 @@ class Turn:
             await self.run_frames()
         except Exception as again:  # the error handler failed too: stop here
             described = again.describe() if isinstance(again, FlowError) else describe_exception(again)
-            self.trace["error_handler_error"] = described
+            self.trace["error_handler_error"] = redact(described, self.e.secrets)
             self.state.frames.clear()
             self.say_text(DEFAULT_TEXTS["error"])
 
