@@ -169,7 +169,9 @@ class InboundRequest:
 
     `path` is the tail after `/webhooks/v1/<scope>/<channel>` ("" or "/…"), `query` the query
     string (last value wins), `headers` case-insensitive, `body` the raw bytes (signatures are
-    computed over them), `json` the parsed body or None when it is not JSON.
+    computed over them), `json` the parsed body or None when it is not JSON. `public_url` is
+    the URL the platform was given for this request (`server.external_url` + the path and
+    query as received): platforms that sign the URL (Twilio) signed that one.
     """
 
     method: str
@@ -178,6 +180,7 @@ class InboundRequest:
     headers: CIMultiDictProxy[str]
     body: bytes
     json: Any = None
+    public_url: str = ""
 
     @classmethod
     def build(
@@ -188,6 +191,7 @@ class InboundRequest:
         query: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
+        public_url: str = "",
     ) -> InboundRequest:
         """An InboundRequest from plain values (the JSON is parsed here)."""
         return cls(
@@ -197,11 +201,15 @@ class InboundRequest:
             headers=CIMultiDictProxy(CIMultiDict(headers or {})),
             body=body,
             json=parse_json(body),
+            public_url=public_url,
         )
 
     @classmethod
-    async def from_request(cls, request: web.Request, path: str = "") -> InboundRequest:
-        """An InboundRequest from an aiohttp request (reads the body; size limits are aiohttp's)."""
+    async def from_request(
+        cls, request: web.Request, path: str = "", external_url: str = ""
+    ) -> InboundRequest:
+        """An InboundRequest from an aiohttp request (reads the body; size limits are aiohttp's).
+        `external_url` is the public base URL the platform calls (`server.external_url`)."""
         body = await request.read()
         return cls(
             method=request.method,
@@ -210,6 +218,7 @@ class InboundRequest:
             headers=CIMultiDictProxy(CIMultiDict(request.headers)),
             body=body,
             json=parse_json(body),
+            public_url=f"{external_url.rstrip('/')}{request.raw_path}" if external_url else str(request.url),
         )
 
 
@@ -222,6 +231,9 @@ class InboundMessage:
     answer nothing. `from_agent` marks a human agent's message in a desk conversation: store it
     if you like, never run the bot on it. `reply_context` is what `send`/`handoff` need to
     answer in this conversation (plain JSON, no secrets): keep the latest per conversation.
+    `acks` are platform calls to make once the message is stored, in the conversation's send
+    order (answer a Telegram callback query, show typing, disable clicked Slack buttons): each
+    is given to `Channel.acknowledge`.
     """
 
     endpoint: Endpoint
@@ -231,6 +243,7 @@ class InboundMessage:
     reply_context: dict[str, Any] = field(default_factory=dict)
     sender_name: str | None = None
     from_agent: bool = False
+    acks: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +346,11 @@ class Channel(ABC, Generic[ConfigT]):
         """A canonical outbound payload as platform message bodies (no addressing: `send`
         adds it from the reply context). `[]` only for typing on platforms without one."""
 
+    def reply_choices(self, payload: Mapping[str, Any]) -> dict[str, str]:
+        """Typed answers that stand for a choice of a natively rendered `payload` (the labels
+        of Telegram's reply keyboard): `{text: payload}`, kept like numbered choices."""
+        return {}
+
     @abstractmethod
     async def send(
         self,
@@ -347,6 +365,20 @@ class Channel(ABC, Generic[ConfigT]):
     @abstractmethod
     async def test_credentials(self, http: aiohttp.ClientSession, config: ConfigT) -> None:
         """Call a cheap authenticated endpoint; raise ChannelTestError(field, message)."""
+
+    async def setup(self, http: aiohttp.ClientSession, config: ConfigT, webhook_url: str) -> None:
+        """At sync, after the credentials test: register what the platform needs (Telegram's
+        webhook, Messenger's page settings). `webhook_url` is this channel's public webhook
+        URL for the client. Raise ChannelTestError(field, message) when the platform refuses."""
+
+    async def acknowledge(
+        self,
+        http: aiohttp.ClientSession,
+        config: ConfigT,
+        endpoint: Endpoint,
+        ack: Mapping[str, Any],
+    ) -> None:
+        """Make one of an inbound message's `acks` calls (raise SendError on final failure)."""
 
     async def handoff(
         self,

@@ -164,7 +164,7 @@ class Dispatcher:
             return
         if not bodies:
             return  # typing on a platform without a typing indicator
-        options = numbered_choices(channel, message.payload)
+        options = numbered_choices(channel, message.payload) or channel.reply_choices(message.payload)
         if options:
             await self.hub.keep_choices(conversation_id, channel.name, options)
         context = await self.hub.reply_context(conversation_id, channel.name)

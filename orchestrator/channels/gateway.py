@@ -15,7 +15,14 @@ Inbound, `ANY /webhooks/v1/<scope>/<channel><tail>` (scope: the client's name, e
      not write it), so the bot never runs on it and it is never echoed back to its desk;
    - a bare number answering the latest numbered list sent there becomes that option's postback;
    - anything else is the user's message: `MessageService.create` with the endpoint as source;
-4. the platform gets `parsed.response` at once; the bot's turn runs after.
+4. a stored message's `acks` (answer a callback query, show typing, disable clicked buttons)
+   run in the conversation's send order, off the request path;
+5. the platform gets `parsed.response` at once; the bot's turn runs after.
+
+At sync (when `channels.test_on_sync` is on), every new or changed channel config is tested
+(`test_credentials`), then set up (`setup`: Telegram's `setWebhook`, Messenger's page settings)
+with its public webhook URL, `server.external_url` + `/webhooks/v1/<scope>/<channel>`; all of
+it before anything is written.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from ..services.container import Services
 from ..services.errors import Invalid
 from ..store.records import Endpoint as StoredEndpoint
 from . import registry
-from .base import ChannelTestError, InboundMessage, InboundRequest, VerificationError
+from .base import ChannelTestError, InboundMessage, InboundRequest, SendError, VerificationError
 from .desk import DeskBridge
 from .dispatch import Dispatcher
 from .hub import RETRY, ChannelHub
@@ -50,7 +57,7 @@ def setup_channels(app: web.Application, services: Services) -> None:
     hub = ChannelHub(services)
     dispatcher = Dispatcher(hub)
     desk = DeskBridge(hub, dispatcher)
-    inbound = Inbound(hub, desk)
+    inbound = Inbound(hub, desk, dispatcher)
     app[HUB] = hub
     app[DISPATCHER] = dispatcher
     app.router.add_route("*", ROUTE, inbound.handle)
@@ -76,20 +83,42 @@ def setup_channels(app: web.Application, services: Services) -> None:
 
 
 class CredentialsTester:
-    """`SyncService.tester`: the channel's `test_credentials`, its ChannelTestError as Invalid
-    naming `body.channels.<name>.<field>`. Config-only channels are not tested."""
+    """`SyncService.tester`: the channel's `test_credentials` and `setup`, a ChannelTestError
+    as Invalid naming `body.channels.<name>.<field>`. Config-only channels are not tested."""
 
     def __init__(self, hub: ChannelHub) -> None:
         self.hub = hub
 
-    async def __call__(self, name: str, raw: dict[str, Any]) -> None:
+    async def test(self, name: str, raw: dict[str, Any]) -> None:
+        """Call the platform with the credentials."""
+        found = self._channel(name, raw)
+        if found is not None:
+            channel, config = found
+            await self._named(name, channel.test_credentials(await self.hub.session(), config))
+
+    async def setup(self, client_id: str, name: str, raw: dict[str, Any]) -> None:
+        """Register the webhook URL and settings the platform needs."""
+        found = self._channel(name, raw)
+        if found is None:
+            return
+        channel, config = found
+        client = await self.hub.services.clients.get(client_id)
+        scope = (client.name if client is not None else None) or client_id
+        base = self.hub.services.settings.server.external_url.rstrip("/")
+        url = f"{base}/webhooks/v1/{scope}/{name}"
+        await self._named(name, channel.setup(await self.hub.session(), config, url))
+
+    def _channel(self, name: str, raw: dict[str, Any]) -> tuple[Any, Any] | None:
         implementation = registry.implementation(name)
         if implementation is None:
-            return
+            return None
         channel = self.hub.channels.get(name) or implementation()
-        config = channel.load_config(raw)
+        return channel, channel.load_config(raw)
+
+    @staticmethod
+    async def _named(name: str, call: Any) -> None:
         try:
-            await channel.test_credentials(await self.hub.session(), config)
+            await call
         except ChannelTestError as exc:
             raise Invalid(f"body.channels.{name}.{exc.field}", exc.message) from exc
 
@@ -97,10 +126,12 @@ class CredentialsTester:
 class Inbound:
     """The webhook route (see the module doc)."""
 
-    def __init__(self, hub: ChannelHub, desk: DeskBridge) -> None:
+    def __init__(self, hub: ChannelHub, desk: DeskBridge, dispatcher: Dispatcher) -> None:
         self.hub = hub
         self.services = hub.services
         self.desk = desk
+        self.dispatcher = dispatcher
+        self.external_url = hub.services.settings.server.external_url
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["channel"]
@@ -109,7 +140,7 @@ class Inbound:
         if client is None or found is None:
             return web.Response(status=404, text="Not Found")
         channel, config = found
-        req = await InboundRequest.from_request(request, request.match_info["tail"])
+        req = await InboundRequest.from_request(request, request.match_info["tail"], self.external_url)
         try:
             await channel.verify(req, config)
         except VerificationError as exc:
@@ -133,6 +164,33 @@ class Inbound:
             await self._accept(client.id, name, message)
         return parsed.response.to_aiohttp()
 
+    def _acknowledge(self, client_id: str, name: str, conversation_id: str, message: InboundMessage) -> None:
+        """Queue the message's acks in the conversation's send order."""
+        found = self.hub.channels.get(name)
+        if not message.acks or found is None:
+            return
+        channel = found
+        endpoint = message.endpoint
+
+        async def run() -> None:
+            loaded = await self.hub.config(client_id, name)
+            if loaded is None:
+                return
+            http = await self.hub.session()
+            for ack in message.acks:
+                try:
+                    await channel.acknowledge(http, loaded[1], endpoint, ack)
+                except SendError as exc:
+                    log.warning("%s: %s not acknowledged: %s", name, ack.get("method"), exc)
+                    await self.hub.health(
+                        client_id,
+                        name,
+                        "send-failure",
+                        {"conversationId": conversation_id, "ack": ack.get("method"), "status": exc.status},
+                    )
+
+        self.dispatcher.submit(conversation_id, run)
+
     async def _accept(self, client_id: str, name: str, message: InboundMessage) -> None:
         if message.is_echo:
             return
@@ -150,6 +208,7 @@ class Inbound:
             return
         conversation_id, user_id, endpoint = found
         if is_event:
+            self._acknowledge(client_id, name, conversation_id, message)
             conversation = await self.services.conversations.get(client_id, conversation_id)
             self.desk.on_event(
                 client_id, name, conversation, str(payload.get("event")), dict(payload.get("data") or {})
@@ -159,6 +218,7 @@ class Inbound:
         author_id = None if message.from_agent else user_id
         if author_id is not None:
             payload = await self._numbered_choice(conversation_id, name, payload)
+            self._acknowledge(client_id, name, conversation_id, message)
         if platform_id:
             await self.services.messages.create_inbound(
                 client_id,
@@ -193,14 +253,16 @@ class Inbound:
     async def _numbered_choice(
         self, conversation_id: str, name: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
-        """A bare number answering the latest numbered list sent on this channel: its payload."""
+        """A bare number answering the latest numbered list sent on this channel: its payload;
+        the label of a reply-keyboard key (Telegram): its quick reply."""
         if payload.get("type") != "text":
             return payload
         text = str(payload.get("text", "")).strip()
-        if not (text.isascii() and text.isdigit()):
+        if not text:
             return payload
         choices = await self.hub.choices(conversation_id, name)
-        value = choices.get(str(int(text)))
-        if not value:
-            return payload
-        return {"type": "postback", "payload": value, "text": text}
+        if text.isascii() and text.isdigit():
+            value = choices.get(str(int(text)))
+            return {"type": "postback", "payload": value, "text": text} if value else payload
+        value = choices.get(text)
+        return {"type": "quick_reply", "payload": value, "text": text} if value else payload

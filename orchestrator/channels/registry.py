@@ -1,10 +1,11 @@
 """Which channels exist, their versions and config models, and their implementations.
 
-Botpress Messaging's channels (telegram, slack, twilio, messenger, teams, smooch, vonage) have
-the config schemas of its version 1.0.0 and no implementation yet (config-only); the seed
-platforms (qiscus, tiledesk, chat21, messagemedia) have the config models of their channel
-modules, and `implementation(name)` gives their `Channel` class. Every config also accepts
-`apiUrl` (replaces the platform's base URL) and `enabled` (false removes the channel at sync).
+Botpress Messaging's teams, smooch and vonage have the config schemas of its version 1.0.0 and
+no implementation yet (config-only); the seed platforms (qiscus, tiledesk, chat21,
+messagemedia) and telegram, slack, twilio and messenger have the config models of their channel
+modules (Botpress's keys, plus optional ones of ours), and `implementation(name)` gives their
+`Channel` class. Every config also accepts `apiUrl` (replaces the platform's base URL) and
+`enabled` (false removes the channel at sync).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .base import Channel
 from .chat21 import Chat21Channel
 from .messagemedia import MessageMediaChannel
 from .qiscus import QiscusChannel
+from .telegram import TelegramChannel
 from .tiledesk import TiledeskChannel
 
 CURRENT_VERSION = "1.0.0"
@@ -38,10 +40,6 @@ class ChannelConfigModel(BaseModel):
     version: str = CURRENT_VERSION
     enabled: bool = True
     apiUrl: str | None = None
-
-
-class TelegramConfig(ChannelConfigModel):
-    botToken: str
 
 
 class SlackConfig(ChannelConfigModel):
@@ -99,7 +97,6 @@ class WebchatConfig(ChannelConfigModel):
 
 
 CONFIG_MODELS: dict[str, type[ChannelConfigModel]] = {
-    "telegram": TelegramConfig,
     "slack": SlackConfig,
     "twilio": TwilioConfig,
     "messenger": MessengerConfig,
@@ -147,7 +144,7 @@ def _with_common_keys(name: str, model: type[BaseModel]) -> type[ChannelConfigMo
     return merged  # type: ignore[return-value]
 
 
-for _channel in (QiscusChannel, TiledeskChannel, Chat21Channel, MessageMediaChannel):
+for _channel in (QiscusChannel, TiledeskChannel, Chat21Channel, MessageMediaChannel, TelegramChannel):
     register(_channel.name, _channel.Config, _channel)
 
 

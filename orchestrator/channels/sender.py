@@ -1,7 +1,9 @@
 """Outbound HTTP for channels: one call with a per-attempt timeout and bounded retries.
 
 Retried: 429 (honouring `Retry-After`, capped), 5xx, network errors and timeouts, with capped
-exponential backoff. Not retried: any other non-2xx status, which raises `SendError` with the
+exponential backoff; also whatever a channel's `throttle` hook reads as the platform's own
+throttling signal (Telegram's `parameters.retry_after`, the Graph API's rate-limit codes on a
+400), waiting the delay it names. Not retried: any other non-2xx status, which raises `SendError` with the
 platform's own error text (JSON `error.message`, `msg`, `message`, `errors`…, or a plain-text
 body such as Chat21's 405 validation errors).
 
@@ -26,6 +28,17 @@ from yarl import URL
 from orchestrator.channels.base import ChannelTestError, RetryPolicy, SendError
 
 log = logging.getLogger("orchestrator.channels")
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """A platform's throttling signal: retry after `delay` seconds (None: the backoff's)."""
+
+    delay: float | None = None
+
+
+# (status, parsed JSON body) -> Throttled when the answer says "slow down", else None.
+Throttle = Callable[[int, Any], Throttled | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +78,7 @@ def error_detail(status: int, body: Any, text: str) -> str:
                 return "; ".join(str(d) for d in detailed)
             if error.get("message"):
                 return str(error["message"])
-        for key in ("msg", "err", "message", "error"):
+        for key in ("msg", "err", "message", "error", "description"):
             value = body.get(key)
             if isinstance(value, str) and value:
                 details = body.get("details")
@@ -99,10 +112,14 @@ async def call(
     json: Any = None,
     form: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
+    throttle: Throttle | None = None,
+    log_path: str | None = None,
 ) -> Response:
     """One platform call with retries; returns the 2xx response or raises `SendError`.
 
-    `json` is sent as an orjson-encoded body, `form` as application/x-www-form-urlencoded.
+    `json` is sent as an orjson-encoded body, `form` as application/x-www-form-urlencoded;
+    `throttle` reads a platform's own throttling signal out of an error answer; `log_path`
+    replaces the URL path in logs when the path carries a secret (Telegram's bot token).
     """
     all_headers = dict(headers or {})
     data: bytes | Mapping[str, str] | None = form
@@ -110,7 +127,7 @@ async def call(
         data = orjson.dumps(json)
         all_headers.setdefault("Content-Type", "application/json")
     timeout = aiohttp.ClientTimeout(total=policy.timeout)
-    path = URL(url).path  # never the query: it may carry a token
+    path = log_path or URL(url).path  # never the query: it may carry a token
     attempt = 0
     while True:
         attempt += 1
@@ -141,14 +158,16 @@ async def call(
         body = _parse_json(text)
         if 200 <= status < 300:
             return Response(status, body, text)
-        transient = status == 429 or status >= 500
+        throttled = throttle(status, body) if throttle is not None else None
+        transient = status == 429 or status >= 500 or throttled is not None
         if not transient or attempt >= policy.attempts:
             raise SendError(status, error_detail(status, body, text), platform=platform, retryable=transient)
         delay = policy.backoff(attempt)
-        if status == 429:
-            waited = parse_retry_after(retry_after_header)
-            if waited is not None:
-                delay = min(policy.max_delay, waited)
+        waited = parse_retry_after(retry_after_header) if status == 429 else None
+        if throttled is not None and throttled.delay is not None:
+            waited = throttled.delay
+        if waited is not None:
+            delay = min(policy.max_delay, waited)
         log.warning(
             "%s %s %s answered %d; retry %d/%d in %.2fs",
             platform,
@@ -173,12 +192,15 @@ async def probe(
     default_field: str = "apiUrl",
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
+    json: Any = None,
 ) -> Response:
     """A credentials test: one attempt; a failure becomes ChannelTestError naming the config
     field `fields[status]` (or `default_field` for other statuses and network errors)."""
     once = replace(policy, attempts=1)
     try:
-        return await call(http, method, url, platform=platform, policy=once, headers=headers, params=params)
+        return await call(
+            http, method, url, platform=platform, policy=once, headers=headers, params=params, json=json
+        )
     except SendError as exc:
         field = fields.get(exc.status, default_field) if exc.status else default_field
         where = f"HTTP {exc.status}" if exc.status is not None else "network error"

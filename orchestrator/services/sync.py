@@ -1,15 +1,16 @@
 """`sync`: replace a client's whole configuration (channels, webhooks, bot) by diffing.
 
 Channel configs are validated (every problem reported) and, when `channels.test_on_sync` is
-on, tested against the platform before anything is written. Webhooks are matched by URL: a
+on, tested against the platform and then set up there (Telegram's webhook…) before anything is
+written. Webhooks are matched by URL: a
 URL that stays keeps its token.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .. import tokens
 from ..bus import Bus
@@ -19,8 +20,17 @@ from ..store.records import ChannelConfig, HealthEvent, utcnow
 from .clients import ClientService
 from .errors import Forbidden, Invalid
 
-# (channel name, validated config) → raises Invalid naming the field when the platform refuses.
-CredentialTester = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+class CredentialTester(Protocol):
+    """Checks channel configs against their platform; raises Invalid naming the field."""
+
+    async def test(self, name: str, raw: dict[str, Any]) -> None:
+        """Call the platform with the credentials of a validated config."""
+
+    async def setup(self, client_id: str, name: str, raw: dict[str, Any]) -> None:
+        """Register the client's webhook URL and settings on the platform."""
+
+
 BotExists = Callable[[str], bool]
 
 
@@ -57,7 +67,9 @@ class SyncService:
         changed = [c for c in wanted if c.channel not in current or current[c.channel] != c]
         if self._test_on_sync and self.tester is not None:
             for config in changed:  # every test runs before anything is written
-                await self.tester(config.channel, config.config)
+                await self.tester.test(config.channel, config.config)
+            for config in changed:
+                await self.tester.setup(client_id, config.channel, config.config)
         now = utcnow()
         health = [
             HealthEvent(c.channel, "create" if c.channel not in current else "configure", now)

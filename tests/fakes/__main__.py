@@ -1,4 +1,4 @@
-"""Start the four platform fakes on fixed ports: `python -m tests.fakes [--base-port 8701]`.
+"""Start the platform fakes on fixed ports: `python -m tests.fakes [--base-port 8701]`.
 
 Prints each fake's URL, the channel config that points at it, and how to make it post a signed
 webhook to the orchestrator (`POST /_fake/send`). Stops on Ctrl-C.
@@ -15,6 +15,7 @@ from tests.fakes.base import FakePlatform
 from tests.fakes.chat21 import Chat21Fake
 from tests.fakes.messagemedia import MessageMediaFake
 from tests.fakes.qiscus import QiscusFake
+from tests.fakes.telegram import TelegramFake
 from tests.fakes.tiledesk import TiledeskFake
 
 HOST = "127.0.0.1"
@@ -23,7 +24,7 @@ ORCHESTRATOR = "http://127.0.0.1:3100/webhooks/v1/<scope>"
 
 
 def _configs(
-    qiscus: QiscusFake, tiledesk: TiledeskFake, chat21: Chat21Fake, mm: MessageMediaFake
+    qiscus: QiscusFake, tiledesk: TiledeskFake, chat21: Chat21Fake, mm: MessageMediaFake, tg: TelegramFake
 ) -> dict[str, dict[str, object]]:
     """The `channels` section of a sync body that points every channel at its fake."""
     return {
@@ -54,6 +55,7 @@ def _configs(
             "apiSecret": mm.api_secret,
             "webhookSecret": WEBHOOK_SECRET,
         },
+        "telegram": {"apiUrl": tg.url, "botToken": tg.token},
     }
 
 
@@ -63,12 +65,14 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "tiledesk": f"{ORCHESTRATOR}/tiledesk",
         "chat21": f"{ORCHESTRATOR}/chat21?secret={WEBHOOK_SECRET}",
         "messagemedia": f"{ORCHESTRATOR}/messagemedia?secret={WEBHOOK_SECRET}",
+        "telegram": f"{ORCHESTRATOR}/telegram/<botToken>",
     }
     spec = {
         "qiscus": {"kind": "text", "text": "hello", "room_id": "1"},
         "tiledesk": {"kind": "text", "text": "hello"},
         "chat21": {"kind": "text", "text": "hello"},
         "messagemedia": {"kind": "text", "text": "hello"},
+        "telegram": {"kind": "text", "text": "hello"},
     }
     lines = []
     for name, fake in fakes.items():
@@ -80,11 +84,13 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
 async def main(base_port: int) -> None:
     """Start, print, wait for Ctrl-C, stop."""
     qiscus, tiledesk, chat21, mm = QiscusFake(), TiledeskFake(), Chat21Fake(), MessageMediaFake()
+    tg = TelegramFake()
     fakes: dict[str, FakePlatform] = {
         "qiscus": qiscus,
         "tiledesk": tiledesk,
         "chat21": chat21,
         "messagemedia": mm,
+        "telegram": tg,
     }
     for offset, fake in enumerate(fakes.values()):
         await fake.start(HOST, base_port + offset)
@@ -92,7 +98,7 @@ async def main(base_port: int) -> None:
         for name, fake in fakes.items():
             print(f"{name:13} {fake.url}")
         print("\nChannel configs (the `channels` of a sync body):")
-        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm), indent=2))
+        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg), indent=2))
         print(
             "\nMake a fake post a signed webhook (spec keys: see each fake's docstring;"
             ' add "signature": "forged" or "none" for bad ones):'
@@ -108,7 +114,10 @@ async def main(base_port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--base-port", type=int, default=8701, help="qiscus on this port, then tiledesk, chat21, messagemedia"
+        "--base-port",
+        type=int,
+        default=8701,
+        help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram",
     )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

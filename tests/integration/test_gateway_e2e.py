@@ -35,11 +35,14 @@ async def test_unknown_scope_and_unconfigured_channels_are_404(
         "/sync",
         {
             "bot": "support-desk",
-            "channels": {"qiscus": sdk_config(qiscus), "telegram": {"botToken": "config-only-channel-token"}},
+            "channels": {
+                "qiscus": sdk_config(qiscus),
+                "teams": {"appId": "config-only", "appPassword": "channel"},
+            },
         },
         status=200,
     )
-    assert (await h.post_raw(webhook, url=f"{base}/{h.client.id}/telegram"))[0] == 404
+    assert (await h.post_raw(webhook, url=f"{base}/{h.client.id}/teams"))[0] == 404
     assert h.watch.created == [] and h.count("inbound_seen") == 0
 
 
@@ -156,7 +159,7 @@ async def test_config_only_channels_are_not_tested_at_sync(
         {
             "channels": {
                 "messagemedia": test_messagemedia_e2e.config(messagemedia),
-                "telegram": {"botToken": "not-checked-anywhere"},
+                "teams": {"appId": "not-checked", "appPassword": "anywhere"},
             }
         },
         status=200,

@@ -1,0 +1,233 @@
+"""The support-desk bot holds the same scripted conversation on Telegram, Slack, Twilio and
+Messenger, each against its fake; every step is checked at the fake in the platform's format.
+
+The script: hi → the welcome menu; a menu button (FAQ) → the FAQ topics as quick replies; a
+quick reply (Opening hours) → the answer and "Anything else?" with quick replies; the quick
+reply "Main menu" → the welcome menu; "pricing" → the plans carousel; a card button (Choose
+Pro) → its buttons; "link my account" → the login link; "I want a real person" → the hand-off
+prompt. Each channel's `Driver`
+says how its user acts (a button click, a quick reply, typed text) and checks what reached the
+fake for each step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from tests.fakes.base import FakePlatform, Recorded, Webhook, serving
+from tests.fakes.telegram import TelegramFake
+from tests.integration.harness import Harness, start
+
+STEPS = ("hi", "menu_button", "faq", "quick_reply", "carousel", "card_button", "account_linking", "handoff")
+MENU = ["MENU_FAQ", "MENU_ORDER", "MENU_CONTACT", "MENU_LINK"]
+FAQ = {
+    "Opening hours": "FAQ_HOURS",
+    "Shipping": "FAQ_SHIPPING",
+    "Returns & refunds": "FAQ_RETURNS",
+    "Pricing": "FAQ_PRICING",
+}
+HOURS = "Our team answers Monday to Friday, 9:00 to 18:00 (Paris time). We're open right now."
+CONNECTING = "I'm connecting you with a member of our team. They'll be with you shortly."
+
+
+class Driver:
+    """How one channel's user acts, and what its platform must have received."""
+
+    name: str
+    fake: FakePlatform
+
+    def config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    tail = ""
+
+    def act(self, step: str) -> dict[str, Any]:
+        """The webhook spec of the user's action in `step`."""
+        raise NotImplementedError
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        """Assert what the platform received during `step`."""
+        raise NotImplementedError
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        """Assert the credentials test and set-up calls made at sync."""
+        raise NotImplementedError
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        """Requests the platform did not sign as it does: (webhook, URL, expected status)."""
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- Telegram
+
+
+def inline_data(body: dict[str, Any]) -> list[str]:
+    rows = (body.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [b["callback_data"] for row in rows for b in row if "callback_data" in b]
+
+
+class TelegramDriver(Driver):
+    name = "telegram"
+
+    def __init__(self, fake: TelegramFake) -> None:
+        self.fake = fake
+        self.tg = fake
+        self.tail = f"/{fake.token}"
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "apiUrl": self.fake.url,
+            "botToken": self.tg.token,
+            "webhookSecret": "desk-secret_0123",
+            "loginUrlDomains": ["accounts.example.com"],
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path.rsplit("/", 1)[1] for c in calls] == ["getMe", "setWebhook"]
+        assert self.tg.webhook == {
+            "url": f"https://orchestrator.example.com/webhooks/v1/{h.client.id}/telegram/{self.tg.token}",
+            "secret_token": "desk-secret_0123",
+            "allowed_updates": ["message", "callback_query"],
+        }
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        base = h.hook.removesuffix(self.tail)
+        good = self.tg.build_webhook({"text": "hi"})
+        return [
+            (good, base, 401),  # no token in the URL
+            (good, f"{base}/{self.tg.bot_id}:guessed", 403),
+            (self.tg.build_webhook({"text": "hi", "secret": "none"}), h.hook, 401),
+            (self.tg.build_webhook({"text": "hi", "secret": "forged"}), h.hook, 403),
+        ]
+
+    def act(self, step: str) -> dict[str, Any]:
+        return {
+            "hi": {"text": "hi"},
+            "menu_button": {"kind": "callback", "data": "MENU_FAQ"},
+            "faq": {"text": "Opening hours"},  # a key of the reply keyboard
+            "quick_reply": {"text": "Main menu"},
+            "carousel": {"text": "pricing"},
+            "card_button": {"kind": "callback", "data": "PLAN:pro"},
+            "account_linking": {"text": "link my account"},
+            "handoff": {"text": "I want a real person"},
+        }[step]
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        methods = [c.path.rsplit("/", 1)[1] for c in calls]
+        assert all(c.status == 200 for c in calls), [(c.path, c.status, c.body) for c in calls]
+        assert all(c.path.startswith(f"/bot{self.tg.token}/") for c in calls)
+        bodies = [c.json for c in calls if c.path.endswith(("/sendMessage", "/sendPhoto"))]
+        if step in ("hi", "quick_reply"):
+            assert methods == ["sendChatAction", "sendMessage"]
+            [welcome] = bodies
+            assert welcome["chat_id"] == "777001" and welcome["text"].startswith("Hi! I'm the support bot")
+            assert inline_data(welcome) == [*MENU, "HANDOFF"]
+        elif step == "menu_button":
+            assert methods == ["answerCallbackQuery", "sendChatAction", "sendMessage"]
+            [faq] = bodies
+            keyboard = faq["reply_markup"]
+            assert keyboard["one_time_keyboard"] is True
+            assert [row[0]["text"] for row in keyboard["keyboard"]] == list(FAQ)
+            assert self.tg.open_queries == set()
+        elif step == "faq":
+            assert methods == ["sendChatAction", "sendMessage", "sendMessage"]
+            hours, more = bodies
+            assert hours["text"] == HOURS
+            assert hours["reply_markup"] == {"remove_keyboard": True}  # the used keyboard goes
+            assert [row[0]["text"] for row in more["reply_markup"]["keyboard"]] == [
+                "Main menu",
+                "Talk to a person",
+            ]
+            assert h.watch.user_messages()[-1].message.payload == {
+                "type": "quick_reply",
+                "payload": "FAQ_HOURS",
+                "text": "Opening hours",
+            }
+        elif step == "carousel":
+            assert methods == ["sendChatAction", "sendMessage", "sendPhoto", "sendPhoto", "sendMessage"]
+            intro, free, pro, business = bodies
+            assert intro["text"] == "Here are our plans:"
+            assert free["photo"] == "https://shop.example.com/img/free.png"
+            assert pro["caption"].startswith("<b>Pro</b>\n19 EUR / month") and pro["parse_mode"] == "HTML"
+            assert inline_data(pro) == ["PLAN:pro"]
+            rows = pro["reply_markup"]["inline_keyboard"]
+            assert rows[1] == [{"text": "Details", "url": "https://shop.example.com/pricing#pro"}]
+            assert "Call sales: +33123456789" in business["text"]
+        elif step == "card_button":
+            assert methods == ["answerCallbackQuery", "sendChatAction", "sendMessage"]
+            [chosen] = bodies
+            assert chosen["text"].startswith("Great choice: the Pro plan.")
+            assert inline_data(chosen) == ["MENU_CONTACT", "MENU"]
+        elif step == "account_linking":
+            assert methods == ["sendChatAction", "sendMessage"]
+            [link] = bodies
+            [[button]] = link["reply_markup"]["inline_keyboard"]
+            assert button["text"] == "Log in"
+            assert button["login_url"]["url"].startswith("https://accounts.example.com/link?")
+        elif step == "handoff":
+            assert methods == ["sendChatAction", "sendMessage"]
+            assert bodies[0]["text"] == CONNECTING
+
+
+# ---------------------------------------------------------------- the test
+
+
+FAKES: dict[str, Callable[[], FakePlatform]] = {"telegram": TelegramFake}
+DRIVERS: dict[str, Callable[[Any], Driver]] = {"telegram": TelegramDriver}
+
+
+@pytest.fixture(params=sorted(FAKES))
+async def driver(request: pytest.FixtureRequest) -> AsyncIterator[Driver]:
+    async for fake in serving(FAKES[request.param]()):
+        yield DRIVERS[request.param](fake)
+
+
+async def test_support_desk_script(aiohttp_client, tmp_path, driver: Driver) -> None:
+    h = await start(
+        aiohttp_client,
+        tmp_path,
+        driver.name,
+        driver.config(),
+        driver.fake,
+        tail=driver.tail,
+        test_on_sync=True,
+    )
+    h.mark = len(driver.fake.requests)
+    driver.check_sync(driver.fake.requests, h)
+    for step in STEPS:
+        await h.quiet_turn(driver.act(step))
+        calls = h.unseen()
+        h.mark += len(calls)
+        driver.check(step, calls, h)
+
+
+async def test_forged_webhooks_store_nothing(aiohttp_client, tmp_path, driver: Driver) -> None:
+    h = await start(
+        aiohttp_client,
+        tmp_path,
+        driver.name,
+        driver.config(),
+        driver.fake,
+        tail=driver.tail,
+        test_on_sync=True,
+    )
+    h.mark = len(driver.fake.requests)
+    for webhook, url, status in driver.forged(h):
+        assert (await h.post_raw(webhook, url=url))[0] == status, url
+    assert h.watch.created == []
+    assert (h.count("messages"), h.count("conversations"), h.count("inbound_seen")) == (0, 0, 0)
+    assert [e["type"] for e in await h.health()].count("verify-failure") == 1  # rate-limited
+    assert h.unseen() == []
+
+
+async def test_telegram_sync_refuses_a_wrong_token(aiohttp_client, tmp_path) -> None:
+    async for fake in serving(TelegramFake()):
+        h = await start(
+            aiohttp_client, tmp_path, "telegram", TelegramDriver(fake).config(), fake, test_on_sync=True
+        )
+        refused = {"apiUrl": fake.url, "botToken": "1:wrong"}
+        message = await h.client.post("/sync", {"channels": {"telegram": refused}}, status=400)
+        assert "body.channels.telegram.botToken" in str(message) and "Unauthorized" in str(message)
