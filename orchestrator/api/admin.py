@@ -1,11 +1,12 @@
-"""Admin routes: create clients, name them (the scope of their channel webhooks)."""
+"""Admin routes: create clients, name them (the scope of their channel webhooks), and read
+their webhook delivery counters."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from .routing import Call, json_response, route, text_response
-from .schemas import ClientCreated, CreateClient, RenameClient
+from .schemas import ClientCreated, CreateClient, IdParams, RenameClient, WebhookCountsOut
 
 
 @route(
@@ -36,3 +37,18 @@ async def rename_client(call: Call) -> web.Response:
         return text_response("Not Found", 404)
     changed = await call.services.clients.rename(call.body.id, call.body.name)
     return text_response("OK") if changed else web.Response(status=204)
+
+
+@route(
+    "GET",
+    "/admin/clients/{id}/webhooks",
+    auth="admin",
+    params=IdParams,
+    response=WebhookCountsOut,
+    errors=(400, 401, 404),
+    summary="The client's webhook delivery counters: pending and given-up events",
+)
+async def webhook_counts(call: Call) -> web.Response:
+    if await call.services.clients.get(call.params.id) is None:
+        return text_response("Not Found", 404)
+    return json_response(await call.services.health.webhook_counts(call.params.id))

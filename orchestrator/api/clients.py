@@ -18,7 +18,7 @@ async def check_client(call: Call) -> web.Response:
     "/health",
     response=HealthOut,
     errors=(401,),
-    summary="Channel health events (newest first) and webhook delivery counters",
+    summary="Channel health events, newest first",
 )
 async def health(call: Call) -> web.Response:
     return json_response(await call.services.health.report(call.client_id))

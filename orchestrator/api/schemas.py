@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from ..services.events import EVENT_TYPES
-from .validation import Guid, Strict
+from .validation import Count, Guid, Strict, Uri
 
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 
@@ -36,7 +36,7 @@ class NoQuery(Strict):
 
 
 class LimitQuery(Strict):
-    limit: int = Field(20, ge=0, le=2**53, description="How many; 0 means no limit.")
+    limit: Count = Field(20, description="How many; 0 means no limit.")
 
 
 class MessageListQuery(LimitQuery):
@@ -62,7 +62,7 @@ class RenameClient(Strict):
 
 
 class WebhookEntry(Strict):
-    url: AnyHttpUrl
+    url: Uri
     events: list[EventType] | None = Field(  # type: ignore[valid-type]
         None, description="Only these event types (extension); all when absent."
     )
@@ -196,7 +196,11 @@ class EndpointOut(BaseModel):
 
 class HealthOut(BaseModel):
     channels: dict[str, Any]
-    webhooks: dict[str, int]
+
+
+class WebhookCountsOut(BaseModel):
+    pending: int = Field(description="Events waiting for delivery (being retried included).")
+    failed: int = Field(description="Events given up after `webhooks.max_attempts` attempts.")
 
 
 class EventReply(BaseModel):

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError
+
+from .uri import is_uri
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,6 +28,39 @@ def _check_guid(value: str) -> str:
 
 
 Guid = Annotated[str, AfterValidator(_check_guid)]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _check_uri(value: str) -> str:
+    if not value:
+        raise PydanticCustomError("empty", "is not allowed to be empty")
+    if not is_uri(value):
+        raise PydanticCustomError("uri", "must be a valid uri")
+    return value
+
+
+def _check_count(value: int) -> int:
+    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise PydanticCustomError("safe_number", "must be a safe number")
+    if value < 0:
+        raise PydanticCustomError("min", "must be greater than or equal to 0")
+    return value
+
+
+Uri = Annotated[
+    str,
+    AfterValidator(_check_uri),
+    WithJsonSchema({"type": "string", "format": "uri", "minLength": 1}),
+]
+"""A URI as Joi's `string().uri()` accepts it, kept exactly as given (never normalised)."""
+
+Count = Annotated[
+    int,
+    AfterValidator(_check_count),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER}),
+]
+"""A count as Joi's `number().min(0)`: 0 to 2^53 - 1, beyond which Joi says unsafe."""
 
 
 class Strict(BaseModel):
@@ -50,8 +85,7 @@ def parse(model: type[M], data: Any, part: str) -> M:
 
 def describe(error: Any, part: str) -> str:
     """One pydantic error as a Joi-style message."""
-    loc = [str(p) for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-    field = ".".join([part, *loc])
+    field = label(part, error["loc"])
     kind, ctx = error["type"], error.get("ctx") or {}
     text = _MESSAGES.get(kind)
     if text is None:
@@ -69,6 +103,17 @@ def describe(error: Any, part: str) -> str:
             message = str(error["msg"]).removeprefix("Value error, ")
             text = message[:1].lower() + message[1:]
     return f'"{field}" {text}'
+
+
+def label(part: str, loc: tuple[Any, ...]) -> str:
+    """Joi's label of a path: keys joined by dots, array indexes in brackets (`a.b[0].c`)."""
+    text = part
+    for segment in loc:
+        if isinstance(segment, int):
+            text += f"[{segment}]"
+        elif not segment.startswith("function-"):
+            text += f".{segment}"
+    return text
 
 
 _MESSAGES = {

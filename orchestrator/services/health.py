@@ -1,4 +1,4 @@
-"""Health events of a client's channels (and its webhook delivery counters), as `GET /health`."""
+"""Health events of a client's channels (`GET /health`) and its webhook delivery counters."""
 
 from __future__ import annotations
 
@@ -28,9 +28,13 @@ class HealthService:
         await self._bus.publish("outbox", None)
 
     async def report(self, client_id: str) -> dict[str, Any]:
-        """`{channels: {name: {events: [...]}}, webhooks: {pending, failed}}`, newest first."""
+        """`{channels: {name: {events: [...]}}}`, newest first: exactly Botpress's shape."""
         configured = {c.channel for c in await self._store.list_channel_configs(client_id)}
         by_channel = await self._store.list_health(client_id, EVENTS_PER_CHANNEL)
         names = sorted(configured | set(by_channel))
         channels = {name: {"events": [e.to_api() for e in by_channel.get(name, [])]} for name in names}
-        return {"channels": channels, "webhooks": await self._store.delivery_counts(client_id)}
+        return {"channels": channels}
+
+    async def webhook_counts(self, client_id: str) -> dict[str, int]:
+        """`{pending, failed}`: events waiting for delivery, and those given up."""
+        return await self._store.delivery_counts(client_id)

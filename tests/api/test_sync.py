@@ -109,7 +109,7 @@ async def test_current_sync_rejects_what_it_does_not_know(client: ApiClient) -> 
     assert await client.post("/sync", {"id": client.id}, status=400) == '"body.id" is not allowed'
     assert (
         await client.post("/sync", {"webhooks": [{"url": "not a url"}]}, status=400)
-        == '"body.webhooks.0.url" must be a valid uri'
+        == '"body.webhooks[0].url" must be a valid uri'
     )
     assert await client.post("/sync", {"webhooks": [{"url": "http://x", "events": ["nope"]}]}, status=400)
 

@@ -96,7 +96,9 @@ async def test_events_of_a_conversation_arrive_in_order_despite_failures(
     assert [d.body["data"]["message"]["payload"]["n"] for d in delivered] == [0, 1, 2, 3, 4]
 
 
-async def test_final_failures_are_counted_on_health(aiohttp_client, tmp_path, receiver: Receiver) -> None:
+async def test_final_failures_are_counted_on_the_admin_route(
+    aiohttp_client, tmp_path, receiver: Receiver
+) -> None:
     settings = make_settings(tmp_path, webhooks={"max_attempts": 2})
     http = await aiohttp_client(create_app(settings))
     client = await new_client(http)
@@ -107,7 +109,9 @@ async def test_final_failures_are_counted_on_health(aiohttp_client, tmp_path, re
     await client.user()
     failure = await asyncio.wait_for(given_up, 5)
     assert failure["error"] == "HTTP 500" and receiver.attempts == 2
-    assert (await client.get("/health"))["webhooks"] == {"pending": 0, "failed": 1}
+    counts = await http.get(f"/api/v1/admin/clients/{client.id}/webhooks")
+    assert counts.status == 200 and await counts.json() == {"pending": 0, "failed": 1}
+    assert await client.get("/health") == {"channels": {}}  # exactly Botpress's shape
 
 
 async def test_pending_events_are_delivered_after_a_restart(
