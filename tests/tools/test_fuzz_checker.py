@@ -57,12 +57,12 @@ JINJA_BITS = st.sampled_from(
         "\udc80",
         "\x00",
         "é",
-        "𝔘",
+        "\U0001d518",
         " ",
         "\n",
         ":",
         "-",
-    ]  # fmt: skip
+    ]
 )
 TEMPLATE = st.lists(JINJA_BITS, max_size=12).map("".join) | st.text(max_size=40)
 KEYS = st.sampled_from(
@@ -88,7 +88,7 @@ KEYS = st.sampled_from(
         "messages",
         "handlers",
         "text",
-    ]  # fmt: skip
+    ]
 ) | st.text(max_size=8)
 LEAF = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | TEMPLATE
 TREE = st.recursive(
