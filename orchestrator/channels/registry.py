@@ -27,6 +27,7 @@ from .base import Channel
 from .chat21 import Chat21Channel
 from .messagemedia import MessageMediaChannel
 from .qiscus import QiscusChannel
+from .slack import SlackChannel
 from .telegram import TelegramChannel
 from .tiledesk import TiledeskChannel
 
@@ -40,11 +41,6 @@ class ChannelConfigModel(BaseModel):
     version: str = CURRENT_VERSION
     enabled: bool = True
     apiUrl: str | None = None
-
-
-class SlackConfig(ChannelConfigModel):
-    botToken: str
-    signingSecret: str
 
 
 class TwilioConfig(ChannelConfigModel):
@@ -97,7 +93,6 @@ class WebchatConfig(ChannelConfigModel):
 
 
 CONFIG_MODELS: dict[str, type[ChannelConfigModel]] = {
-    "slack": SlackConfig,
     "twilio": TwilioConfig,
     "messenger": MessengerConfig,
     "teams": TeamsConfig,
@@ -144,7 +139,14 @@ def _with_common_keys(name: str, model: type[BaseModel]) -> type[ChannelConfigMo
     return merged  # type: ignore[return-value]
 
 
-for _channel in (QiscusChannel, TiledeskChannel, Chat21Channel, MessageMediaChannel, TelegramChannel):
+for _channel in (
+    QiscusChannel,
+    TiledeskChannel,
+    Chat21Channel,
+    MessageMediaChannel,
+    TelegramChannel,
+    SlackChannel,
+):
     register(_channel.name, _channel.Config, _channel)
 
 

@@ -15,6 +15,7 @@ from tests.fakes.base import FakePlatform
 from tests.fakes.chat21 import Chat21Fake
 from tests.fakes.messagemedia import MessageMediaFake
 from tests.fakes.qiscus import QiscusFake
+from tests.fakes.slack import SlackFake
 from tests.fakes.telegram import TelegramFake
 from tests.fakes.tiledesk import TiledeskFake
 
@@ -24,7 +25,12 @@ ORCHESTRATOR = "http://127.0.0.1:3100/webhooks/v1/<scope>"
 
 
 def _configs(
-    qiscus: QiscusFake, tiledesk: TiledeskFake, chat21: Chat21Fake, mm: MessageMediaFake, tg: TelegramFake
+    qiscus: QiscusFake,
+    tiledesk: TiledeskFake,
+    chat21: Chat21Fake,
+    mm: MessageMediaFake,
+    tg: TelegramFake,
+    sl: SlackFake,
 ) -> dict[str, dict[str, object]]:
     """The `channels` section of a sync body that points every channel at its fake."""
     return {
@@ -56,6 +62,7 @@ def _configs(
             "webhookSecret": WEBHOOK_SECRET,
         },
         "telegram": {"apiUrl": tg.url, "botToken": tg.token},
+        "slack": {"apiUrl": f"{sl.url}/api", "botToken": sl.bot_token, "signingSecret": sl.signing_secret},
     }
 
 
@@ -66,6 +73,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "chat21": f"{ORCHESTRATOR}/chat21?secret={WEBHOOK_SECRET}",
         "messagemedia": f"{ORCHESTRATOR}/messagemedia?secret={WEBHOOK_SECRET}",
         "telegram": f"{ORCHESTRATOR}/telegram/<botToken>",
+        "slack": f"{ORCHESTRATOR}/slack",
     }
     spec = {
         "qiscus": {"kind": "text", "text": "hello", "room_id": "1"},
@@ -73,6 +81,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "chat21": {"kind": "text", "text": "hello"},
         "messagemedia": {"kind": "text", "text": "hello"},
         "telegram": {"kind": "text", "text": "hello"},
+        "slack": {"kind": "text", "text": "hello"},
     }
     lines = []
     for name, fake in fakes.items():
@@ -84,13 +93,14 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
 async def main(base_port: int) -> None:
     """Start, print, wait for Ctrl-C, stop."""
     qiscus, tiledesk, chat21, mm = QiscusFake(), TiledeskFake(), Chat21Fake(), MessageMediaFake()
-    tg = TelegramFake()
+    tg, sl = TelegramFake(), SlackFake()
     fakes: dict[str, FakePlatform] = {
         "qiscus": qiscus,
         "tiledesk": tiledesk,
         "chat21": chat21,
         "messagemedia": mm,
         "telegram": tg,
+        "slack": sl,
     }
     for offset, fake in enumerate(fakes.values()):
         await fake.start(HOST, base_port + offset)
@@ -98,7 +108,7 @@ async def main(base_port: int) -> None:
         for name, fake in fakes.items():
             print(f"{name:13} {fake.url}")
         print("\nChannel configs (the `channels` of a sync body):")
-        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg), indent=2))
+        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl), indent=2))
         print(
             "\nMake a fake post a signed webhook (spec keys: see each fake's docstring;"
             ' add "signature": "forged" or "none" for bad ones):'
@@ -117,7 +127,7 @@ if __name__ == "__main__":
         "--base-port",
         type=int,
         default=8701,
-        help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram",
+        help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram, slack",
     )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

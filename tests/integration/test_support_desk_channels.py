@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.base import FakePlatform, Recorded, Webhook, serving
+from tests.fakes.slack import SlackFake
 from tests.fakes.telegram import TelegramFake
 from tests.integration.harness import Harness, start
 
@@ -172,11 +173,100 @@ class TelegramDriver(Driver):
             assert bodies[0]["text"] == CONNECTING
 
 
+# ---------------------------------------------------------------- Slack
+
+
+def slack_values(body: dict[str, Any]) -> list[str]:
+    return [
+        e["value"]
+        for b in body.get("blocks", [])
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if "value" in e
+    ]
+
+
+class SlackDriver(Driver):
+    name = "slack"
+
+    def __init__(self, fake: SlackFake) -> None:
+        self.fake = self.sl = fake
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "apiUrl": f"{self.fake.url}/api",
+            "botToken": self.sl.bot_token,
+            "signingSecret": self.sl.signing_secret,
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path for c in calls] == ["/api/auth.test"]
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        return [
+            (self.sl.build_webhook({"signature": "none"}), h.hook, 401),
+            (self.sl.build_webhook({"signature": "forged"}), h.hook, 403),
+            (self.sl.build_webhook({"signature": "stale"}), h.hook, 403),
+        ]
+
+    def act(self, step: str) -> dict[str, Any]:
+        return {
+            "hi": {"text": "hi"},
+            "menu_button": {"kind": "click", "value": "MENU_FAQ"},
+            "faq": {"kind": "click", "value": "FAQ_HOURS"},
+            "quick_reply": {"kind": "click", "value": "MENU"},
+            "carousel": {"kind": "mention", "text": "pricing"},
+            "card_button": {"kind": "click", "value": "PLAN:pro"},
+            "account_linking": {"text": "link my account"},
+            "handoff": {"text": "I want a real person"},
+        }[step]
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        assert all(c.status == 200 and c.json["channel"] == "D0DM" for c in calls)
+        assert all(c.headers["Authorization"] == f"Bearer {self.sl.bot_token}" for c in calls)
+        paths = [c.path.removeprefix("/api/") for c in calls]
+        posts = [c.json for c in calls if c.path.endswith("chat.postMessage")]
+        clicked = step in ("menu_button", "faq", "quick_reply", "card_button")
+        if clicked:  # the clicked message loses its buttons first
+            assert paths[0] == "chat.update"
+            update = calls[0].json
+            assert not [b for b in update["blocks"] if b["type"] == "actions"]
+            assert update["blocks"][-1]["type"] == "context"
+        if step in ("hi", "quick_reply"):
+            [welcome] = posts
+            assert welcome["text"].startswith("Hi! I'm the support bot")
+            assert slack_values(welcome) == [*MENU, "HANDOFF"]
+        elif step == "menu_button":
+            [faq] = posts
+            assert slack_values(faq) == list(FAQ.values())
+        elif step == "faq":
+            hours, more = posts
+            assert hours["blocks"][0]["text"]["text"] == HOURS.replace("'", "'")
+            assert slack_values(more) == ["MENU", "HANDOFF"]
+        elif step == "carousel":
+            intro, carousel = posts
+            assert intro["text"] == "Here are our plans:"
+            sections = [b for b in carousel["blocks"] if b["type"] == "section"]
+            assert [s["text"]["text"].split("\n")[0] for s in sections] == ["*Free*", "*Pro*", "*Business*"]
+            assert sections[0]["accessory"]["image_url"] == "https://shop.example.com/img/free.png"
+            assert slack_values(carousel) == ["PLAN:free", "PLAN:pro", "PLAN:business"]
+            assert "Call sales: +33123456789" in sections[2]["text"]["text"]
+        elif step == "card_button":
+            [chosen] = posts
+            assert chosen["text"].startswith("Great choice: the Pro plan.")
+        elif step == "account_linking":
+            [link] = posts
+            [button] = link["blocks"][1]["elements"]
+            assert button["url"].startswith("https://accounts.example.com/link?") and "value" not in button
+        elif step == "handoff":
+            assert posts[0]["text"] == CONNECTING
+
+
 # ---------------------------------------------------------------- the test
 
 
-FAKES: dict[str, Callable[[], FakePlatform]] = {"telegram": TelegramFake}
-DRIVERS: dict[str, Callable[[Any], Driver]] = {"telegram": TelegramDriver}
+FAKES: dict[str, Callable[[], FakePlatform]] = {"telegram": TelegramFake, "slack": SlackFake}
+DRIVERS: dict[str, Callable[[Any], Driver]] = {"telegram": TelegramDriver, "slack": SlackDriver}
 
 
 @pytest.fixture(params=sorted(FAKES))

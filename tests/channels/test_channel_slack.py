@@ -1,0 +1,83 @@
+"""Slack channel against the Slack fake: handshakes, threads, every payload accepted, 429."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from orchestrator.channels.base import ChannelTestError, Endpoint, RetryPolicy, SendError, VerificationError
+from orchestrator.channels.slack import SlackChannel, SlackConfig
+from tests.channels.support import inbound
+from tests.channels.test_channel_telegram import SAMPLES
+from tests.fakes.base import serving
+from tests.fakes.slack import SlackFake
+
+
+def config(fake: SlackFake, **overrides: Any) -> SlackConfig:
+    raw = {
+        "apiUrl": f"{fake.url or 'http://127.0.0.1:1'}/api",
+        "botToken": fake.bot_token,
+        "signingSecret": fake.signing_secret,
+    }
+    return SlackChannel().load_config({**raw, **overrides})
+
+
+@pytest.fixture
+async def sl() -> Any:
+    async for fake in serving(SlackFake()):
+        yield fake
+
+
+async def test_handshakes_threads_and_refusals() -> None:
+    fake, channel = SlackFake(), SlackChannel()
+    challenge = fake.build_webhook({"kind": "url_verification", "challenge": "abc"})
+    await channel.verify(inbound(challenge), config(fake))
+    assert channel.parse(inbound(challenge), config(fake)).response.body == b'{"challenge":"abc"}'
+    ssl = fake.build_webhook({"kind": "ssl_check"})
+    await channel.verify(inbound(ssl), config(fake))
+    assert channel.parse(inbound(ssl), config(fake)).response.body == b""
+    threaded = fake.build_webhook({"text": "help", "channel": "C0GEN", "thread_ts": "1700.01"})
+    [message] = channel.parse(inbound(threaded), config(fake)).messages
+    assert message.endpoint == Endpoint("T0001", "U0USER", "C0GEN/1700.01")
+    assert message.reply_context == {"channel": "C0GEN", "thread_ts": "1700.01"}
+    [bot] = channel.parse(inbound(fake.build_webhook({"kind": "bot"})), config(fake)).messages
+    assert bot.is_echo
+    for mode, status in (("none", 401), ("forged", 403), ("stale", 403)):
+        with pytest.raises(VerificationError) as refused:
+            await channel.verify(inbound(fake.build_webhook({"signature": mode})), config(fake))
+        assert refused.value.status == status
+
+
+async def test_every_payload_is_accepted_and_threads_are_answered(
+    sl: SlackFake, http: aiohttp.ClientSession
+) -> None:
+    channel, conf = SlackChannel(), config(sl)
+    for payload in SAMPLES:
+        await channel.send(
+            http, conf, Endpoint("T0001", "U0USER", "C0GEN/1700.01"), {}, channel.render(payload)
+        )
+    assert all(r.status == 200 and r.json.get("ok", True) for r in sl.requests)
+    assert len(sl.posted) == len(SAMPLES) - 1  # typing renders nothing on Slack
+    assert {m["thread_ts"] for m in sl.posted} == {"1700.01"}
+
+
+async def test_rate_limits_errors_and_credentials(
+    sl: SlackFake, http: aiohttp.ClientSession, policy: RetryPolicy, delays: list[float]
+) -> None:
+    channel, conf = SlackChannel(policy), config(sl)
+    sl.throttle_next(1, retry_after=2)
+    await channel.send(
+        http, conf, Endpoint("*", "U", "D0DM"), {}, channel.render({"type": "text", "text": "hi"})
+    )
+    assert delays == [2.0]
+    with pytest.raises(SendError) as missing:
+        await channel.send(
+            http, conf, Endpoint("*", "U", "X0NOPE"), {}, channel.render({"type": "text", "text": "hi"})
+        )
+    assert missing.value.detail == "channel_not_found"
+    await channel.test_credentials(http, conf)
+    with pytest.raises(ChannelTestError) as refused:
+        await channel.test_credentials(http, config(sl, botToken="xoxb-wrong"))
+    assert refused.value.field == "botToken" and "invalid_auth" in refused.value.message
