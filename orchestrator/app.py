@@ -10,13 +10,14 @@ from aiohttp import web
 
 from .api import SERVICES, setup_api
 from .bots import BotCatalog, BotRunner, Clock
-from .bus import open_bus
+from .bus import MemoryBus, open_bus
 from .channels.gateway import setup_channels
 from .config import Settings
 from .engine_http import AiohttpHttpPort
 from .housekeeping import Housekeeping
 from .reload import BotReloader
 from .services.container import Services
+from .state_cache import StateCache
 from .store import open_store
 from .store.records import utcnow
 from .webhooks import WebhookWorker
@@ -61,7 +62,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     worker = WebhookWorker(services.store, services.bus, services.settings.webhooks)
     services.extras["webhooks"] = worker
     http = AiohttpHttpPort()
-    runner = BotRunner(services, app[CATALOG], http, clock=app[CLOCK])  # type: ignore[arg-type]
+    # one process runs every turn only on the in-memory bus: only then is bot state cached
+    cache = StateCache() if isinstance(services.bus, MemoryBus) else None
+    runner = BotRunner(services, app[CATALOG], http, clock=app[CLOCK], state_cache=cache)  # type: ignore[arg-type]
     services.bots = runner
     housekeeping = Housekeeping(services)
     await worker.start()

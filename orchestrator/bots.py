@@ -25,6 +25,7 @@ from .engine.checker import CheckResult, check_bot
 from .payloads import inbound_adapter, text_of
 from .services.container import Services
 from .services.messages import MessageCreated
+from .state_cache import StateCache
 from .store.records import BotState, Conversation, Message, Timer, utcnow
 
 log = logging.getLogger(__name__)
@@ -130,8 +131,10 @@ class BotRunner:
         *,
         clock: Clock = utcnow,
         timer_poll: float = 1.0,
+        state_cache: StateCache | None = None,
     ) -> None:
         self._services, self._catalog, self._http = services, catalog, http
+        self._state_cache = state_cache  # only where this process runs all turns (see state_cache)
         self._clock, self._timer_poll = clock, timer_poll
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -204,7 +207,12 @@ class BotRunner:
         """One turn of the bot for one inbound event; always ends the turn for collect."""
         try:
             async with self._conversation_lock(turn.conversation.id):
-                return await self._turn(turn)
+                try:
+                    return await self._turn(turn)
+                except BaseException:
+                    if self._state_cache is not None:
+                        self._state_cache.forget(turn.conversation.id, turn.conversation.user_id)
+                    raise
         except Exception:
             log.exception("bot %s failed on conversation %s", turn.bot_id, turn.conversation.id)
             return None
@@ -219,7 +227,10 @@ class BotRunner:
             log.error("client %s names bot %r, which is not loaded", client_id, bot_id)
             return None
         store = self._services.store
-        state = await store.get_bot_state(conversation.id, conversation.user_id, bot_id)
+        cache = self._state_cache
+        state = cache.get(conversation.id, conversation.user_id, bot_id) if cache else None
+        if state is None:
+            state = await store.get_bot_state(conversation.id, conversation.user_id, bot_id)
         engine = Engine(
             bot,
             http=self._http,
@@ -243,6 +254,8 @@ class BotRunner:
         new_state = BotState(conversation.id, bot_id, result.conv_state, result.user_vars)
         keep = self._services.settings.bots.trace_turns
         await store.save_turn(conversation.user_id, new_state, timers, result.trace, keep)
+        if cache is not None:
+            cache.put(conversation.user_id, new_state)
         soon = self._clock().timestamp() + self._timer_poll
         if any(t.due.timestamp() <= soon for t in timers):
             self._timers_wake.set()
