@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG := $(if $(wildcard config.yaml),config.yaml,config.example.yaml)
 
-.PHONY: run test lint bench fakes clean
+.PHONY: run test lint bench fakes clean mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/collect.py
+
+# A mutation run (not part of `make test`): MUTATE_ARGS="--sample 20" bounds it.
+mutate: $(VENV)/.installed
+	$(BIN)/python bench/mutate.py $(MUTATE_ARGS)
 
 fakes: $(VENV)/.installed
 	$(BIN)/python -m tests.fakes
