@@ -19,7 +19,6 @@ from pydantic import (
     SecretStr,
     SerializerFunctionWrapHandler,
     ValidationError,
-    field_validator,
     model_serializer,
 )
 
@@ -30,6 +29,7 @@ from .qiscus import QiscusChannel
 from .slack import SlackChannel
 from .telegram import TelegramChannel
 from .tiledesk import TiledeskChannel
+from .twilio import TwilioChannel
 
 CURRENT_VERSION = "1.0.0"
 
@@ -41,21 +41,6 @@ class ChannelConfigModel(BaseModel):
     version: str = CURRENT_VERSION
     enabled: bool = True
     apiUrl: str | None = None
-
-
-class TwilioConfig(ChannelConfigModel):
-    accountSID: str
-    authToken: str
-    messageDelay: str | None = None
-    retryMaxAttempts: int = 3
-    retryDelay: str = "1000ms"
-
-    @field_validator("accountSID")
-    @classmethod
-    def _starts_with_ac(cls, value: str) -> str:
-        if not value.startswith("AC"):
-            raise ValueError(f'with value "{value}" fails to match the required pattern: /^AC/')
-        return value
 
 
 class MessengerConfig(ChannelConfigModel):
@@ -93,7 +78,6 @@ class WebchatConfig(ChannelConfigModel):
 
 
 CONFIG_MODELS: dict[str, type[ChannelConfigModel]] = {
-    "twilio": TwilioConfig,
     "messenger": MessengerConfig,
     "teams": TeamsConfig,
     "smooch": SmoochConfig,
@@ -146,6 +130,7 @@ for _channel in (
     MessageMediaChannel,
     TelegramChannel,
     SlackChannel,
+    TwilioChannel,
 ):
     register(_channel.name, _channel.Config, _channel)
 

@@ -17,6 +17,7 @@ from tests.fakes.messagemedia import MessageMediaFake
 from tests.fakes.qiscus import QiscusFake
 from tests.fakes.slack import SlackFake
 from tests.fakes.telegram import TelegramFake
+from tests.fakes.twilio import TwilioFake
 from tests.fakes.tiledesk import TiledeskFake
 
 HOST = "127.0.0.1"
@@ -63,6 +64,7 @@ def _configs(
         },
         "telegram": {"apiUrl": tg.url, "botToken": tg.token},
         "slack": {"apiUrl": f"{sl.url}/api", "botToken": sl.bot_token, "signingSecret": sl.signing_secret},
+        "twilio": {"apiUrl": tw.url, "accountSID": tw.account_sid, "authToken": tw.auth_token},
     }
 
 
@@ -74,6 +76,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "messagemedia": f"{ORCHESTRATOR}/messagemedia?secret={WEBHOOK_SECRET}",
         "telegram": f"{ORCHESTRATOR}/telegram/<botToken>",
         "slack": f"{ORCHESTRATOR}/slack",
+        "twilio": f"{ORCHESTRATOR}/twilio",
     }
     spec = {
         "qiscus": {"kind": "text", "text": "hello", "room_id": "1"},
@@ -82,6 +85,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "messagemedia": {"kind": "text", "text": "hello"},
         "telegram": {"kind": "text", "text": "hello"},
         "slack": {"kind": "text", "text": "hello"},
+        "twilio": {"text": "hello", "url": "<server.external_url>/webhooks/v1/<scope>/twilio"},
     }
     lines = []
     for name, fake in fakes.items():
@@ -93,7 +97,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
 async def main(base_port: int) -> None:
     """Start, print, wait for Ctrl-C, stop."""
     qiscus, tiledesk, chat21, mm = QiscusFake(), TiledeskFake(), Chat21Fake(), MessageMediaFake()
-    tg, sl = TelegramFake(), SlackFake()
+    tg, sl, tw = TelegramFake(), SlackFake(), TwilioFake()
     fakes: dict[str, FakePlatform] = {
         "qiscus": qiscus,
         "tiledesk": tiledesk,
@@ -101,6 +105,7 @@ async def main(base_port: int) -> None:
         "messagemedia": mm,
         "telegram": tg,
         "slack": sl,
+        "twilio": tw,
     }
     for offset, fake in enumerate(fakes.values()):
         await fake.start(HOST, base_port + offset)
@@ -108,7 +113,7 @@ async def main(base_port: int) -> None:
         for name, fake in fakes.items():
             print(f"{name:13} {fake.url}")
         print("\nChannel configs (the `channels` of a sync body):")
-        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl), indent=2))
+        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl, tw), indent=2))
         print(
             "\nMake a fake post a signed webhook (spec keys: see each fake's docstring;"
             ' add "signature": "forged" or "none" for bad ones):'
@@ -127,7 +132,7 @@ if __name__ == "__main__":
         "--base-port",
         type=int,
         default=8701,
-        help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram, slack",
+        help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram, slack, twilio",
     )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

@@ -53,8 +53,11 @@ class Webhook:
 
     @property
     def json(self) -> Any:
-        """The body, parsed."""
-        return orjson.loads(self.body)
+        """The body, parsed (the text of a form-encoded body)."""
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return self.body.decode()
 
 
 @dataclass

@@ -20,6 +20,7 @@ import pytest
 from tests.fakes.base import FakePlatform, Recorded, Webhook, serving
 from tests.fakes.slack import SlackFake
 from tests.fakes.telegram import TelegramFake
+from tests.fakes.twilio import TwilioFake
 from tests.integration.harness import Harness, start
 
 STEPS = ("hi", "menu_button", "faq", "quick_reply", "carousel", "card_button", "account_linking", "handoff")
@@ -262,11 +263,95 @@ class SlackDriver(Driver):
             assert posts[0]["text"] == CONNECTING
 
 
+# ---------------------------------------------------------------- Twilio
+
+
+class TwilioDriver(Driver):
+    name = "twilio"
+
+    def __init__(self, fake: TwilioFake) -> None:
+        self.fake = self.tw = fake
+        self.url = ""
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "apiUrl": self.fake.url,
+            "accountSID": self.tw.account_sid,
+            "authToken": self.tw.auth_token,
+            "messageDelay": "10ms",
+            "retryMaxAttempts": 2,
+            "retryDelay": "1ms",
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path for c in calls] == [f"/2010-04-01/Accounts/{self.tw.account_sid}.json"]
+        # the URL Twilio was given: server.external_url + the webhook route
+        self.url = f"https://orchestrator.example.com/webhooks/v1/{h.client.id}/twilio"
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        self.url = f"https://orchestrator.example.com/webhooks/v1/{h.client.id}/twilio"
+        signed_for_test_server = self.tw.build_webhook({"url": h.hook})
+        return [
+            (self.tw.build_webhook({"url": self.url, "signature": "none"}), h.hook, 401),
+            (self.tw.build_webhook({"url": self.url, "signature": "forged"}), h.hook, 403),
+            (signed_for_test_server, h.hook, 403),  # signed over another URL than the public one
+        ]
+
+    def act(self, step: str) -> dict[str, Any]:
+        text = {
+            "hi": "hi",
+            "menu_button": "1",  # FAQ
+            "faq": "1",  # Opening hours
+            "quick_reply": "1",  # Main menu
+            "carousel": "pricing",
+            "card_button": "2",  # Choose Pro
+            "account_linking": "link my account",
+            "handoff": "I want a real person",
+        }[step]
+        return {"url": self.url, "text": text, "from": "whatsapp:+33612345678"}
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        assert all(c.status == 201 for c in calls), [(c.status, c.body) for c in calls]
+        forms = [c.form or {} for c in calls]
+        assert all((f["To"], f["From"]) == ("whatsapp:+33612345678", "whatsapp:+15005550006") for f in forms)
+        bodies = [f.get("Body", "") for f in forms]
+        if step in ("hi", "quick_reply"):
+            [welcome] = bodies
+            assert welcome.startswith("Hi! I'm the support bot") and "1. FAQ" in welcome
+            assert "5. Talk to a person" in welcome
+        elif step == "menu_button":
+            [faq] = bodies
+            assert "1. Opening hours" in faq and "4. Pricing" in faq
+            assert h.watch.user_messages()[-1].message.payload["payload"] == "MENU_FAQ"
+        elif step == "faq":
+            assert bodies == [HOURS, "Anything else?\n1. Main menu\n2. Talk to a person"]
+        elif step == "carousel":
+            intro, carousel = bodies
+            assert intro == "Here are our plans:"
+            assert "2. Choose Pro" in carousel and "Details: https://shop.example.com/pricing#pro" in carousel
+        elif step == "card_button":
+            [chosen] = bodies
+            assert chosen.startswith("Great choice: the Pro plan.")
+        elif step == "account_linking":
+            [link] = bodies
+            assert "https://accounts.example.com/link?" in link
+        elif step == "handoff":
+            assert bodies[0] == CONNECTING
+
+
 # ---------------------------------------------------------------- the test
 
 
-FAKES: dict[str, Callable[[], FakePlatform]] = {"telegram": TelegramFake, "slack": SlackFake}
-DRIVERS: dict[str, Callable[[Any], Driver]] = {"telegram": TelegramDriver, "slack": SlackDriver}
+FAKES: dict[str, Callable[[], FakePlatform]] = {
+    "telegram": TelegramFake,
+    "slack": SlackFake,
+    "twilio": TwilioFake,
+}
+DRIVERS: dict[str, Callable[[Any], Driver]] = {
+    "telegram": TelegramDriver,
+    "slack": SlackDriver,
+    "twilio": TwilioDriver,
+}
 
 
 @pytest.fixture(params=sorted(FAKES))
