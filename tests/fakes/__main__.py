@@ -17,8 +17,8 @@ from tests.fakes.messagemedia import MessageMediaFake
 from tests.fakes.qiscus import QiscusFake
 from tests.fakes.slack import SlackFake
 from tests.fakes.telegram import TelegramFake
-from tests.fakes.twilio import TwilioFake
 from tests.fakes.tiledesk import TiledeskFake
+from tests.fakes.twilio import TwilioFake
 
 HOST = "127.0.0.1"
 WEBHOOK_SECRET = "local-webhook-secret"
@@ -32,6 +32,7 @@ def _configs(
     mm: MessageMediaFake,
     tg: TelegramFake,
     sl: SlackFake,
+    tw: TwilioFake,
 ) -> dict[str, dict[str, object]]:
     """The `channels` section of a sync body that points every channel at its fake."""
     return {
