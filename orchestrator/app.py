@@ -18,7 +18,7 @@ from .housekeeping import Housekeeping
 from .reload import BotReloader
 from .services.container import Services
 from .state_cache import StateCache
-from .store import open_store
+from .store import FaultWatch, open_store
 from .store.records import utcnow
 from .webhooks import WebhookWorker
 
@@ -35,10 +35,13 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     Loads every bot first: a broken bot raises `BotLoadError` with all its diagnostics.
     `clock` is the bots' notion of now (tests pin it to check business hours)."""
     app = web.Application(client_max_size=settings.server.body_limit)
+    watch = FaultWatch()
+    storage = settings.storage
     services = Services.build(
         settings,
-        open_store(settings.storage.url, settings.storage.encryption_key),
+        open_store(storage.url, storage.encryption_key, timeout=storage.timeout, watch=watch),
         open_bus(settings.bus.url),
+        watch,
     )
     catalog = BotCatalog(Path(settings.bots.dir))
     catalog.load_all()
@@ -59,7 +62,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await services.store.open()
     if not services.settings.server.admin_key:
         log.warning("server.admin_key is empty: the admin routes (and client creation by sync) are open")
-    worker = WebhookWorker(services.store, services.bus, services.settings.webhooks)
+    worker = WebhookWorker(services.store, services.bus, services.settings.webhooks, services.health)
     services.extras["webhooks"] = worker
     http = AiohttpHttpPort()
     # one process runs every turn only on the in-memory bus: only then is bot state cached
@@ -83,4 +86,5 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await worker.stop()
         await http.close()
         await services.bus.close()
+        await services.storage_health.close()
         await services.store.close()

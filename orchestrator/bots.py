@@ -26,6 +26,7 @@ from .payloads import inbound_adapter, text_of
 from .services.container import Services
 from .services.messages import MessageCreated
 from .state_cache import StateCache
+from .store import StorageFault
 from .store.records import BotState, Conversation, Message, Timer, utcnow
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,10 @@ class BotRunner:
                     if self._state_cache is not None:
                         self._state_cache.forget(turn.conversation.id, turn.conversation.user_id)
                     raise
+        except StorageFault as exc:  # logged once per episode by StorageHealth
+            self._services.storage_health.met(turn.client_id, exc)
+            log.debug("bot %s, conversation %s: turn not stored (%s)", turn.bot_id, turn.conversation.id, exc)
+            return None
         except Exception:
             log.exception("bot %s failed on conversation %s", turn.bot_id, turn.conversation.id)
             return None
@@ -287,6 +292,8 @@ class BotRunner:
                 due = await self._services.store.due_timers(self._clock(), 100)
                 for timer in due:
                     await self._fire(timer)
+            except StorageFault:
+                pass  # logged once per episode by StorageHealth; timers wait in the store
             except Exception:
                 log.exception("timer loop failed; retrying")
             self._timers_wake.clear()

@@ -33,6 +33,9 @@ class ServerSettings(_Section):
 class StorageSettings(_Section):
     url: str = "sqlite:///data/orchestrator.db"
     encryption_key: str = Field("", description="Fernet key: encrypts channel configs and webhook tokens.")
+    timeout: float = Field(
+        5.0, gt=0, description="Longest wait (seconds) for a locked or slow database before a 503."
+    )
 
     @field_validator("encryption_key")
     @classmethod
@@ -74,6 +77,10 @@ class WebhookSettings(_Section):
     max_attempts: int = Field(10, ge=1)
     retry_base: float = Field(0.5, gt=0)
     retry_max: float = Field(300, gt=0)
+    max_pending: int = Field(
+        10_000, ge=1, description="Outbox rows kept per webhook; the oldest beyond are dropped."
+    )
+    trim_interval: float = Field(10, gt=0, description="Seconds between checks of `max_pending`.")
 
 
 class ChannelSettings(_Section):

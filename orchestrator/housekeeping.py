@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 from .services.container import Services
+from .store import StorageFault
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class Housekeeping:
                 removed = await self._services.channel_state.prune()
                 if removed:
                     log.info("housekeeping: removed %d old dedupe ids and channel values", removed)
+            except StorageFault:
+                pass  # logged once per episode by StorageHealth; the next sweep catches up
             except Exception:
                 log.exception("housekeeping failed; trying again later")
             await asyncio.sleep(self._interval)

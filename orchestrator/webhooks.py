@@ -5,6 +5,13 @@ due rows (only the oldest pending row of each ordering key, so the events of one
 reach a webhook in order), POSTs them with a per-attempt timeout, and on failure retries with
 capped exponential backoff up to `webhooks.max_attempts`. A claimed row is leased, not
 removed: if the process dies mid-delivery, the row becomes due again when the lease ends.
+
+No head-of-line blocking: each delivery runs on its own, at most `MAX_IN_FLIGHT` at once and
+`PER_WEBHOOK` per webhook, and the worker claims again as soon as one finishes, so a receiver
+that hangs holds only its own slots for one timeout. The outbox is capped: every
+`webhooks.trim_interval` seconds each webhook keeps at most `webhooks.max_pending` rows (failed
+ones dropped first, then the oldest pending), and each trim is a `webhook-overflow` health event.
+A storage fault pauses the worker (logged once per episode by `StorageHealth`).
 """
 
 from __future__ import annotations
@@ -13,30 +20,37 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
+from typing import Any
 
 import aiohttp
 from yarl import URL
 
 from .bus import Bus, Subscription
 from .config import WebhookSettings
-from .store import Store
+from .services.health import HealthService
+from .store import StorageFault, Store
 from .store.records import Delivery
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
+MAX_IN_FLIGHT = 100
+PER_WEBHOOK = 10
+OVERFLOW_CHANNEL = "webhooks"  # the health report's entry for outbox trims
 
 
 class WebhookWorker:
     """Background task that empties the outbox."""
 
-    def __init__(self, store: Store, bus: Bus, settings: WebhookSettings) -> None:
-        self._store, self._bus, self._settings = store, bus, settings
+    def __init__(self, store: Store, bus: Bus, settings: WebhookSettings, health: HealthService) -> None:
+        self._store, self._bus, self._settings, self._health = store, bus, settings, health
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         self._session: aiohttp.ClientSession | None = None
         self._stopping = False
+        self._running: dict[asyncio.Task[None], str] = {}  # delivery -> webhook id
+        self._trimmed_at = 0.0
         self.delivered = 0
         self.failed = 0
 
@@ -67,24 +81,75 @@ class WebhookWorker:
             await self._session.close()
 
     async def _run(self) -> None:
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    await self._trim()
+                    claimed = await self._claim()
+                except StorageFault as exc:  # logged once per episode by StorageHealth
+                    await self._pause(exc.retry_after)
+                    continue
+                except Exception:
+                    log.exception("cannot read the webhook outbox")
+                    await self._pause(1.0)
+                    continue
+                for delivery in claimed:
+                    task = asyncio.create_task(self._deliver(delivery))
+                    self._running[task] = delivery.webhook_id
+                    task.add_done_callback(self._finished)
+                if not claimed or len(self._running) >= MAX_IN_FLIGHT:
+                    await self._sleep_until_due()
+        finally:
+            if self._running:
+                await asyncio.wait(list(self._running))
+
+    async def _claim(self) -> list[Delivery]:
+        room = MAX_IN_FLIGHT - len(self._running)
+        if room <= 0:
+            return []
         lease = self._settings.timeout + 5
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                batch = await self._store.claim_deliveries(time.time(), lease, BATCH)
-            except Exception:
-                log.exception("cannot read the webhook outbox")
-                batch = []
-            if batch:
-                await asyncio.gather(*(self._deliver(d) for d in batch))
-                continue
-            await self._sleep_until_due()
+        in_flight = Counter(self._running.values())
+        return await self._store.claim_deliveries(
+            time.time(), lease, room, per_webhook=PER_WEBHOOK, in_flight=in_flight
+        )
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+        self._wake.set()  # a slot is free: claim again
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, StorageFault):
+                log.error("webhook delivery failed: %s", exc, exc_info=exc)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _sleep_until_due(self) -> None:
-        due = await self._store.next_delivery_at()
+        try:
+            due = await self._store.next_delivery_at()
+        except StorageFault as exc:
+            due = time.time() + exc.retry_after
         delay = 60.0 if due is None else max(0.0, due - time.time())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), min(delay, 60.0))
+        delay = min(delay, 60.0, max(0.0, self._trimmed_at + self._settings.trim_interval - time.time()))
+        await self._pause(delay)
+
+    async def _trim(self) -> None:
+        if time.time() - self._trimmed_at < self._settings.trim_interval:
+            return
+        self._trimmed_at = time.time()
+        cap = self._settings.max_pending
+        for client_id, webhook_id, dropped in await self._store.trim_outbox(cap):
+            log.warning(
+                "webhook %s of client %s: outbox over %d; dropped %d oldest",
+                webhook_id,
+                client_id,
+                cap,
+                dropped,
+            )
+            data: dict[str, Any] = {"webhookId": webhook_id, "dropped": dropped, "cap": cap}
+            await self._health.record(client_id, OVERFLOW_CHANNEL, "webhook-overflow", data)
 
     async def _deliver(self, delivery: Delivery) -> None:
         assert self._session is not None

@@ -8,8 +8,9 @@ from aiohttp import web
 
 from .. import __version__
 from ..services.errors import Forbidden, Invalid, NotFound, TooMany
+from ..store import StorageFault
 from . import admin, clients, conversations, endpoints, messages, openapi, sync, users
-from .routing import ROUTES, SERVICES, bind, json_response, text_response
+from .routing import CLIENT_ID, ROUTES, SERVICES, bind, json_response, text_response
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,21 @@ async def errors_middleware(request: web.Request, handler):  # type: ignore[no-u
         return response
     except web.HTTPRequestEntityTooLarge:
         return text_response(TOO_LARGE, 413)
+    except StorageFault as exc:
+        request.app[SERVICES].storage_health.met(request.get(CLIENT_ID), exc)
+        return unavailable(exc)
     except web.HTTPException:
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return text_response("Internal Server Error", 500)
+
+
+def unavailable(fault: StorageFault) -> web.Response:
+    """`503` naming the fault class, with `Retry-After` (logged once per episode elsewhere)."""
+    response = text_response(f"Service Unavailable: {fault.kind}", 503)
+    response.headers["Retry-After"] = str(fault.retry_after)
+    return response
 
 
 def setup_api(app: web.Application) -> None:

@@ -21,4 +21,9 @@ async def check_client(call: Call) -> web.Response:
     summary="Channel health events, newest first",
 )
 async def health(call: Call) -> web.Response:
-    return json_response(await call.services.health.report(call.client_id))
+    report = await call.services.health.report(call.client_id)
+    status = call.services.storage_health.status()
+    if status["status"] != "ok":  # a storage fault under way shows as the `storage` entry
+        entry = report["channels"].setdefault("storage", {"events": []})
+        entry.update(status)
+    return json_response(report)

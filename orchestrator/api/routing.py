@@ -24,6 +24,7 @@ from .validation import RequestInvalid, parse
 log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
+CLIENT_ID = web.RequestKey("client_id", str)  # the authenticated client (for fault reports)
 CLIENT_ID_HEADER = "x-bp-messaging-client-id"
 CLIENT_TOKEN_HEADER = "x-bp-messaging-client-token"
 ADMIN_KEY_HEADER = "x-bp-messaging-admin-key"
@@ -134,6 +135,7 @@ def bind(spec: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
             client = await _authenticate_client(request, services)
             if client is None:
                 return unauthorized()
+            request[CLIENT_ID] = client.id
         elif spec.auth == "admin" and not _admin_ok(request, services):
             return unauthorized()
         try:

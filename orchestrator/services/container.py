@@ -7,13 +7,14 @@ from typing import Any, Protocol
 
 from ..bus import Bus
 from ..config import Settings
-from ..store import Store
+from ..store import FaultWatch, Store
 from .channel_state import ChannelStateService
 from .clients import ClientService
 from .collect import CollectService
 from .endpoints import EndpointService
 from .health import HealthService
 from .messages import MessageService
+from .storage_health import StorageHealth
 from .sync import SyncService
 from .users import ConversationService, UserService
 
@@ -42,18 +43,20 @@ class Services:
     sync: SyncService
     health: HealthService
     channel_state: ChannelStateService
+    storage_health: StorageHealth
     bots: BotTurns | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, store: Store, bus: Bus) -> Services:
-        """Wire the services over a store and a bus."""
+    def build(cls, settings: Settings, store: Store, bus: Bus, watch: FaultWatch | None = None) -> Services:
+        """Wire the services over a store (whose faults `watch` hears) and a bus."""
         clients = ClientService(store)
         bus.subscribe("client.synced", clients.forget)  # on every instance
         users = UserService(store, bus)
         conversations = ConversationService(store, bus, users)
         endpoints = EndpointService(store, bus)
         messages = MessageService(store, bus, users, conversations, endpoints)
+        health = HealthService(store, bus)
         return cls(
             settings=settings,
             store=store,
@@ -65,6 +68,7 @@ class Services:
             messages=messages,
             collect=CollectService(bus, messages, settings.collect),
             sync=SyncService(store, bus, clients, test_on_sync=settings.channels.test_on_sync),
-            health=HealthService(store, bus),
+            health=health,
             channel_state=ChannelStateService(store),
+            storage_health=StorageHealth(store, watch or FaultWatch(), health),
         )

@@ -7,7 +7,7 @@ events take them as `OutboxEvent`s and write them in the same transaction as the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -168,8 +168,22 @@ class Store(ABC):
 
     # -- webhook outbox
     @abstractmethod
-    async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Delivery]:
-        """Take due deliveries, at most one per ordering key (the oldest), leasing them."""
+    async def claim_deliveries(
+        self,
+        now: float,
+        lease: float,
+        limit: int,
+        *,
+        per_webhook: int | None = None,
+        in_flight: Mapping[str, int] | None = None,
+    ) -> list[Delivery]:
+        """Take due deliveries, at most one per ordering key (the oldest), leasing them; with
+        `per_webhook`, no webhook gets more than that many counting its `in_flight` ones."""
+
+    @abstractmethod
+    async def trim_outbox(self, max_rows: int) -> list[tuple[str, str, int]]:
+        """Drop the oldest outbox rows of every webhook over `max_rows` (pending and failed);
+        `(client_id, webhook_id, dropped)` per webhook trimmed."""
 
     @abstractmethod
     async def complete_delivery(self, seq: int) -> None: ...

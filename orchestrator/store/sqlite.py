@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from importlib import resources
@@ -21,6 +22,7 @@ import aiosqlite
 
 from .. import jsonutil
 from .base import Conflict, EndpointMapping, Store, StoreError, WebhookSpec
+from .faults import BUSY, SLOW, FaultWatch, StorageFault, classify
 from .records import (
     BotState,
     ChannelConfig,
@@ -41,6 +43,9 @@ from .records import (
 from .secrets import SecretBox
 
 T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], Any]
+
+GRACE = 1.0  # seconds a write already running may overrun its deadline before the caller is answered
 
 
 def migrations(dialect: str) -> list[tuple[int, str]]:
@@ -54,24 +59,47 @@ def migrations(dialect: str) -> list[tuple[int, str]]:
 
 
 class SQLiteStore(Store):
-    """Store backed by one SQLite file (or `:memory:`)."""
+    """Store backed by one SQLite file (or `:memory:`).
 
-    def __init__(self, path: str, secrets: SecretBox | None = None) -> None:
+    A file database has a second, read-only connection for reads, so reads keep being answered
+    while writes wait for a lock or fail for lack of space (WAL lets readers and a writer work
+    at once). Every call is bounded by `timeout` seconds: a write still waiting for the
+    database then fails with `storage busy` without being applied; one already running that
+    overruns it by more than `GRACE` is answered `storage slow` (it may still complete)."""
+
+    def __init__(
+        self,
+        path: str,
+        secrets: SecretBox | None = None,
+        *,
+        timeout: float = 5.0,
+        watch: FaultWatch | None = None,
+    ) -> None:
         self._path = path
         self._secrets = secrets or SecretBox()
-        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._timeout = timeout
+        self._watch = watch or FaultWatch()
+        self._pending: list[tuple[Work, asyncio.Future[Any], float]] = []
         self._flushing = False
         self._flusher: asyncio.Task[None] | None = None
         self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._webhooks: dict[str, list[Webhook]] = {}
 
     @classmethod
-    def from_url(cls, url: str, secrets: SecretBox | None = None) -> SQLiteStore:
+    def from_url(
+        cls,
+        url: str,
+        secrets: SecretBox | None = None,
+        *,
+        timeout: float = 5.0,
+        watch: FaultWatch | None = None,
+    ) -> SQLiteStore:
         """`sqlite:///relative/path.db`, `sqlite:////absolute/path.db` or `sqlite://:memory:`."""
         path = url.removeprefix("sqlite://")
         if (path.startswith("/") and not path.startswith("//")) or path.startswith("//"):
             path = path[1:]
-        return cls(path or ":memory:", secrets)
+        return cls(path or ":memory:", secrets, timeout=timeout, watch=watch)
 
     # -- lifecycle
 
@@ -82,25 +110,34 @@ class SQLiteStore(Store):
             self._db = await aiosqlite.connect(self._path, isolation_level=None)
         except Exception as exc:  # aiosqlite wraps sqlite3 errors of every kind
             raise StoreError(f"cannot open SQLite database {self._path}: {exc}") from exc
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
-        ):
-            await self._db.execute(pragma)
+        busy = f"PRAGMA busy_timeout={int(self._timeout * 1000)}"
         try:
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=NORMAL",
+                "PRAGMA foreign_keys=ON",
+                busy,
+            ):
+                await self._db.execute(pragma)
             await self._migrate()
-        except BaseException:
+            if self._path != ":memory:":
+                self._reader = await aiosqlite.connect(self._path, isolation_level=None)
+                await self._reader.execute(busy)
+                await self._reader.execute("PRAGMA query_only=ON")
+        except BaseException as exc:
             await self.close()
+            fault = classify(exc)
+            if fault is not None and not isinstance(exc, StoreError):
+                raise StoreError(f"cannot open SQLite database {self._path}: {fault}") from exc
             raise
 
     async def close(self) -> None:
         if self._flusher is not None and not self._flusher.done():
             await self._flusher  # writes already accepted are committed first
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        for db in (self._reader, self._db):
+            if db is not None:
+                await db.close()
+        self._db = self._reader = None
 
     async def _migrate(self) -> None:
         await self._conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -123,6 +160,10 @@ class SQLiteStore(Store):
             raise StoreError("the store is not open")
         return self._db
 
+    @property
+    def _read_conn(self) -> aiosqlite.Connection:
+        return self._reader or self._conn
+
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in a transaction on the connection's thread, committed before this returns
         (its own changes rolled back if it raises).
@@ -130,25 +171,42 @@ class SQLiteStore(Store):
         Adaptive group commit: writes that arrive while a commit is under way are run together
         in the next one, each in its own savepoint, so many concurrent writes cost one thread
         round trip and one commit, and a lone write costs no wait at all."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((work, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        entry = (work, future, loop.time() + self._timeout)
+        self._pending.append(entry)
         if not self._flushing:
             self._flushing = True
             self._flusher = asyncio.create_task(self._flush())
-        return await asyncio.shield(future)  # a cancelled caller's write still completes
+        try:
+            async with asyncio.timeout(self._timeout + GRACE):
+                return await asyncio.shield(future)  # a cancelled caller's write still completes
+        except TimeoutError:
+            if entry in self._pending:  # never started: it will not be applied
+                self._pending.remove(entry)
+                fault = StorageFault(BUSY, f"the database stayed locked for {self._timeout:g} s")
+            else:
+                fault = StorageFault(SLOW, f"a write took over {self._timeout:g} s and may still complete")
+            self._watch.failed(fault)
+            raise fault from None
 
     async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
                 db = self._conn
+                # SQLite waits for another process's lock no longer than the earliest deadline.
+                busy_ms = max(10, int((min(d for _, _, d in batch) - loop.time()) * 1000))
                 try:
                     # aiosqlite's own way to run a function on its thread (its public methods
                     # are one statement each, a round trip apiece).
-                    outcomes = await db._execute(_run_batch, db._conn, [work for work, _ in batch])
+                    outcomes = await db._execute(_run_batch, db._conn, [w for w, _, _ in batch], busy_ms)
                 except BaseException as exc:  # the commit itself failed: nothing was written
-                    outcomes = [(False, exc)] * len(batch)
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    outcomes = [(False, self._fault_or(exc))] * len(batch)
+                else:
+                    self._watch.succeeded()
+                for (_, future, _), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
                     if ok:
@@ -158,12 +216,30 @@ class SQLiteStore(Store):
         finally:
             self._flushing = False
 
+    def _fault_or(self, exc: BaseException) -> BaseException:
+        """The StorageFault an exception stands for (the watch told), or the exception itself."""
+        fault = classify(exc)
+        if fault is None:
+            return exc
+        self._watch.failed(fault)
+        return fault
+
+    async def _read(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return list(await self._read_conn.execute_fetchall(sql, args))
+        except TimeoutError:
+            fault = StorageFault(SLOW, f"a read took over {self._timeout:g} s")
+            self._watch.failed(fault)
+            raise fault from None
+        except sqlite3.Error as exc:
+            raise self._fault_or(exc) from exc
+
     async def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        rows = await self._conn.execute_fetchall(sql, args)
-        return next(iter(rows), None)
+        return next(iter(await self._read(sql, args)), None)
 
     async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        return list(await self._conn.execute_fetchall(sql, args))
+        return await self._read(sql, args)
 
     def _webhooks_of(self, db: sqlite3.Connection, client_id: str) -> list[Webhook]:
         """A client's webhooks, cached until the next sync (the only writer of webhooks).
@@ -185,7 +261,11 @@ class SQLiteStore(Store):
         cached = self._webhooks.get(client_id)
         if cached is not None:
             return cached
-        return await self._conn._execute(self._webhooks_of, self._conn._conn, client_id)
+        db = self._conn  # the writer's thread: a sync's change of webhooks cannot race the cache
+        try:
+            return await db._execute(self._webhooks_of, db._conn, client_id)
+        except sqlite3.Error as exc:
+            raise self._fault_or(exc) from exc
 
     def _write_events(self, db: sqlite3.Connection, events: Sequence[OutboxEvent]) -> None:
         if not events:
@@ -478,7 +558,17 @@ class SQLiteStore(Store):
 
     # -- webhook outbox
 
-    async def claim_deliveries(self, now: float, lease: float, limit: int) -> list[Delivery]:
+    async def claim_deliveries(
+        self,
+        now: float,
+        lease: float,
+        limit: int,
+        *,
+        per_webhook: int | None = None,
+        in_flight: Mapping[str, int] | None = None,
+    ) -> list[Delivery]:
+        taken = Counter(in_flight or {})
+
         def work(db: sqlite3.Connection) -> Any:
             cursor = db.execute(
                 "SELECT o.seq, o.client_id, o.webhook_id, w.url, w.token, o.body, o.attempts"
@@ -486,23 +576,47 @@ class SQLiteStore(Store):
                 " WHERE o.status = 'pending' AND o.next_attempt_at <= ?"
                 " AND o.seq = (SELECT MIN(p.seq) FROM outbox p"
                 "              WHERE p.ordering_key = o.ordering_key AND p.status = 'pending')"
-                " ORDER BY o.seq LIMIT ?",
-                (now, limit),
+                " ORDER BY o.seq",
+                (now,),
             )
-            rows = cursor.fetchall()
-            claimed = []
-            for seq, client_id, webhook_id, url, token, body, attempts in rows:
-                if url is None:  # the webhook was removed by a later sync
-                    db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
-                    continue
-                claimed.append(
-                    Delivery(seq, client_id, webhook_id, url, self._secrets.open(token), body, attempts)
-                )
+            rows, removed = [], []
+            for row in cursor:  # read lazily: a full webhook's rows are skipped, not leased
+                if row[3] is None:  # the webhook was removed by a later sync
+                    removed.append((row[0],))
+                elif per_webhook is None or taken[row[2]] < per_webhook:
+                    taken[row[2]] += 1
+                    rows.append(row)
+                    if len(rows) >= limit:
+                        break
+            cursor.close()
+            db.executemany("DELETE FROM outbox WHERE seq = ?", removed)
+            claimed = [
+                Delivery(seq, client_id, webhook_id, url, self._secrets.open(token), body, attempts)
+                for seq, client_id, webhook_id, url, token, body, attempts in rows
+            ]
             db.executemany(
                 "UPDATE outbox SET next_attempt_at = ? WHERE seq = ?",
                 [(now + lease, d.seq) for d in claimed],
             )
             return claimed
+
+        return await self._write(work)
+
+    async def trim_outbox(self, max_rows: int) -> list[tuple[str, str, int]]:
+        def work(db: sqlite3.Connection) -> Any:
+            over = db.execute(
+                "SELECT client_id, webhook_id, COUNT(*) - ? FROM outbox"
+                " GROUP BY client_id, webhook_id HAVING COUNT(*) > ?",
+                (max_rows, max_rows),
+            ).fetchall()
+            for _, webhook_id, excess in over:
+                # Failed rows go first, then the oldest pending ones.
+                db.execute(
+                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE webhook_id = ?"
+                    " ORDER BY status = 'pending', seq LIMIT ?)",
+                    (webhook_id, excess),
+                )
+            return [(client_id, webhook_id, excess) for client_id, webhook_id, excess in over]
 
         return await self._write(work)
 
@@ -672,10 +786,12 @@ class SQLiteStore(Store):
         return await self._write(work)
 
 
-def _run_batch(
-    conn: sqlite3.Connection, works: list[Callable[[sqlite3.Connection], Any]]
-) -> list[tuple[bool, Any]]:
-    """One transaction for several writes, each in a savepoint: (ok, result or exception)."""
+def _run_batch(conn: sqlite3.Connection, works: list[Work], busy_ms: int) -> list[tuple[bool, Any]]:
+    """One transaction for several writes, each in a savepoint: (ok, result or exception).
+
+    A fault of the environment (disk full, I/O error…) in any write fails the whole batch:
+    SQLite may already have rolled the transaction back."""
+    conn.execute(f"PRAGMA busy_timeout={busy_ms}")
     conn.execute("BEGIN IMMEDIATE")
     outcomes: list[tuple[bool, Any]] = []
     try:
@@ -684,6 +800,8 @@ def _run_batch(
             try:
                 outcomes.append((True, work(conn)))
             except Exception as exc:
+                if classify(exc) is not None:
+                    raise
                 conn.execute("ROLLBACK TO write")
                 outcomes.append((False, exc))
             conn.execute("RELEASE write")
