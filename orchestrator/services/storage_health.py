@@ -31,7 +31,7 @@ log = logging.getLogger("orchestrator.storage")
 CHANNEL = "storage"  # the health report's entry for these events
 INTERVAL = 60.0
 MAX_CLIENTS = 1000  # clients remembered per episode
-PROBE_EVERY = 5.0  # seconds between probe writes while an episode is open (at most)
+PROBE_EVERY = 2.0  # seconds between probe writes while an episode is open (at most)
 PROBE_KEY = "orchestrator.storage_probe"
 
 # Per client met in an episode: its storage-fault event is waiting, stored, or rate-limited.

@@ -83,15 +83,20 @@ class Episode:
 
 Listener = Callable[[Episode], None]
 
+SETTLE = 1.0  # seconds without a failure before a successful write ends an episode
+
 
 class FaultWatch:
     """Groups a backend's failures into episodes and tells listeners when one starts or ends.
 
     The store calls `failed` for every fault and `succeeded` after every committed write; a
-    fault of another class while an episode is open ends it and starts a new one."""
+    fault of another class while an episode is open ends it and starts a new one. A small write
+    may fit on an almost full disk, so a success ends an episode only `SETTLE` seconds after
+    its last failure."""
 
     def __init__(self) -> None:
         self.current: Episode | None = None
+        self._last_failure = 0.0
         self._on_start: list[Listener] = []
         self._on_end: list[Listener] = []
 
@@ -100,20 +105,24 @@ class FaultWatch:
         self._on_end.append(on_end)
 
     def failed(self, fault: StorageFault) -> None:
+        self._last_failure = time.monotonic()
         current = self.current
         if current is not None and current.fault.kind == fault.kind:
             self.current = Episode(current.fault, current.started, current.failures + 1)
             return
         if current is not None:
-            self.succeeded()
+            self._end(current)
         self.current = Episode(fault, time.time())
         for listener in self._on_start:
             listener(self.current)
 
     def succeeded(self) -> None:
         current = self.current
-        if current is None:
+        if current is None or time.monotonic() - self._last_failure < SETTLE:
             return
+        self._end(current)
+
+    def _end(self, current: Episode) -> None:
         self.current = None
         ended = Episode(current.fault, current.started, current.failures, time.time())
         for listener in self._on_end:
