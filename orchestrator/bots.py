@@ -168,8 +168,8 @@ class BotRunner:
         self._bot_of_client.pop(client_id, None)
 
     def _on_message(self, event: MessageCreated) -> None:
-        if event.message.author_id is None:
-            return  # the bot's own (or an external bot's) message
+        if event.message.author_id is None or event.bot_absent:
+            return  # the bot's own (or an external bot's) message, or the bot has left
         if event.client_id in self._bot_of_client and self._bot_of_client[event.client_id] is None:
             return  # known to have no built-in bot: its webhook consumer answers
         task = asyncio.create_task(self._answer(event))

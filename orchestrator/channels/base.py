@@ -233,7 +233,9 @@ class InboundMessage:
     answer in this conversation (plain JSON, no secrets): keep the latest per conversation.
     `acks` are platform calls to make once the message is stored, in the conversation's send
     order (answer a Telegram callback query, show typing, disable clicked Slack buttons): each
-    is given to `Channel.acknowledge`.
+    is given to `Channel.acknowledge`. `bot_absent` marks a message of a conversation the bot
+    is no longer part of (a desk's agent phase): stored only into a conversation the service
+    already has, and the bot never runs on it.
     """
 
     endpoint: Endpoint
@@ -243,6 +245,7 @@ class InboundMessage:
     reply_context: dict[str, Any] = field(default_factory=dict)
     sender_name: str | None = None
     from_agent: bool = False
+    bot_absent: bool = False
     acks: tuple[dict[str, Any], ...] = ()
 
 

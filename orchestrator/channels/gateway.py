@@ -202,7 +202,8 @@ class Inbound:
         if platform_id and is_event and await state.seen_before(client_id, name, platform_id):
             return  # the platform retried a webhook we already took
         is_desk_event = is_event and payload.get("event") in DESK_EVENTS
-        found = await self._conversation(client_id, name, message, create=not is_desk_event)
+        create = not is_desk_event and not message.bot_absent
+        found = await self._conversation(client_id, name, message, create=create)
         if found is None:
             log.info("%s: %s for an unknown conversation ignored", name, payload.get("event"))
             return
@@ -227,8 +228,9 @@ class Inbound:
                 author_id=author_id,
                 source=endpoint,
                 platform_id=platform_id,
+                bot_absent=message.bot_absent,
             )
-        else:
+        elif not message.bot_absent:
             await self.services.messages.create(
                 client_id, conversation_id, payload, author_id=author_id, source=endpoint
             )

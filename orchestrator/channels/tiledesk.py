@@ -332,9 +332,10 @@ def _message(payload: Mapping[str, Any], config: TiledeskConfig, *, via_hook: bo
     canonical = canonical_inbound(translated) if translated else None
     if canonical is None:
         return None
-    if via_hook and canonical["type"] != "event" and not _bot_in(request, config):
-        # A project-wide subscription sees every conversation; the bot speaks only in its own.
-        return None
+    # A project-wide subscription sees every conversation: messages of requests the bot is not
+    # in are kept only for conversations the service already has (the agent phase of a
+    # hand-off), and never answered.
+    bot_absent = via_hook and canonical["type"] != "event" and not _bot_in(request, config)
     agents = request.get("participantsAgents")
     agents = agents if isinstance(agents, list) else []
     project = first_str(payload.get("id_project"), request.get("id_project")) or config.projectId
@@ -346,6 +347,7 @@ def _message(payload: Mapping[str, Any], config: TiledeskConfig, *, via_hook: bo
         reply_context={"project_id": project, "request_id": request_id},
         sender_name=first_str(payload.get("senderFullname")),
         from_agent=not is_echo and sender != lead and sender in agents,
+        bot_absent=bot_absent,
     )
 
 

@@ -33,6 +33,7 @@ class _Draft:
     message_id: str | None = None
     collect: bool = False
     source: Endpoint | None = None
+    bot_absent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class MessageCreated:
     message: Message
     source: Endpoint | None  # the channel endpoint it came from; never echoed back there
     collect: bool
+    bot_absent: bool = False  # the bot is not in the conversation (a desk agent has it)
 
 
 class MessageService:
@@ -92,10 +94,11 @@ class MessageService:
         author_id: str | None,
         source: Endpoint,
         platform_id: str,
+        bot_absent: bool = False,
     ) -> Message | None:
         """A platform's message, stored with its platform id recorded in the same transaction
         (a crash loses neither alone); None when that id was taken before (a retry)."""
-        draft = _Draft(payload, author_id, source=source)
+        draft = _Draft(payload, author_id, source=source, bot_absent=bot_absent)
         seen = (client_id, source.channel, platform_id)
         created = await asyncio.shield(self._create(client_id, conversation_id, [draft], seen))
         return created[0] if created else None
@@ -136,7 +139,9 @@ class MessageService:
         if await self._store.wants_events(client_id, "message.new"):
             await self._bus.publish("outbox", None)
         for draft, (message, _) in zip(drafts, stored, strict=True):
-            created = MessageCreated(client_id, conversation, message, draft.source, draft.collect)
+            created = MessageCreated(
+                client_id, conversation, message, draft.source, draft.collect, draft.bot_absent
+            )
             await self._bus.publish("message.created", created)
             if message.incoming_id is not None:
                 await self._bus.publish(f"collect.{message.incoming_id}", message)

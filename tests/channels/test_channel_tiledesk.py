@@ -164,7 +164,9 @@ def test_resthook_messages_count_only_where_the_bot_participates() -> None:
     [mine] = parse(fake, {"via": "resthook", "text": "for the bot"})
     assert mine.payload["text"] == "for the bot"
     fake.conversations[REQUEST_ID]["participants"] = [fake.agent_id]  # handed off
-    assert parse(fake, {"via": "resthook", "text": "for the agent"}) == []
+    # handed off: kept (for a conversation the service has), never answered (issue 9 item 11)
+    [agent_phase] = parse(fake, {"via": "resthook", "text": "for the agent"})
+    assert agent_phase.bot_absent and not mine.bot_absent
     [left] = parse(fake, {"via": "resthook", "kind": "member_left"})
     assert left.payload["event"] == "agent_released"
     assert parse(fake, {"text": "bot door"})[0].payload["text"] == "bot door"
