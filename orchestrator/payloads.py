@@ -13,7 +13,7 @@ models validate what the engine emits and what channels parse, and give channels
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -221,3 +221,23 @@ def text_of(payload: dict[str, Any]) -> str:
         if isinstance(value, str) and value:
             return value
     return ""
+
+
+def _type_names(union: Any) -> set[str]:
+    names: set[str] = set()
+    for model in get_args(get_args(union)[0]):
+        names.update(get_args(model.model_fields["type"].annotation))
+    return names
+
+
+PAYLOAD_TYPES: tuple[str, ...] = tuple(
+    sorted(
+        _type_names(OutboundPayload)
+        | _type_names(InboundPayload)
+        | {"dropdown", "login_prompt", "markdown", "voice", "session_reset", "visit", "data"}
+    )
+)
+"""Every payload `type` the REST API accepts in a message: ours and Botpress's content types."""
+
+SYSTEM_EVENTS: tuple[str, ...] = ("account_linked", "agent_joined", "agent_released", "closed")
+"""The system events a conversation's bot can be sent through the REST API."""

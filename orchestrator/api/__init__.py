@@ -10,7 +10,15 @@ from .. import __version__
 from ..services.errors import Forbidden, Invalid, NotFound, TooMany
 from ..store import StorageFault
 from . import admin, clients, conversations, endpoints, messages, openapi, sync, users
-from .routing import CLIENT_ID, ROUTES, SERVICES, bind, json_response, text_response
+from .routing import (
+    CLIENT_ID,
+    ROUTES,
+    SERVICES,
+    allowed_methods,
+    bind,
+    json_response,
+    text_response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,11 @@ async def errors_middleware(request: web.Request, handler):  # type: ignore[no-u
     except StorageFault as exc:
         request.app[SERVICES].storage_health.met(request.get(CLIENT_ID), exc)
         return unavailable(exc)
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = allowed_methods(request.path) or sorted(exc.allowed_methods)
+        response = text_response("Method Not Allowed", 405)
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     except web.HTTPException:
         raise
     except Exception:

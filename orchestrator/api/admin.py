@@ -29,7 +29,7 @@ async def create_client(call: Call) -> web.Response:
     "/admin/clients/name",
     auth="admin",
     body=RenameClient,
-    errors=(400, 401, 404),
+    errors=(204, 400, 401, 404),
     summary="Name a client (its scope in /webhooks/v1/<scope>/<channel>); 204 if unchanged",
 )
 async def rename_client(call: Call) -> web.Response:

@@ -58,6 +58,7 @@ async def list_conversations(call: Call) -> web.Response:
     params=IdParams,
     body=ConversationEventBody,
     response=EventReply,
+    errors=(400, 401, 404, 409),
     summary="Send a system event to the conversation's bot "
     "(account_linked, agent_joined, agent_released, closed…) and get its replies",
 )

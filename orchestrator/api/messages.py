@@ -44,6 +44,7 @@ async def create_message(call: Call) -> web.Response:
     status=201,
     body=CollectBody,
     response=CollectOut,
+    errors=(400, 401, 404, 429),
     summary="Create a user message and wait for the bot's replies to it (at most 50 s)",
 )
 async def collect(call: Call) -> web.Response:

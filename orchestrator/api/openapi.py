@@ -1,4 +1,4 @@
-"""The OpenAPI 3 document, generated from the declared routes and their pydantic models."""
+"""The OpenAPI 3.1 document, generated from the declared routes and their pydantic models."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ _STATUS_TEXT = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    409: "Conflict (the conversation's client has no built-in bot)",
     413: "Body too large",
+    429: "Too many open collects (see Retry-After)",
 }
 
 
@@ -39,14 +41,14 @@ def document() -> dict[str, Any]:
         path = "/api/v1" + spec.path
         paths.setdefault(path, {})[spec.method.lower()] = _operation(spec, refs)
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "Orchestrator messaging API",
             "version": __version__,
             "description": "The Botpress Messaging REST API, served by the orchestrator.",
         },
         "components": {
-            "schemas": defs.get("$defs", {}),
+            "schemas": _without_null_defaults(defs.get("$defs", {})),
             "securitySchemes": {
                 "clientId": {"type": "apiKey", "in": "header", "name": "x-bp-messaging-client-id"},
                 "clientToken": {"type": "apiKey", "in": "header", "name": "x-bp-messaging-client-token"},
@@ -65,28 +67,26 @@ def _operation(spec: Route, refs: dict[Any, Any]) -> dict[str, Any]:
         operation["security"] = [{"adminKey": []}]
     elif spec.auth == "sync":
         operation["security"] = [{"clientId": [], "clientToken": []}, {}]
+    path_schemas = spec.params.model_json_schema()["properties"] if spec.params else {}
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        {"name": name, "in": "path", "required": True, "schema": _bare(path_schemas[name])}
         for name in re.findall(r"{(\w+)}", spec.path)
     ]
-    for name, field in spec.query.model_fields.items():
-        schema: dict[str, Any] = {"type": "integer" if name == "limit" else "string"}
-        if field.default is not None:
-            schema["default"] = field.default
+    for name, schema in spec.query.model_json_schema()["properties"].items():
         parameters.append(
             {
-                "name": field.alias or name,
+                "name": name,
                 "in": "query",
                 "required": False,
-                "schema": schema,
-                "description": field.description or "",
+                "schema": _bare(schema),
+                "description": schema.get("description", ""),
             }
         )
     if parameters:
         operation["parameters"] = parameters
     if spec.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": bool(spec.body.model_json_schema().get("required")),  # absent = {}
             "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
         }
     responses: dict[str, Any] = {}
@@ -98,9 +98,37 @@ def _operation(spec: Route, refs: dict[Any, Any]) -> dict[str, Any]:
         success["content"] = {"application/json": {"schema": schema}}
     responses[str(spec.status)] = success
     for status in (*spec.errors, 413):
+        if status == 204:
+            responses["204"] = {"description": _STATUS_TEXT[204]}
+            continue
         responses[str(status)] = {
             "description": _STATUS_TEXT[status],
             "content": {"text/plain": {"schema": {"type": "string"}}},
         }
     operation["responses"] = responses
     return operation
+
+
+def _bare(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's schema without its title and description (they belong to the parameter)."""
+    return _without_null_defaults({k: v for k, v in schema.items() if k not in ("title", "description")})
+
+
+def _without_null_defaults(node: Any) -> Any:
+    """Drop `"default": null` where null is not a value of the schema: such a field is optional
+    and absent by default (the server refuses an explicit null there, as Joi does)."""
+    if isinstance(node, list):
+        return [_without_null_defaults(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    cleaned = {key: _without_null_defaults(value) for key, value in node.items()}
+    if "default" in cleaned and cleaned["default"] is None and not _allows_null(cleaned):
+        del cleaned["default"]
+    return cleaned
+
+
+def _allows_null(schema: dict[str, Any]) -> bool:
+    kinds = schema.get("type")
+    if kinds == "null" or (isinstance(kinds, list) and "null" in kinds):
+        return True
+    return any(isinstance(option, dict) and _allows_null(option) for option in schema.get("anyOf", []))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -107,6 +108,20 @@ def route(
         return handler
 
     return register
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods of the route `path` matches: the most specific template (fewest parameters),
+    so `/messages/collect` is not confused with `/messages/{id}`."""
+    matches = [r for r in ROUTES if _template(r.path).fullmatch(path.removeprefix("/api/v1"))]
+    if not matches:
+        return []
+    fewest = min(r.path.count("{") for r in matches)
+    return sorted({r.method for r in matches if r.path.count("{") == fewest})
+
+
+def _template(path: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\{\w+\\}", "[^/]+", re.escape(path)))
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

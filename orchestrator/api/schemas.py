@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
 
+from ..payloads import PAYLOAD_TYPES, SYSTEM_EVENTS
 from ..services.events import EVENT_TYPES
 from .validation import Count, Guid, Strict, Uri
 
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+PayloadType = Literal[PAYLOAD_TYPES]  # type: ignore[valid-type]
+SystemEvent = Literal[SYSTEM_EVENTS]  # type: ignore[valid-type]
+
+
+class PayloadIn(BaseModel):
+    """A message payload: any object whose `type` is a known payload type."""
+
+    model_config = ConfigDict(extra="allow")
+    type: PayloadType  # type: ignore[valid-type]
+
+
+def _checked_as_given(value: Any, check: ValidatorFunctionWrapHandler) -> Any:
+    check(value)  # raises naming `payload.type`
+    return value  # stored exactly as sent, key order included
+
+
+Payload = Annotated[PayloadIn, WrapValidator(_checked_as_given)]
 
 
 # ---------------------------------------------------------------- path parameters
@@ -40,9 +58,7 @@ class LimitQuery(Strict):
 
 
 class MessageListQuery(LimitQuery):
-    from_: datetime | None = Field(
-        None, alias="from", description="Only messages sent at or before this date."
-    )
+    from_: datetime = Field(None, alias="from", description="Only messages sent at or before this date.")
 
 
 # ---------------------------------------------------------------- bodies
@@ -93,14 +109,14 @@ class ConversationBody(Strict):
 class MessageBody(Strict):
     conversationId: Guid
     authorId: Guid = Field(None, description="The user who wrote it; omit for a bot message.")
-    payload: dict[str, Any]
+    payload: Payload
     incomingId: Guid = Field(None, description="The user message this bot message answers.")
 
 
 class CollectBody(Strict):
     conversationId: Guid
     authorId: Guid
-    payload: dict[str, Any]
+    payload: Payload
     timeout: int = Field(
         None, ge=0, le=50_000, description="Milliseconds (default 10000); 0 = until end of turn."
     )
@@ -121,7 +137,7 @@ class EndpointBody(Strict):
 class ConversationEventBody(Strict):
     """Inject a system event into a conversation (account linked, agent released…)."""
 
-    event: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")
+    event: SystemEvent  # type: ignore[valid-type]
     data: dict[str, Any] = Field(default_factory=dict)
 
 

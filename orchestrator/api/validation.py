@@ -27,7 +27,10 @@ def _check_guid(value: str) -> str:
     return value
 
 
-Guid = Annotated[str, AfterValidator(_check_guid)]
+Guid = Annotated[
+    str, AfterValidator(_check_guid), WithJsonSchema({"type": "string", "pattern": _GUID.pattern})
+]
+"""A GUID as Joi's `string().guid()` accepts it: hyphens optional, braces allowed."""
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -96,13 +99,18 @@ def describe(error: Any, part: str) -> str:
         elif kind == "string_too_long":
             text = f"length must be less than or equal to {ctx.get('max_length')} characters long"
         elif kind == "literal_error":
-            text = f"must be one of [{ctx.get('expected', '')}]"
+            text = f"must be one of [{_joi_list(str(ctx.get('expected', '')))}]"
         elif kind == "guid":
             text = "must be a valid GUID"
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
             text = message[:1].lower() + message[1:]
     return f'"{field}" {text}'
+
+
+def _joi_list(expected: str) -> str:
+    """pydantic's `'a', 'b' or 'c'` as Joi's `a, b, c`."""
+    return expected.replace("' or '", "', '").replace("'", "")
 
 
 def label(part: str, loc: tuple[Any, ...]) -> str:

@@ -113,7 +113,7 @@ async def test_collect_returns_partial_replies_at_timeout(client: ApiClient, rec
 
 async def test_collect_validation(client: ApiClient) -> None:
     user_id, conversation_id = await client.conversation()
-    base = {"conversationId": conversation_id, "authorId": user_id, "payload": {}}
+    base = {"conversationId": conversation_id, "authorId": user_id, "payload": {"type": "text", "text": "x"}}
     assert (
         await client.post("/messages/collect", {**base, "timeout": 50_001}, status=400)
         == '"body.timeout" must be less than or equal to 50000'
@@ -174,16 +174,27 @@ async def test_collects_are_kept_apart(client: ApiClient, receiver: Receiver) ->
 async def test_earlier_bot_replies_do_not_leak_into_a_collect(client: ApiClient) -> None:
     user_id, conversation_id = await client.conversation()
     earlier = await client.post(
-        "/messages", {"conversationId": conversation_id, "authorId": user_id, "payload": {}}, status=201
+        "/messages",
+        {"conversationId": conversation_id, "authorId": user_id, "payload": {"type": "text", "text": "x"}},
+        status=201,
     )
     await client.post(
         "/messages",
-        {"conversationId": conversation_id, "payload": {"late": 1}, "incomingId": earlier["id"]},
+        {
+            "conversationId": conversation_id,
+            "payload": {"type": "custom", "late": 1},
+            "incomingId": earlier["id"],
+        },
         status=201,
     )
     reply = await client.post(
         "/messages/collect",
-        {"conversationId": conversation_id, "authorId": user_id, "payload": {}, "timeout": 200},
+        {
+            "conversationId": conversation_id,
+            "authorId": user_id,
+            "payload": {"type": "text", "text": "x"},
+            "timeout": 200,
+        },
         status=201,
     )
     assert reply["responses"] == []
@@ -206,7 +217,12 @@ async def test_a_disconnected_collect_frees_its_collector(client: ApiClient, api
         api.post(
             "/api/v1/messages/collect",
             headers=client.headers,
-            json={"conversationId": conversation_id, "authorId": user_id, "payload": {}, "timeout": 0},
+            json={
+                "conversationId": conversation_id,
+                "authorId": user_id,
+                "payload": {"type": "text", "text": "x"},
+                "timeout": 0,
+            },
         )
     )
     await asyncio.wait_for(opened, 5)

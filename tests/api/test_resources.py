@@ -85,7 +85,9 @@ async def test_messages_shapes_and_validation(client: ApiClient) -> None:
     assert await client.get(f"/messages/{bot_message['id']}") == bot_message
     assert (
         await client.post(
-            "/messages", {"conversationId": conversation_id, "authorId": None, "payload": {}}, status=400
+            "/messages",
+            {"conversationId": conversation_id, "authorId": None, "payload": {"type": "text", "text": "x"}},
+            status=400,
         )
         == '"body.authorId" must be a string'
     )
@@ -93,10 +95,17 @@ async def test_messages_shapes_and_validation(client: ApiClient) -> None:
         await client.post("/messages", {"conversationId": conversation_id, "payload": "text"}, status=400)
         == '"body.payload" must be of type object'
     )
-    assert await client.post("/messages", {"payload": {}}, status=400) == '"body.conversationId" is required'
-    await client.post("/messages", {"conversationId": UNKNOWN, "payload": {}}, status=404)
+    assert (
+        await client.post("/messages", {"payload": {"type": "text", "text": "x"}}, status=400)
+        == '"body.conversationId" is required'
+    )
     await client.post(
-        "/messages", {"conversationId": conversation_id, "authorId": UNKNOWN, "payload": {}}, status=404
+        "/messages", {"conversationId": UNKNOWN, "payload": {"type": "text", "text": "x"}}, status=404
+    )
+    await client.post(
+        "/messages",
+        {"conversationId": conversation_id, "authorId": UNKNOWN, "payload": {"type": "text", "text": "x"}},
+        status=404,
     )
 
 
@@ -129,7 +138,7 @@ async def test_deleting_messages(client: ApiClient) -> None:
     sent = [
         await client.post(
             "/messages",
-            {"conversationId": conversation_id, "authorId": user_id, "payload": {"n": n}},
+            {"conversationId": conversation_id, "authorId": user_id, "payload": {"type": "custom", "n": n}},
             status=201,
         )
         for n in range(3)
@@ -144,7 +153,9 @@ async def test_deleting_messages(client: ApiClient) -> None:
 async def test_end_of_turn_route(client: ApiClient) -> None:
     user_id, conversation_id = await client.conversation()
     message = await client.post(
-        "/messages", {"conversationId": conversation_id, "authorId": user_id, "payload": {}}, status=201
+        "/messages",
+        {"conversationId": conversation_id, "authorId": user_id, "payload": {"type": "text", "text": "x"}},
+        status=201,
     )
     assert await client.post(f"/messages/turn/{message['id']}", status=200) == "OK"
     await client.post(f"/messages/turn/{UNKNOWN}", status=404)
@@ -195,7 +206,9 @@ async def test_every_resource_is_invisible_to_other_clients(
 ) -> None:
     user_id, conversation_id = await client.conversation()
     message = await client.post(
-        "/messages", {"conversationId": conversation_id, "authorId": user_id, "payload": {}}, status=201
+        "/messages",
+        {"conversationId": conversation_id, "authorId": user_id, "payload": {"type": "text", "text": "x"}},
+        status=201,
     )
     mapped = await client.post(
         "/endpoints/map", {"channel": "x", "identity": "i", "sender": "s", "thread": "t"}, status=200
@@ -206,10 +219,12 @@ async def test_every_resource_is_invisible_to_other_clients(
     await other.post("/conversations", {"userId": user_id}, status=404)
     await other.get(f"/conversations/{conversation_id}", status=404)
     await other.get(f"/conversations/user/{user_id}", status=404)
-    await other.post("/messages", {"conversationId": conversation_id, "payload": {}}, status=404)
+    await other.post(
+        "/messages", {"conversationId": conversation_id, "payload": {"type": "text", "text": "x"}}, status=404
+    )
     await other.post(
         "/messages/collect",
-        {"conversationId": conversation_id, "authorId": user_id, "payload": {}},
+        {"conversationId": conversation_id, "authorId": user_id, "payload": {"type": "text", "text": "x"}},
         status=404,
     )
     await other.get(f"/messages/{message['id']}", status=404)

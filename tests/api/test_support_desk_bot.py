@@ -144,8 +144,14 @@ async def test_account_linking_success_and_timeout(aiohttp_client, tmp_path, ord
     store = http.app[SERVICES].store
     timers = await store.due_timers(datetime(2100, 1, 1, tzinfo=UTC), 10)
     [timer] = [t for t in timers if t.conversation_id == conversation_id and t.data.get("kind") == "timeout"]
-    timed_out = await other.event("timer", {"timer_id": timer.timer_id, **timer.data})
-    assert "didn't get a confirmation" in texts([r["payload"] for r in timed_out["responses"]])
+    services = http.app[SERVICES]  # timers are internal: the API refuses a "timer" event
+    conversation = await services.conversations.get(chat.client.id, conversation_id)
+    outcome = await services.bots.inject_event(
+        chat.client.id, conversation, "timer", {"timer_id": timer.timer_id, **timer.data}
+    )
+    assert outcome is not None
+    assert "didn't get a confirmation" in texts([m.payload for m in outcome.replies])
+    assert await chat.client.post(f"/conversations/{conversation_id}/events", {"event": "timer"}, status=400)
 
 
 async def test_handoff_in_hours_then_release_and_csat(aiohttp_client, tmp_path, orders) -> None:
@@ -217,11 +223,16 @@ async def test_a_message_when_no_bot_is_attached_gets_no_reply(client: ApiClient
     user_id, conversation_id = await client.conversation()
     reply = await client.post(
         "/messages/collect",
-        {"conversationId": conversation_id, "authorId": user_id, "payload": {"text": "hi"}, "timeout": 100},
+        {
+            "conversationId": conversation_id,
+            "authorId": user_id,
+            "payload": {"type": "text", "text": "hi"},
+            "timeout": 100,
+        },
         status=201,
     )
     assert reply["responses"] == []
-    assert await client.post(f"/conversations/{conversation_id}/events", {"event": "x"}, status=409)
+    assert await client.post(f"/conversations/{conversation_id}/events", {"event": "closed"}, status=409)
 
 
 async def test_sync_refuses_an_unknown_bot(aiohttp_client, tmp_path) -> None:

@@ -51,7 +51,12 @@ async def test_a_collected_message_carries_collect_true(client: ApiClient, recei
     user_id, conversation_id = await client.conversation()
     await client.post(
         "/messages/collect",
-        {"conversationId": conversation_id, "authorId": user_id, "payload": {}, "timeout": 10},
+        {
+            "conversationId": conversation_id,
+            "authorId": user_id,
+            "payload": {"type": "text", "text": "x"},
+            "timeout": 10,
+        },
         status=201,
     )
     event = await receiver.next(type_="message.new")
@@ -89,7 +94,7 @@ async def test_events_of_a_conversation_arrive_in_order_despite_failures(
     for n in range(5):
         await client.post(
             "/messages",
-            {"conversationId": conversation_id, "authorId": user_id, "payload": {"n": n}},
+            {"conversationId": conversation_id, "authorId": user_id, "payload": {"type": "custom", "n": n}},
             status=201,
         )
     delivered = await receiver.wait_for(5, "message.new")

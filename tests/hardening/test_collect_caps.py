@@ -10,7 +10,12 @@ from tests.conftest import ApiClient, make_settings, new_client
 
 
 async def _open(client: ApiClient, conversation_id: str, user_id: str) -> asyncio.Task:
-    body = {"conversationId": conversation_id, "authorId": user_id, "payload": {}, "timeout": 50000}
+    body = {
+        "conversationId": conversation_id,
+        "authorId": user_id,
+        "payload": {"type": "text", "text": "x"},
+        "timeout": 50000,
+    }
     return asyncio.ensure_future(
         client.http.post("/api/v1/messages/collect", json=body, headers=client.headers)
     )
@@ -42,14 +47,16 @@ async def test_caps(aiohttp_client, tmp_path) -> None:
     await _wait_open(client, 2)
 
     per_conversation = await client.post(
-        "/messages/collect", {"conversationId": first, "authorId": user_id, "payload": {}}, status=429
+        "/messages/collect",
+        {"conversationId": first, "authorId": user_id, "payload": {"type": "text", "text": "x"}},
+        status=429,
     )
     assert "collect.max_per_conversation" in per_conversation
     held.append(await _open(client, second, user_id))
     await _wait_open(client, 3)
     resp = await http.post(
         "/api/v1/messages/collect",
-        json={"conversationId": second, "authorId": user_id, "payload": {}},
+        json={"conversationId": second, "authorId": user_id, "payload": {"type": "text", "text": "x"}},
         headers=client.headers,
     )
     assert resp.status == 429 and resp.headers["Retry-After"] == "7"
@@ -57,11 +64,21 @@ async def test_caps(aiohttp_client, tmp_path) -> None:
 
     # another client is not affected
     other_user, other_conversation = await other.conversation()
-    body = {"conversationId": other_conversation, "authorId": other_user, "payload": {}, "timeout": 1}
+    body = {
+        "conversationId": other_conversation,
+        "authorId": other_user,
+        "payload": {"type": "text", "text": "x"},
+        "timeout": 1,
+    }
     await other.post("/messages/collect", body, status=201)
 
     # once the held collects end, the client may collect again
     await _end_turns(client, [first, second])
     assert [r.status for r in await asyncio.wait_for(asyncio.gather(*held), 10)] == [201] * 3
-    body = {"conversationId": first, "authorId": user_id, "payload": {}, "timeout": 1}
+    body = {
+        "conversationId": first,
+        "authorId": user_id,
+        "payload": {"type": "text", "text": "x"},
+        "timeout": 1,
+    }
     await client.post("/messages/collect", body, status=201)

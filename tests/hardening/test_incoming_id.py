@@ -8,12 +8,16 @@ REFUSED = '"body.incomingId" must be the id of a user message of this conversati
 
 
 async def _user_message(client: ApiClient, conversation_id: str, user_id: str) -> str:
-    body = {"conversationId": conversation_id, "authorId": user_id, "payload": {"text": "hi"}}
+    body = {"conversationId": conversation_id, "authorId": user_id, "payload": {"type": "text", "text": "hi"}}
     return (await client.post("/messages", body, status=201))["id"]
 
 
 async def _bot_reply(client: ApiClient, conversation_id: str, incoming_id: str, status: int) -> dict:
-    body = {"conversationId": conversation_id, "payload": {"text": "x"}, "incomingId": incoming_id}
+    body = {
+        "conversationId": conversation_id,
+        "payload": {"type": "text", "text": "x"},
+        "incomingId": incoming_id,
+    }
     return await client.post("/messages", body, status=status)
 
 
