@@ -22,6 +22,7 @@ _STATUS_TEXT = {
     409: "Conflict (the conversation's client has no built-in bot)",
     413: "Body too large",
     429: "Too many open collects (see Retry-After)",
+    503: "Storage unavailable (names the fault; see Retry-After)",
 }
 
 
@@ -97,7 +98,7 @@ def _operation(spec: Route, refs: dict[Any, Any]) -> dict[str, Any]:
             schema = {"type": "array", "items": schema}
         success["content"] = {"application/json": {"schema": schema}}
     responses[str(spec.status)] = success
-    for status in (*spec.errors, 413):
+    for status in (*spec.errors, 413, 503):
         if status == 204:
             responses["204"] = {"description": _STATUS_TEXT[204]}
             continue
