@@ -25,6 +25,7 @@ from pydantic import (
 from .base import Channel
 from .chat21 import Chat21Channel
 from .messagemedia import MessageMediaChannel
+from .messenger import MessengerChannel
 from .qiscus import QiscusChannel
 from .slack import SlackChannel
 from .telegram import TelegramChannel
@@ -41,14 +42,6 @@ class ChannelConfigModel(BaseModel):
     version: str = CURRENT_VERSION
     enabled: bool = True
     apiUrl: str | None = None
-
-
-class MessengerConfig(ChannelConfigModel):
-    appId: str
-    appSecret: str
-    verifyToken: str
-    pageId: str
-    accessToken: str
 
 
 class TeamsConfig(ChannelConfigModel):
@@ -78,7 +71,6 @@ class WebchatConfig(ChannelConfigModel):
 
 
 CONFIG_MODELS: dict[str, type[ChannelConfigModel]] = {
-    "messenger": MessengerConfig,
     "teams": TeamsConfig,
     "smooch": SmoochConfig,
     "vonage": VonageConfig,
@@ -131,6 +123,7 @@ for _channel in (
     TelegramChannel,
     SlackChannel,
     TwilioChannel,
+    MessengerChannel,
 ):
     register(_channel.name, _channel.Config, _channel)
 

@@ -14,6 +14,7 @@ import json
 from tests.fakes.base import FakePlatform
 from tests.fakes.chat21 import Chat21Fake
 from tests.fakes.messagemedia import MessageMediaFake
+from tests.fakes.messenger import MessengerFake
 from tests.fakes.qiscus import QiscusFake
 from tests.fakes.slack import SlackFake
 from tests.fakes.telegram import TelegramFake
@@ -33,6 +34,7 @@ def _configs(
     tg: TelegramFake,
     sl: SlackFake,
     tw: TwilioFake,
+    ms: MessengerFake,
 ) -> dict[str, dict[str, object]]:
     """The `channels` section of a sync body that points every channel at its fake."""
     return {
@@ -66,6 +68,14 @@ def _configs(
         "telegram": {"apiUrl": tg.url, "botToken": tg.token},
         "slack": {"apiUrl": f"{sl.url}/api", "botToken": sl.bot_token, "signingSecret": sl.signing_secret},
         "twilio": {"apiUrl": tw.url, "accountSID": tw.account_sid, "authToken": tw.auth_token},
+        "messenger": {
+            "apiUrl": ms.url,
+            "appId": ms.app_id,
+            "appSecret": ms.app_secret,
+            "verifyToken": ms.verify_token,
+            "pageId": ms.page_id,
+            "accessToken": ms.access_token,
+        },
     }
 
 
@@ -78,6 +88,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "telegram": f"{ORCHESTRATOR}/telegram/<botToken>",
         "slack": f"{ORCHESTRATOR}/slack",
         "twilio": f"{ORCHESTRATOR}/twilio",
+        "messenger": f"{ORCHESTRATOR}/messenger",
     }
     spec = {
         "qiscus": {"kind": "text", "text": "hello", "room_id": "1"},
@@ -87,6 +98,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "telegram": {"kind": "text", "text": "hello"},
         "slack": {"kind": "text", "text": "hello"},
         "twilio": {"text": "hello", "url": "<server.external_url>/webhooks/v1/<scope>/twilio"},
+        "messenger": {"kind": "text", "text": "hello"},
     }
     lines = []
     for name, fake in fakes.items():
@@ -98,7 +110,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
 async def main(base_port: int) -> None:
     """Start, print, wait for Ctrl-C, stop."""
     qiscus, tiledesk, chat21, mm = QiscusFake(), TiledeskFake(), Chat21Fake(), MessageMediaFake()
-    tg, sl, tw = TelegramFake(), SlackFake(), TwilioFake()
+    tg, sl, tw, ms = TelegramFake(), SlackFake(), TwilioFake(), MessengerFake()
     fakes: dict[str, FakePlatform] = {
         "qiscus": qiscus,
         "tiledesk": tiledesk,
@@ -107,6 +119,7 @@ async def main(base_port: int) -> None:
         "telegram": tg,
         "slack": sl,
         "twilio": tw,
+        "messenger": ms,
     }
     for offset, fake in enumerate(fakes.values()):
         await fake.start(HOST, base_port + offset)
@@ -114,7 +127,7 @@ async def main(base_port: int) -> None:
         for name, fake in fakes.items():
             print(f"{name:13} {fake.url}")
         print("\nChannel configs (the `channels` of a sync body):")
-        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl, tw), indent=2))
+        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl, tw, ms), indent=2))
         print(
             "\nMake a fake post a signed webhook (spec keys: see each fake's docstring;"
             ' add "signature": "forged" or "none" for bad ones):'
@@ -133,7 +146,7 @@ if __name__ == "__main__":
         "--base-port",
         type=int,
         default=8701,
-        help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram, slack, twilio",
+        help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram, slack, twilio, messenger",
     )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.base import FakePlatform, Recorded, Webhook, serving
+from tests.fakes.messenger import MessengerFake
 from tests.fakes.slack import SlackFake
 from tests.fakes.telegram import TelegramFake
 from tests.fakes.twilio import TwilioFake
@@ -40,6 +41,7 @@ class Driver:
 
     name: str
     fake: FakePlatform
+    steps: tuple[str, ...] = STEPS
 
     def config(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -339,6 +341,117 @@ class TwilioDriver(Driver):
             assert bodies[0] == CONNECTING
 
 
+# ---------------------------------------------------------------- Messenger
+
+
+def chips(body: dict[str, Any]) -> list[str]:
+    return [q["payload"] for q in body["message"].get("quick_replies", [])]
+
+
+class MessengerDriver(Driver):
+    name = "messenger"
+    # Messenger reports account linking itself: its callback is the bot's account_linked event.
+    steps = (*STEPS[:-1], "account_linked", STEPS[-1])
+
+    def __init__(self, fake: MessengerFake) -> None:
+        self.fake = self.ms = fake
+
+    def config(self) -> dict[str, Any]:
+        ms = self.ms
+        return {
+            "apiUrl": ms.url,
+            "appId": ms.app_id,
+            "appSecret": ms.app_secret,
+            "verifyToken": ms.verify_token,
+            "pageId": ms.page_id,
+            "accessToken": ms.access_token,
+            "greeting": "Hello {{user_first_name}}, we answer within minutes.",
+            "getStarted": "MENU",
+            "persistentMenu": [
+                {
+                    "locale": "default",
+                    "composer_input_disabled": False,
+                    "call_to_actions": [{"type": "postback", "title": "Main menu", "payload": "MENU"}],
+                }
+            ],
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path for c in calls] == ["/v12.0/me", "/v12.0/app", "/v12.0/me/messenger_profile"]
+        assert self.ms.profile["get_started"] == {"payload": "MENU"}
+        assert self.ms.profile["greeting"][0]["locale"] == "default"
+        assert self.ms.profile["persistent_menu"][0]["call_to_actions"][0]["payload"] == "MENU"
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        return [
+            (self.ms.build_webhook({"signature": "none"}), h.hook, 403),  # Botpress: 500
+            (self.ms.build_webhook({"signature": "forged"}), h.hook, 403),
+        ]
+
+    def act(self, step: str) -> dict[str, Any]:
+        return {
+            "hi": {"text": "hi"},
+            "menu_button": {"kind": "quick_reply", "payload": "MENU_FAQ", "text": "FAQ"},
+            "faq": {"kind": "quick_reply", "payload": "FAQ_HOURS", "text": "Opening hours"},
+            "quick_reply": {"kind": "quick_reply", "payload": "MENU", "text": "Main menu"},
+            "carousel": {"text": "pricing"},
+            "card_button": {"kind": "postback", "payload": "PLAN:pro", "title": "Choose Pro"},
+            "account_linking": {"text": "link my account"},
+            "account_linked": {"kind": "account_linking", "code": "acct-42"},
+            "handoff": {"text": "I want a real person"},
+        }[step]
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        assert all(c.status == 200 and c.query["access_token"] == self.ms.access_token for c in calls)
+        bodies = [c.json for c in calls]
+        assert all(b["recipient"] == {"id": "6123456789012345"} for b in bodies)
+        if step in ("hi", "quick_reply"):
+            [welcome] = bodies
+            assert welcome["message"]["text"].startswith("Hi! I'm the support bot")
+            assert chips(welcome) == [*MENU, "HANDOFF"]  # more than 3 buttons: quick replies
+        elif step == "menu_button":
+            [faq] = bodies
+            assert chips(faq) == list(FAQ.values())
+            assert h.watch.user_messages()[-1].message.payload["type"] == "quick_reply"
+        elif step == "faq":
+            hours, more = bodies
+            assert hours["message"] == {"text": HOURS}
+            assert chips(more) == ["MENU", "HANDOFF"]
+        elif step == "carousel":
+            intro, carousel = bodies
+            assert intro["message"] == {"text": "Here are our plans:"}
+            template = carousel["message"]["attachment"]["payload"]
+            assert template["template_type"] == "generic"
+            assert [e["title"] for e in template["elements"]] == ["Free", "Pro", "Business"]
+            assert template["elements"][1]["buttons"][1] == {
+                "type": "web_url",
+                "title": "Details",
+                "url": "https://shop.example.com/pricing#pro",
+            }
+            assert template["elements"][2]["buttons"][1]["type"] == "phone_number"
+        elif step == "card_button":
+            [chosen] = bodies
+            template = chosen["message"]["attachment"]["payload"]
+            assert template["template_type"] == "button" and template["text"].startswith("Great choice")
+            assert [b["payload"] for b in template["buttons"]] == ["MENU_CONTACT", "MENU"]
+            assert h.watch.user_messages()[-1].message.payload == {
+                "type": "postback",
+                "payload": "PLAN:pro",
+                "text": "Choose Pro",
+            }
+        elif step == "account_linking":
+            [link] = bodies
+            [button] = link["message"]["attachment"]["payload"]["buttons"]
+            assert button["type"] == "account_link"
+            assert button["url"].startswith("https://accounts.example.com/link?")
+        elif step == "account_linked":
+            thanks, more = bodies
+            assert thanks["message"]["text"] == "Thanks! Your account acct-42 is now linked."
+            assert chips(more) == ["MENU", "HANDOFF"]
+        elif step == "handoff":
+            assert bodies[0]["message"]["text"] == CONNECTING
+
+
 # ---------------------------------------------------------------- the test
 
 
@@ -346,11 +459,13 @@ FAKES: dict[str, Callable[[], FakePlatform]] = {
     "telegram": TelegramFake,
     "slack": SlackFake,
     "twilio": TwilioFake,
+    "messenger": MessengerFake,
 }
 DRIVERS: dict[str, Callable[[Any], Driver]] = {
     "telegram": TelegramDriver,
     "slack": SlackDriver,
     "twilio": TwilioDriver,
+    "messenger": MessengerDriver,
 }
 
 
@@ -372,10 +487,14 @@ async def test_support_desk_script(aiohttp_client, tmp_path, driver: Driver) -> 
     )
     h.mark = len(driver.fake.requests)
     driver.check_sync(driver.fake.requests, h)
-    for step in STEPS:
-        await h.quiet_turn(driver.act(step))
-        calls = h.unseen()
-        h.mark += len(calls)
+    for step in driver.steps:
+        if step == "account_linked":  # a platform event, not a user message: wait for the replies
+            assert (await h.post(driver.act(step)))[0] == 200
+            calls = await h.sent(2)
+        else:
+            await h.quiet_turn(driver.act(step))
+            calls = h.unseen()
+            h.mark += len(calls)
         driver.check(step, calls, h)
 
 
