@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 CATALOG = web.AppKey("catalog", BotCatalog)
 CLOCK = web.AppKey("clock", object)
 RELOADER = web.AppKey("reloader", BotReloader)
+SHUTDOWN_GRACE = 5.0  # seconds running bot turns get to finish on SIGTERM
 
 
 def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
@@ -54,7 +55,20 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     setup_api(app)
     setup_channels(app, services)
     app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_answer_open_collects)
     return app
+
+
+async def _answer_open_collects(app: web.Application) -> None:
+    """On SIGTERM, once the server stops listening: let the bot turns under way finish (up to
+    `SHUTDOWN_GRACE` s), then answer every open collect with the replies it gathered, so no
+    long-poll holds the shutdown up to its own timeout (up to 50 s)."""
+    services = app[SERVICES]
+    if isinstance(services.bots, BotRunner):
+        await services.bots.drain(SHUTDOWN_GRACE)
+    released = services.collect.release_all()
+    if released:
+        log.info("shutdown: answered %d open collects with what they had gathered", released)
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -152,6 +152,11 @@ class BotRunner:
         ]
         self._timer_task = asyncio.create_task(self._fire_timers(), name="bot-timers")
 
+    async def drain(self, timeout: float) -> None:
+        """Wait up to `timeout` s for the turns under way (at shutdown, before collects end)."""
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=timeout)
+
     async def stop(self) -> None:
         for subscription in self._subscriptions:
             subscription.cancel()

@@ -50,6 +50,7 @@ class CollectService:
         self._limits = limits or CollectSettings()
         self._per_client: dict[str, int] = {}
         self._per_conversation: dict[str, int] = {}
+        self._open: set[_Collector] = set()
         self.open_count = 0
         self.watchers: list[Callable[[int], None]] = []  # told the open count on each change
 
@@ -105,6 +106,7 @@ class CollectService:
         collector = _Collector(loop)
         replies = self._bus.subscribe(f"collect.{message_id}", collector.add)
         turn = self._bus.subscribe(f"turn.{message_id}", collector.end)
+        self._open.add(collector)
         self._count(+1)
         deadline: asyncio.TimerHandle | None = None
         try:
@@ -123,11 +125,19 @@ class CollectService:
             return message, collector.responses
         finally:
             collector.end()
+            self._open.discard(collector)
             if deadline is not None:
                 deadline.cancel()
             self._count(-1)
             replies.cancel()
             turn.cancel()
+
+    def release_all(self) -> int:
+        """Answer every open collect now with what it gathered (at shutdown); how many."""
+        collectors, self._open = self._open, set()
+        for collector in collectors:
+            collector.end()
+        return len(collectors)
 
 
 def _release(counts: dict[str, int], key: str) -> None:
