@@ -20,6 +20,7 @@ from .services.container import Services
 from .state_cache import StateCache
 from .store import FaultWatch, open_store
 from .store.records import utcnow
+from .web import setup_web
 from .webhooks import WebhookWorker
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
         app[RELOADER] = BotReloader(catalog)  # started with the app (see _lifecycle)
     setup_api(app)
     setup_channels(app, services)
+    setup_web(app, services, catalog, app.get(RELOADER), clock)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_answer_open_collects)
     return app

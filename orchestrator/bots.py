@@ -115,6 +115,16 @@ class Turn:
 
 
 @dataclass(frozen=True, slots=True)
+class HandoffChanged:
+    """Bus event `conversation.handoff`: a turn moved the conversation's hand-off state
+    (`bot`, `pending`, `agent`, `released`, `closed`); the web chat shows it."""
+
+    client_id: str
+    conversation_id: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class TurnOutcome:
     replies: list[Message]
     handoff: Any | None
@@ -272,6 +282,10 @@ class BotRunner:
         replies = await self._services.messages.create_replies(
             client_id, conversation.id, result.replies, turn.incoming_id
         )
+        before = ((state.state or {}).get("handoff") or {}).get("state") or "bot"
+        if result.handoff_state != before:
+            changed = HandoffChanged(client_id, conversation.id, result.handoff_state)
+            await self._services.bus.publish("conversation.handoff", changed)
         if result.handoff is not None:
             await self._services.bus.publish(
                 "handoff.requested",

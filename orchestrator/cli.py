@@ -8,7 +8,7 @@ import gc
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -16,6 +16,7 @@ from aiohttp import web
 from .config import ConfigError, Settings, load_settings
 from .engine import BotLoadError, Diagnostic
 from .engine.checker import CheckResult
+from .engine.coverage import Coverage
 from .logs import setup_logging
 from .store import StoreError
 
@@ -143,6 +144,8 @@ def _serve(args: argparse.Namespace) -> int:
         if warnings:
             print("\n".join(str(d) for d in warnings), file=sys.stderr)
         log.info("serving on http://%s:%d", settings.server.host, settings.server.port)
+        base = settings.server.external_url.rstrip("/")
+        log.info("web chat: %s/webchat/   studio: %s/studio/", base, base)
         web.run_app(
             app,
             host=settings.server.host,
@@ -292,7 +295,26 @@ def _test(args: argparse.Namespace) -> int:
     ]
     for line in low:
         print(f"coverage too low: {line}")
+    _save_coverage(report.coverage.values())
     return 0 if report.ok and not low else 1
+
+
+COVERAGE_FILE = Path("data") / "coverage.json"  # the studio overlays it on the flow graphs
+
+
+def _save_coverage(coverages: Iterable[Coverage]) -> None:
+    """Keep the run's coverage for the studio (best effort: a read-only tree is fine)."""
+    from datetime import UTC, datetime
+
+    record = {
+        "ranAt": datetime.now(UTC).isoformat(timespec="seconds"),
+        "bots": {cov.bot.id: cov.to_json() for cov in coverages},
+    }
+    try:
+        COVERAGE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        COVERAGE_FILE.write_text(json.dumps(record, indent=1))
+    except OSError as exc:
+        print(f"orchestrator: coverage not saved to {COVERAGE_FILE}: {exc.strerror}", file=sys.stderr)
 
 
 # ------------------------------------------------------------------ schema

@@ -36,6 +36,16 @@ class Coverage:
         for t in traces:
             self.add_trace(t)
 
+    def to_json(self) -> dict[str, Any]:
+        """What the studio overlays on the flow graph (`data/coverage.json`, per bot)."""
+        return {
+            "version": self.bot.version,
+            "steps": sorted([f, s] for f, s in self.steps if (f, s) in self.bot.steps),
+            "branches": sorted([f, s, b] for f, s, b in self.branches),
+            "stepRatio": round(self.step_ratio, 4),
+            "branchRatio": round(self.branch_ratio, 4),
+        }
+
     # ------------------------------------------------------------ figures
     def all_branches(self) -> list[tuple[CompiledStep, str]]:
         return [(s, b) for s in _ordered(self.bot.steps.values()) for b in branch_names(s)]

@@ -188,6 +188,33 @@ def format_trace(trace: dict[str, Any], *, indent: str = "") -> str:
     return "\n".join(indent + line for line in lines)
 
 
+def trace_sections(trace: dict[str, Any]) -> dict[str, Any]:
+    """A trace as labelled lists of readable lines (the studio shows them side by side with
+    the transcript): the triggers that matched, the steps walked, the variables set, the calls."""
+    winner = trace.get("winner") or {}
+    triggers = []
+    for i, c in enumerate(trace.get("candidates") or []):
+        owner = f"handler {c['target']}" if c.get("handler") else c.get("target")
+        mark = "→ " if i == 0 and winner else ""
+        triggers.append(f"{mark}{owner}: {c.get('trigger')} (matched {_value(c.get('matched'))})")
+    return {
+        "turn": trace.get("turn"),
+        "at": trace.get("at"),
+        "ms": trace.get("ms"),
+        "input": describe_input(trace.get("input")),
+        "route": trace.get("route") or "",
+        "triggers": triggers,
+        "steps": [line for entry in trace.get("steps") or [] for line in _step_line(entry)],
+        "vars": [
+            f"{v.get('var')}: {_value(v.get('old'))} → {_value(v.get('new'))}"
+            for v in trace.get("vars") or []
+        ],
+        "calls": [_call_line(c) for c in trace.get("calls") or []],
+        "replies": [describe_reply(r) if isinstance(r, dict) else str(r) for r in trace.get("replies") or []],
+        "error": trace.get("error"),
+    }
+
+
 def format_traces(traces: Iterable[dict[str, Any]]) -> str:
     """Several traces, separated by blank lines."""
     return "\n\n".join(format_trace(t) for t in traces)

@@ -32,6 +32,7 @@ class UserService:
     def __init__(self, store: Store, bus: Bus) -> None:
         self._store, self._bus = store, bus
         self._cache = _Lru(50_000)
+        self._verified = tokens.TokenCache()
 
     async def create(self, client_id: str) -> User:
         """A new user of the client (fires `user.new`)."""
@@ -58,6 +59,22 @@ class UserService:
         token_id, token, token_digest = tokens.new_token()
         await self._store.create_user_token(token_id, user_id, token_digest)
         return token_id, token
+
+    async def authenticate(self, client_id: str, user_id: str, token: str) -> User | None:
+        """The client's user when `token` is one of its user tokens (constant-time compare)."""
+        parts = tokens.split_token(token)
+        if parts is None:
+            return None
+        token_id, secret = parts
+        if not self._verified.check(token_id, user_id, secret):
+            row = await self._store.get_user_token(token_id)
+            if row is None or row[0] != user_id or not tokens.matches(secret, row[1]):
+                return None
+            self._verified.remember(token_id, user_id, secret)
+        try:
+            return await self.get(client_id, user_id)
+        except NotFound:
+            return None
 
 
 class ConversationService:

@@ -116,6 +116,10 @@ class Store(ABC):
     async def create_user_token(self, token_id: str, user_id: str, token_digest: str) -> None: ...
 
     @abstractmethod
+    async def get_user_token(self, token_id: str) -> tuple[str, str] | None:
+        """(user id, digest) of a user token, or None."""
+
+    @abstractmethod
     async def create_conversation(
         self, conversation: Conversation, events: Sequence[OutboxEvent]
     ) -> None: ...
@@ -126,6 +130,16 @@ class Store(ABC):
     @abstractmethod
     async def list_conversations(self, user_id: str, limit: int) -> list[Conversation]:
         """Newest activity first (conversations without messages first); limit 0 = all."""
+
+    @abstractmethod
+    async def recent_conversations(
+        self, client_id: str, limit: int
+    ) -> list[tuple[Conversation, datetime | None]]:
+        """A client's conversations with their last message time, most recently active first."""
+
+    @abstractmethod
+    async def list_clients(self, limit: int) -> list[Client]:
+        """Clients, oldest first (the studio lists them)."""
 
     # -- messages
     @abstractmethod

@@ -402,6 +402,10 @@ class SQLiteStore(Store):
 
         await self._write(work)
 
+    async def get_user_token(self, token_id: str) -> tuple[str, str] | None:
+        row = await self._one("SELECT user_id, digest FROM user_tokens WHERE id = ?", (token_id,))
+        return (row[0], row[1]) if row else None
+
     async def create_conversation(self, conversation: Conversation, events: Sequence[OutboxEvent]) -> None:
         def work(db: sqlite3.Connection) -> Any:
             _insert_conversation(db, conversation)
@@ -427,6 +431,24 @@ class SQLiteStore(Store):
             args += (limit,)
         rows = await self._all(sql, args)
         return [Conversation(r[0], r[1], r[2], parse_iso(r[3])) for r in rows]
+
+    async def recent_conversations(
+        self, client_id: str, limit: int
+    ) -> list[tuple[Conversation, datetime | None]]:
+        rows = await self._all(
+            "SELECT id, client_id, user_id, created_on, last_message_on FROM conversations"
+            " WHERE client_id = ? ORDER BY COALESCE(last_message_on, created_on) DESC, rowid DESC LIMIT ?",
+            (client_id, limit),
+        )
+        return [
+            (Conversation(r[0], r[1], r[2], parse_iso(r[3])), parse_iso(r[4]) if r[4] else None) for r in rows
+        ]
+
+    async def list_clients(self, limit: int) -> list[Client]:
+        rows = await self._all(
+            "SELECT id, name, bot_id FROM clients ORDER BY created_on, id LIMIT ?", (limit,)
+        )
+        return [Client(r[0], r[1], r[2]) for r in rows]
 
     # -- messages
 

@@ -1,0 +1,108 @@
+"""The service's two faces, served by itself: the web chat (`/webchat/`) and the studio (`/studio/`).
+
+No build step: plain ES modules and CSS under `static/`. Every page and file of both carries a
+Content-Security-Policy that allows no inline script (see `SECURITY_HEADERS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from ..bots import BotCatalog, Clock
+from ..engine_http import AiohttpHttpPort
+from ..reload import BotReloader
+from ..services.container import Services
+from .access import normalise_origin
+from .studio import Studio
+from .tryit import Sandbox
+from .webchat import SocketHandler, WebchatHub
+
+STATIC = Path(__file__).parent / "static"
+WEBCHAT_HUB = web.AppKey("webchat.hub", WebchatHub)
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' https: http: data:",
+        "media-src 'self' https: http:",
+        "connect-src 'self' ws: wss:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+PREFIXES = ("/webchat", "/studio")
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """CSP and friends on every web chat and studio response; static files may be loaded by
+    the pages that embed the widget (module scripts are fetched with CORS)."""
+    response = await handler(request)
+    if request.path.startswith(PREFIXES) and not response.prepared:
+        response.headers.update(SECURITY_HEADERS)
+        if request.path.startswith("/webchat/static/") or request.path == "/webchat/widget.js":
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+def _page(name: str) -> web.StreamResponse:
+    async def handle(_: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+    return handle  # type: ignore[return-value]
+
+
+def _redirect(to: str) -> web.StreamResponse:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(to + (f"?{request.query_string}" if request.query_string else ""))
+
+    return handle  # type: ignore[return-value]
+
+
+def setup_web(
+    app: web.Application,
+    services: Services,
+    catalog: BotCatalog,
+    reloader: BotReloader | None,
+    clock: Clock,
+) -> WebchatHub:
+    """Add the web chat and studio routes; the hub and the try-it HTTP port live with the app."""
+    hub = WebchatHub(services)
+    http = AiohttpHttpPort()
+    sandbox = Sandbox(catalog, http, services.settings.bots.env, clock)
+    studio = Studio(services, catalog, reloader, sandbox, lambda: hub.refused)
+    own = (normalise_origin(services.settings.server.external_url),)
+    app[WEBCHAT_HUB] = hub
+    app.middlewares.append(security_headers)
+    app.router.add_get("/webchat", _redirect("/webchat/"))
+    app.router.add_get("/webchat/", _page("webchat.html"))
+    app.router.add_get("/webchat/widget.js", _page("widget.js"))
+    app.router.add_get("/webchat/ws", SocketHandler(hub, own).__call__)
+    app.router.add_static("/webchat/static/", STATIC)
+    app.router.add_get("/studio", _redirect("/studio/"))
+    app.router.add_get("/studio/", _page("studio.html"))
+    app.router.add_routes(studio.routes())
+
+    async def shutdown(_: web.Application) -> None:
+        await hub.close()  # before the store closes: browsers reconnect and resume
+
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await http.close()
+
+    app.on_shutdown.append(shutdown)
+    app.cleanup_ctx.append(lifecycle)
+    return hub
