@@ -22,7 +22,10 @@ async def test_studio_api(aiohttp_client: Any, tmp_path: Path) -> None:
     assert svg.startswith("<svg") and 'data-step="faq_menu.pick_topic"' in svg
     assert 'data-where="flows/support-desk/faq.yaml:' in svg and "edge wait" in svg
     # Saturday night in Paris: a hand-off is refused as out of hours; Wednesday morning it is not.
-    for now, expect in (("2026-11-21T22:00", "available Monday to Friday"), ("2026-11-18T11:00", "connecting")):
+    for now, expect in (
+        ("2026-11-21T22:00", "available Monday to Friday"),
+        ("2026-11-18T11:00", "connecting"),
+    ):
         body = {"bot": "support-desk", "event": {"type": "postback", "payload": "HANDOFF"}, "now": now}
         reply = await (await http.post("/studio/api/try", json=body, headers=KEY)).json()
         assert expect in " ".join(r.get("text", "") for r in reply["replies"]), reply
