@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG := $(if $(wildcard config.yaml),config.yaml,config.example.yaml)
 
-.PHONY: run test lint bench fakes clean mutate
+.PHONY: chromium run test lint bench fakes clean mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/orchestrator serve --config $(CONFIG)
 
+# The browser tests drive Debian's chromium (Playwright never downloads one): installed with
+# apt when missing and we are root; otherwise those tests skip and say why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 \
+	      || echo "chromium could not be installed: the browser tests will skip"; \
+	  else echo "no /usr/bin/chromium and not root: the browser tests will skip"; fi; fi
+
 # pytest runs last, so its summary is the run's closing line.
-test: $(VENV)/.installed
+test: $(VENV)/.installed chromium
 	$(BIN)/ruff check .
 	$(BIN)/orchestrator check
 	$(BIN)/orchestrator test --min-coverage 90
