@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 OPEN = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)  # a Wednesday, 11:00 in Paris
 KEY = "studio-key"
-TIMEOUT = 15_000  # ms, per wait
+TIMEOUT = 30_000  # ms, per wait (generous: the machine is shared)
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="Playwright is not installed")
 if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
