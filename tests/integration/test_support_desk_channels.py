@@ -12,6 +12,7 @@ fake for each step.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -525,3 +526,35 @@ async def test_telegram_sync_refuses_a_wrong_token(aiohttp_client, tmp_path) -> 
         refused = {"apiUrl": fake.url, "botToken": "1:wrong"}
         message = await h.client.post("/sync", {"channels": {"telegram": refused}}, status=400)
         assert "body.channels.telegram.botToken" in str(message) and "Unauthorized" in str(message)
+
+
+async def test_the_seed_sync_example_configures_three_working_channels(aiohttp_client, tmp_path) -> None:
+    """telegram + slack + twilio in one sync (the seed's example, pointed at the fakes)."""
+    drivers: list[Driver] = []
+    for fake in (TelegramFake(), SlackFake(), TwilioFake()):
+        await fake.start()
+        drivers.append(DRIVERS[fake.name](fake))
+    try:
+        telegram, slack, twilio = drivers
+        h = await start(
+            aiohttp_client, tmp_path, "telegram", telegram.config(), telegram.fake, test_on_sync=True
+        )
+        channels = {d.name: {"enabled": True, **d.config()} for d in drivers}
+        await h.client.post("/sync", {"bot": "support-desk", "channels": channels}, status=200)
+        assert sorted((await h.client.get("/health"))["channels"]) == ["slack", "telegram", "twilio"]
+        base = str(h.http.make_url(f"/webhooks/v1/{h.client.id}"))
+        assert (await telegram.fake.send(f"{base}/telegram{telegram.tail}", {"text": "hi"}))[0] == 200
+        assert (await slack.fake.send(f"{base}/slack", {"text": "hi"}))[0] == 200
+        signed = f"https://orchestrator.example.com/webhooks/v1/{h.client.id}/twilio"
+        assert (await twilio.fake.send(f"{base}/twilio", {"text": "hi", "url": signed}))[0] == 204
+        for driver, path in (
+            (telegram, "/sendMessage"),
+            (slack, "/api/chat.postMessage"),
+            (twilio, "Messages.json"),
+        ):
+            async with asyncio.timeout(5):
+                while not driver.fake.received(path, ok=True):
+                    await driver.fake.wait_for_requests(len(driver.fake.requests) + 1)
+    finally:
+        for driver in drivers:
+            await driver.fake.close()
