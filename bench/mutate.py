@@ -23,13 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = str(ROOT / ".venv" / "bin" / "python")
 
 # module → (tests to run, function names to mutate or None for the whole module)
+STORE_TESTS = [
+    "tests/test_store.py",
+    "tests/api",
+    "tests/hardening",
+    "tests/integration/test_dedupe_transaction.py",
+]
 TARGETS: dict[str, tuple[list[str], set[str] | None]] = {
-    "orchestrator/store/sqlite.py": (
-        ["tests/test_store.py", "tests/api/test_webhooks.py", "tests/api/test_sync.py", "tests/hardening"],
-        None,
-    ),
+    "orchestrator/store/sqlite.py": (STORE_TESTS, None),
     "orchestrator/services/collect.py": (["tests/api/test_collect.py", "tests/hardening"], None),
-    "orchestrator/services/messages.py": (["tests/api", "tests/hardening"], None),
+    "orchestrator/services/messages.py": (["tests/api", "tests/hardening", "tests/integration"], None),
     "orchestrator/channels/tiledesk.py": (
         ["tests/channels/test_channel_tiledesk.py", "tests/hardening"],
         {"verify"},
@@ -44,7 +47,7 @@ TARGETS: dict[str, tuple[list[str], set[str] | None]] = {
     ),
     "orchestrator/channels/messagemedia.py": (["tests/channels/test_channel_messagemedia.py"], {"verify"}),
     "orchestrator/channels/replay.py": (["tests/hardening/test_tiledesk_replay.py"], None),
-    "orchestrator/engine/matching.py": (["tests/engine/test_matching.py", "tests/engine"], None),
+    "orchestrator/engine/matching.py": (["tests/engine"], None),
 }
 
 SWAPS = [
