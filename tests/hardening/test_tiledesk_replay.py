@@ -64,3 +64,12 @@ async def test_a_token_whose_subject_is_not_bot_is_refused() -> None:
     for sub in ("user", "subscription", None):
         token = _token(fake, sub=sub, iat=now, jti=f"s-{sub}")
         assert await _status(channel, _with(webhook, token=token), fake) == 403
+
+
+async def test_an_empty_token_or_jti_is_refused() -> None:
+    """Mutants `or` -> `and` in the token and jti presence checks."""
+    fake, channel = TiledeskFake(), TiledeskChannel()
+    webhook = fake.build_webhook({"text": "hello"})
+    assert await _status(channel, _with(webhook, token=""), fake) == 401
+    empty_jti = _token(fake, iat=int(time.time()), jti="")
+    assert await _status(channel, _with(webhook, token=empty_jti), fake) == 403
