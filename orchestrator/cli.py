@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -31,7 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except BrokenPipeError:  # `orchestrator explain --json | head`: the reader left, say no more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -144,8 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
         if warnings:
             print("\n".join(str(d) for d in warnings), file=sys.stderr)
         log.info("serving on http://%s:%d", settings.server.host, settings.server.port)
-        base = settings.server.external_url.rstrip("/")
-        log.info("web chat: %s/webchat/   studio: %s/studio/", base, base)
+        print(_banner(settings, app[CATALOG].ids()), file=sys.stderr, flush=True)
         web.run_app(
             app,
             host=settings.server.host,
@@ -162,7 +167,34 @@ def _serve(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        where = f"{settings.server.host}:{settings.server.port}"
+        print(
+            f"orchestrator: port {where} is already in use (stop the other server, or set "
+            "server.port, e.g. ORCH_SERVER__PORT=3101)",
+            file=sys.stderr,
+        )
+        return 2
     return 0
+
+
+def _banner(settings: Settings, bots: list[str]) -> str:
+    """What a new user needs first: the bots, the URLs, and where the data lives."""
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    site = settings.server.external_url.rstrip("/")
+    url = settings.storage.url
+    data = str(Path(url.removeprefix("sqlite:///")).resolve()) if url.startswith("sqlite:///") else url
+    return "\n".join(
+        [
+            f"  bots:     {', '.join(bots) or '(none under ' + str(settings.bots.dir) + ')'}",
+            f"  API:      {base}/api/v1   (OpenAPI document: {base}/api/v1/openapi.json)",
+            f"  API docs: {base}/docs",
+            f"  web chat: {site}/webchat/   studio: {site}/studio/",
+            f"  data:     {data}",
+        ]
+    )
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:

@@ -10,6 +10,7 @@ from .. import __version__
 from ..services.errors import Forbidden, Invalid, NotFound, TooMany
 from ..store import StorageFault
 from . import admin, clients, conversations, endpoints, messages, openapi, sync, users
+from .docs_page import setup_docs
 from .routing import (
     CLIENT_ID,
     ROUTES,
@@ -86,3 +87,4 @@ def setup_api(app: web.Application) -> None:
     app.router.add_get("/status", status)
     app.router.add_get("/version", version)
     app.router.add_get("/api/v1/openapi.json", openapi_json)
+    setup_docs(app)

@@ -60,3 +60,15 @@ async def test_a_payload_without_or_with_an_unknown_type_is_refused(client: ApiC
     sent = {"text": "hi", "type": "text", "extra": [1]}  # stored as sent, key order included
     message = await client.post("/messages", {**base, "payload": sent}, status=201)
     assert list(message["payload"]) == ["text", "type", "extra"]
+
+
+async def test_docs_page_is_served_from_the_package_with_no_cdn(api: TestClient) -> None:
+    page = await api.get("/docs")
+    html = await page.text()
+    assert page.status == 200 and "/docs/assets/swagger-ui-bundle.js" in html
+    assert "http://" not in html and "https://" not in html and "//cdn" not in html
+    init = await (await api.get("/docs/init.js")).text()
+    assert '"/api/v1/openapi.json"' in init
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        resp = await api.get(f"/docs/assets/{asset}")
+        assert resp.status == 200 and len(await resp.read()) > 10_000
