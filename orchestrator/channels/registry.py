@@ -1,8 +1,8 @@
 """Which channels exist, their versions and config models, and their implementations.
 
-Botpress Messaging's teams, smooch and vonage have the config schemas of its version 1.0.0 and
+Botpress Messaging's teams and vonage have the config schemas of its version 1.0.0 and
 no implementation yet (config-only); the seed platforms (qiscus, tiledesk, chat21,
-messagemedia) and telegram, slack, twilio and messenger have the config models of their channel
+messagemedia) and telegram, slack, twilio, messenger and smooch have the config models of their channel
 modules (Botpress's keys, plus optional ones of ours), and `implementation(name)` gives their
 `Channel` class. Every config also accepts `apiUrl` (replaces the platform's base URL) and
 `enabled` (false removes the channel at sync).
@@ -28,6 +28,7 @@ from .messagemedia import MessageMediaChannel
 from .messenger import MessengerChannel
 from .qiscus import QiscusChannel
 from .slack import SlackChannel
+from .smooch import SmoochChannel
 from .telegram import TelegramChannel
 from .tiledesk import TiledeskChannel
 from .twilio import TwilioChannel
@@ -50,13 +51,6 @@ class TeamsConfig(ChannelConfigModel):
     tenantId: str | None = None
 
 
-class SmoochConfig(ChannelConfigModel):
-    appId: str
-    keyId: str
-    keySecret: str
-    webhookSecret: str
-
-
 class VonageConfig(ChannelConfigModel):
     apiKey: str
     apiSecret: str
@@ -72,7 +66,6 @@ class WebchatConfig(ChannelConfigModel):
 
 CONFIG_MODELS: dict[str, type[ChannelConfigModel]] = {
     "teams": TeamsConfig,
-    "smooch": SmoochConfig,
     "vonage": VonageConfig,
     "webchat": WebchatConfig,
 }
@@ -124,6 +117,7 @@ for _channel in (
     SlackChannel,
     TwilioChannel,
     MessengerChannel,
+    SmoochChannel,
 ):
     register(_channel.name, _channel.Config, _channel)
 

@@ -78,7 +78,7 @@ def error_detail(status: int, body: Any, text: str) -> str:
                 return "; ".join(str(d) for d in detailed)
             if error.get("message"):
                 return str(error["message"])
-        for key in ("msg", "err", "message", "error", "description"):
+        for key in ("msg", "err", "message", "error", "description", "detail", "title"):
             value = body.get(key)
             if isinstance(value, str) and value:
                 details = body.get("details")
@@ -87,7 +87,9 @@ def error_detail(status: int, body: Any, text: str) -> str:
                 return value
         errors = body.get("errors")
         if isinstance(errors, list) and errors:
-            return "; ".join(str(e.get("msg", e)) if isinstance(e, dict) else str(e) for e in errors)
+            return "; ".join(
+                str(e.get("msg") or e.get("title") or e) if isinstance(e, dict) else str(e) for e in errors
+            )
     text = text.strip()
     return text[:500] if text else f"HTTP {status}"
 

@@ -17,6 +17,7 @@ from tests.fakes.messagemedia import MessageMediaFake
 from tests.fakes.messenger import MessengerFake
 from tests.fakes.qiscus import QiscusFake
 from tests.fakes.slack import SlackFake
+from tests.fakes.smooch import SmoochFake
 from tests.fakes.telegram import TelegramFake
 from tests.fakes.tiledesk import TiledeskFake
 from tests.fakes.twilio import TwilioFake
@@ -35,6 +36,7 @@ def _configs(
     sl: SlackFake,
     tw: TwilioFake,
     ms: MessengerFake,
+    sm: SmoochFake,
 ) -> dict[str, dict[str, object]]:
     """The `channels` section of a sync body that points every channel at its fake."""
     return {
@@ -76,6 +78,13 @@ def _configs(
             "pageId": ms.page_id,
             "accessToken": ms.access_token,
         },
+        "smooch": {
+            "apiUrl": sm.url,
+            "appId": sm.app_id,
+            "keyId": sm.key_id,
+            "keySecret": sm.key_secret,
+            "webhookSecret": sm.webhook_secret,
+        },
     }
 
 
@@ -89,6 +98,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "slack": f"{ORCHESTRATOR}/slack",
         "twilio": f"{ORCHESTRATOR}/twilio",
         "messenger": f"{ORCHESTRATOR}/messenger",
+        "smooch": f"{ORCHESTRATOR}/smooch",
     }
     spec = {
         "qiscus": {"kind": "text", "text": "hello", "room_id": "1"},
@@ -99,6 +109,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "slack": {"kind": "text", "text": "hello"},
         "twilio": {"text": "hello", "url": "<server.external_url>/webhooks/v1/<scope>/twilio"},
         "messenger": {"kind": "text", "text": "hello"},
+        "smooch": {"kind": "text", "text": "hello"},
     }
     lines = []
     for name, fake in fakes.items():
@@ -111,6 +122,7 @@ async def main(base_port: int) -> None:
     """Start, print, wait for Ctrl-C, stop."""
     qiscus, tiledesk, chat21, mm = QiscusFake(), TiledeskFake(), Chat21Fake(), MessageMediaFake()
     tg, sl, tw, ms = TelegramFake(), SlackFake(), TwilioFake(), MessengerFake()
+    sm = SmoochFake()
     fakes: dict[str, FakePlatform] = {
         "qiscus": qiscus,
         "tiledesk": tiledesk,
@@ -120,6 +132,7 @@ async def main(base_port: int) -> None:
         "slack": sl,
         "twilio": tw,
         "messenger": ms,
+        "smooch": sm,
     }
     for offset, fake in enumerate(fakes.values()):
         await fake.start(HOST, base_port + offset)
@@ -127,7 +140,7 @@ async def main(base_port: int) -> None:
         for name, fake in fakes.items():
             print(f"{name:13} {fake.url}")
         print("\nChannel configs (the `channels` of a sync body):")
-        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl, tw, ms), indent=2))
+        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl, tw, ms, sm), indent=2))
         print(
             "\nMake a fake post a signed webhook (spec keys: see each fake's docstring;"
             ' add "signature": "forged" or "none" for bad ones):'
@@ -146,7 +159,8 @@ if __name__ == "__main__":
         "--base-port",
         type=int,
         default=8701,
-        help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram, slack, twilio, messenger",
+        help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram, slack, twilio, messenger, "
+        "smooch",
     )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

@@ -1,5 +1,6 @@
-"""The support-desk bot holds the same scripted conversation on Telegram, Slack, Twilio and
-Messenger, each against its fake; every step is checked at the fake in the platform's format.
+"""The support-desk bot holds the same scripted conversation on Telegram, Slack, Twilio,
+Messenger and Sunshine Conversations, each against its fake; every step is checked at the fake
+in the platform's format.
 
 The script: hi → the welcome menu; a menu button (FAQ) → the FAQ topics as quick replies; a
 quick reply (Opening hours) → the answer and "Anything else?" with quick replies; the quick
@@ -21,6 +22,7 @@ import pytest
 from tests.fakes.base import FakePlatform, Recorded, Webhook, serving
 from tests.fakes.messenger import MessengerFake
 from tests.fakes.slack import SlackFake
+from tests.fakes.smooch import SmoochFake
 from tests.fakes.telegram import TelegramFake
 from tests.fakes.twilio import TwilioFake
 from tests.integration.harness import Harness, start
@@ -453,6 +455,100 @@ class MessengerDriver(Driver):
             assert bodies[0]["message"]["text"] == CONNECTING
 
 
+# ---------------------------------------------------------------- Sunshine Conversations
+
+
+def smooch_payloads(body: dict[str, Any], kind: str) -> list[str]:
+    content = body["content"]
+    actions = content.get("actions", []) + [a for i in content.get("items", []) for a in i.get("actions", [])]
+    return [a["payload"] for a in actions if a["type"] == kind]
+
+
+class SmoochDriver(Driver):
+    name = "smooch"
+
+    def __init__(self, fake: SmoochFake) -> None:
+        self.fake = self.sm = fake
+
+    def config(self) -> dict[str, Any]:
+        sm = self.sm
+        return {
+            "apiUrl": sm.url,
+            "appId": sm.app_id,
+            "keyId": sm.key_id,
+            "keySecret": sm.key_secret,
+            "webhookSecret": sm.webhook_secret,
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path for c in calls] == [f"/v2/apps/{self.sm.app_id}"]
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        return [
+            (self.sm.build_webhook({"secret": "none"}), h.hook, 401),
+            (self.sm.build_webhook({"secret": "forged"}), h.hook, 403),
+        ]
+
+    def act(self, step: str) -> dict[str, Any]:
+        return {
+            "hi": {"text": "hi"},
+            "menu_button": {"kind": "postback", "payload": "MENU_FAQ", "text": "FAQ"},
+            "faq": {"kind": "reply", "payload": "FAQ_HOURS", "text": "Opening hours"},
+            "quick_reply": {"kind": "reply", "payload": "MENU", "text": "Main menu"},
+            "carousel": {"text": "pricing"},
+            "card_button": {"kind": "postback", "payload": "PLAN:pro", "text": "Choose Pro"},
+            "account_linking": {"text": "link my account"},
+            "handoff": {"text": "I want a real person"},
+        }[step]
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        assert all(
+            c.status == 201 and c.path.endswith("/conversations/c51d7a8e3e1f2d8a1ab0b1a8/messages")
+            for c in calls
+        )
+        assert all(c.json["author"] == {"type": "business"} for c in calls)
+        bodies = [c.json for c in calls]
+        if step in ("hi", "quick_reply"):
+            [welcome] = bodies
+            assert welcome["content"]["text"].startswith("Hi! I'm the support bot")
+            assert smooch_payloads(welcome, "postback") == [*MENU, "HANDOFF"]
+        elif step == "menu_button":
+            [faq] = bodies
+            assert smooch_payloads(faq, "reply") == list(FAQ.values())
+            assert h.watch.user_messages()[-1].message.payload["type"] == "postback"
+        elif step == "faq":
+            hours, more = bodies
+            assert hours["content"] == {"type": "text", "text": HOURS}
+            assert smooch_payloads(more, "reply") == ["MENU", "HANDOFF"]
+            assert h.watch.user_messages()[-1].message.payload == {
+                "type": "quick_reply",
+                "payload": "FAQ_HOURS",
+                "text": "Opening hours",
+            }
+        elif step == "carousel":
+            intro, carousel = bodies
+            assert intro["content"]["text"] == "Here are our plans:"
+            items = carousel["content"]["items"]
+            assert [i["title"] for i in items] == ["Free", "Pro", "Business"]
+            assert items[0]["mediaUrl"] == "https://shop.example.com/img/free.png"
+            assert items[1]["actions"][1] == {
+                "type": "link",
+                "text": "Details",
+                "uri": "https://shop.example.com/pricing#pro",
+            }
+            assert items[2]["actions"][1]["uri"] == "tel:+33123456789"
+        elif step == "card_button":
+            [chosen] = bodies
+            assert chosen["content"]["text"].startswith("Great choice: the Pro plan.")
+            assert smooch_payloads(chosen, "postback") == ["MENU_CONTACT", "MENU"]
+        elif step == "account_linking":
+            [link] = bodies
+            [action] = link["content"]["actions"]
+            assert action["type"] == "link" and action["uri"].startswith("https://accounts.example.com/link?")
+        elif step == "handoff":
+            assert bodies[0]["content"]["text"] == CONNECTING
+
+
 # ---------------------------------------------------------------- the test
 
 
@@ -461,12 +557,14 @@ FAKES: dict[str, Callable[[], FakePlatform]] = {
     "slack": SlackFake,
     "twilio": TwilioFake,
     "messenger": MessengerFake,
+    "smooch": SmoochFake,
 }
 DRIVERS: dict[str, Callable[[Any], Driver]] = {
     "telegram": TelegramDriver,
     "slack": SlackDriver,
     "twilio": TwilioDriver,
     "messenger": MessengerDriver,
+    "smooch": SmoochDriver,
 }
 
 
