@@ -36,6 +36,7 @@ from .compiled import BotVersion, CompiledStep
 from .compiler import targets_of
 from .diagnostics import Diagnostic, did_you_mean, sort_key
 from .graph import FlowGraph
+from .language_checks import check_language
 from .loader import load_bot_partial
 from .matching import CompiledTrigger
 from .templating import is_template
@@ -87,6 +88,7 @@ _SKIP_KEYS = frozenset(
         "retries",
         "skip_if_set",
         "interruptible",
+        "triggers_first",
         "priority",
         "check_hours",
         "end",
@@ -259,6 +261,7 @@ class _Checker:
         self.graph(graph)
         self.triggers()
         self.payloads(graph)
+        check_language(self)
         return self.out
 
     # ------------------------------------------------------------ variables

@@ -60,6 +60,7 @@ W_UNUSED_FLOW = "W223"  # a flow with no trigger that no handler, call or start 
 E_AMBIGUOUS_TRIGGER = "E224"  # the same payload/event/keywords start two flows or handlers
 E_DUPLICATE_PAYLOAD = "E225"  # two options of one choose (or buttons of one reply) share a payload
 W_UNHANDLED_PAYLOAD = "W226"  # a button payload that no trigger or waiting step handles
+W_TRIGGERS_FIRST = "W227"  # `triggers_first` on a flow that has no ask step
 
 # variables
 E_READONLY_SCOPE = "E301"  # writing turn.*, sys.*, env.* or an unknown scope
@@ -112,6 +113,7 @@ CODES: dict[str, str] = {
     E_AMBIGUOUS_TRIGGER: "ambiguous trigger",
     E_DUPLICATE_PAYLOAD: "duplicate payload",
     W_UNHANDLED_PAYLOAD: "payload nothing handles",
+    W_TRIGGERS_FIRST: "triggers_first changes nothing",
     E_READONLY_SCOPE: "variable scope is read-only or unknown",
     E_USER_NOT_PERSISTED: "user variable not declared persist: true",
     E_VARIABLE_DECL: "invalid variable declaration",

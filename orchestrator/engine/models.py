@@ -440,6 +440,11 @@ class AskSpec(Strict):
     on_timeout: Branch | None = None
     skip_if_set: bool = False
     interruptible: bool | None = None
+    triggers_first: bool | None = Field(
+        None,
+        description="a matching trigger wins over the answer; the question is asked again after "
+        "the digression (default: the flow's triggers_first)",
+    )
 
     @model_validator(mode="after")
     def _enum_values(self) -> AskSpec:
@@ -798,6 +803,9 @@ class Flow(Strict):
     priority: int = 0
     params: dict[Ident, ParamDecl] = Field(default_factory=dict)
     interruptible: bool = True
+    triggers_first: bool = Field(
+        False, description="in every ask of this flow, a matching trigger wins over the answer"
+    )
     steps: list[Step] = Field(min_length=1)
     handlers: dict[Ident, Handler] = Field(default_factory=dict)
 

@@ -504,6 +504,21 @@ class Turn:
             return None
         return self.candidates(triggers, "interruption")
 
+    def trigger_first(self, frame: Frame, spec: M.AskSpec) -> Candidate | None:
+        """With `triggers_first` (on the ask, else on its flow), a trigger that the text
+        matches wins over the answer. Flows already running do not count (a flow never
+        interrupts itself)."""
+        first = spec.triggers_first
+        if first is None:
+            flow = self.bot.flows.get(frame.flow)
+            first = bool(flow and flow.model and flow.model.triggers_first)
+        if not first or self.turn.type != "text":
+            return None
+        running = {f.flow for f in self.state.frames}
+        triggers = self.flow_triggers() + self.handler_triggers(always=False)
+        mine = [t for t in triggers if t.handler or t.target not in running]
+        return self.candidates(mine, "trigger before the answer (triggers_first)")
+
     async def interrupt(self, frame: Frame, winner: Candidate) -> None:
         if frame.wait is not None:
             frame.wait.timer = None

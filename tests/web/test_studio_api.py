@@ -17,7 +17,7 @@ async def test_studio_api(aiohttp_client: Any, tmp_path: Path) -> None:
     http = await aiohttp_client(create_app(settings))
     assert (await http.get("/studio/api/overview")).status == 401
     overview = await (await http.get("/studio/api/overview", headers=KEY)).json()
-    assert [b["id"] for b in overview["bots"]] == ["support-desk"]
+    assert "support-desk" in [b["id"] for b in overview["bots"]]
     svg = await (await http.get("/studio/api/bots/support-desk/graph.svg", headers=KEY)).text()
     assert svg.startswith("<svg") and 'data-step="faq_menu.pick_topic"' in svg
     assert 'data-where="flows/support-desk/faq.yaml:' in svg and "edge wait" in svg

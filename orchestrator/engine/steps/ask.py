@@ -35,6 +35,9 @@ async def answer_ask(turn: Turn, frame: Frame, step: CompiledStep) -> None:
     if turn.turn.type == "payload" and (c := turn.interruption(frame, spec)):
         await turn.interrupt(frame, c)
         return
+    if c := turn.trigger_first(frame, spec):
+        await turn.interrupt(frame, c)
+        return
     ok, value = coerce(spec.type, turn.turn, values=spec.values, today=turn.local_now.date())
     failed = failing_check(turn, spec.validate_, value, frame) if ok else None
     turn.trace["steps"].append(
