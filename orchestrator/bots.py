@@ -1,9 +1,10 @@
 """Runs a client's built-in bot on its users' messages, on timers, and on injected events.
 
 One turn at a time per conversation (a lock each), different conversations concurrently.
-A turn loads the conversation's state, runs the pure engine, stores the new state and timers,
-creates the replies through `MessageService.create` (with `incomingId`, so collect gathers
-them), and then ends the turn, which releases a waiting collect at once.
+A turn loads the conversation's state, runs the pure engine, stores the new state, timers,
+trace and replies in one transaction (replies built by `MessageService.prepare_replies`, with
+`incomingId` so collect gathers them), announces the replies, and then ends the turn, which
+releases a waiting collect at once.
 """
 
 from __future__ import annotations
@@ -273,15 +274,20 @@ class BotRunner:
         timers = [Timer(conversation.id, t.id, t.due, t.data) for t in result.timers]
         new_state = BotState(conversation.id, bot_id, result.conv_state, result.user_vars)
         keep = self._services.settings.bots.trace_turns
-        await store.save_turn(conversation.user_id, new_state, timers, result.trace, keep)
+        messages = self._services.messages
+        replies = await messages.prepare_replies(client_id, conversation.id, result.replies, turn.incoming_id)
+        # State, timers, trace and replies in one transaction: a turn interrupted (SIGTERM, a
+        # storage fault) is stored whole or not at all; shielded so a cancelled turn that got
+        # as far as its write finishes it.
+        await asyncio.shield(
+            store.save_turn(conversation.user_id, new_state, timers, result.trace, keep, replies.records)
+        )
         if cache is not None:
             cache.put(conversation.user_id, new_state)
         soon = self._clock().timestamp() + self._timer_poll
         if any(t.due.timestamp() <= soon for t in timers):
             self._timers_wake.set()
-        replies = await self._services.messages.create_replies(
-            client_id, conversation.id, result.replies, turn.incoming_id
-        )
+        await asyncio.shield(messages.announce(replies))
         before = ((state.state or {}).get("handoff") or {}).get("state") or "bot"
         if result.handoff_state != before:
             changed = HandoffChanged(client_id, conversation.id, result.handoff_state)
@@ -291,7 +297,7 @@ class BotRunner:
                 "handoff.requested",
                 {"client_id": client_id, "conversation": conversation, "request": result.handoff},
             )
-        return TurnOutcome(replies, result.handoff, result.handoff_state)
+        return TurnOutcome(replies.messages, result.handoff, result.handoff_state)
 
     @contextlib.asynccontextmanager
     async def _conversation_lock(self, conversation_id: str) -> AsyncIterator[None]:
@@ -320,16 +326,16 @@ class BotRunner:
                 await asyncio.wait_for(self._timers_wake.wait(), self._timer_poll)
 
     async def _fire(self, timer: Timer) -> None:
-        store = self._services.store
-        await store.delete_timer(timer.conversation_id, timer.timer_id)
+        """Run the timer's turn, which drops the timer in its own transaction (a crash before
+        it commits leaves the timer due, so a restart fires it); then delete it in case the
+        turn did not run (no bot, a failed turn), so it does not fire again and again."""
         conversation = await self._services.conversations.find(timer.conversation_id)
-        if conversation is None:
-            return
-        bot_id = await self._bot_id(conversation.client_id)
-        if bot_id is None:
-            return
-        payload = {"type": "event", "event": "timer", "data": {"timer_id": timer.timer_id, **timer.data}}
-        await self.run_turn(Turn(conversation.client_id, bot_id, conversation, payload))
+        bot_id = await self._bot_id(conversation.client_id) if conversation is not None else None
+        if conversation is not None and bot_id is not None:
+            data = {"timer_id": timer.timer_id, **timer.data}
+            payload = {"type": "event", "event": "timer", "data": data}
+            await self.run_turn(Turn(conversation.client_id, bot_id, conversation, payload))
+        await self._services.store.delete_timer(timer.conversation_id, timer.timer_id)
 
 
 def normalise_inbound(payload: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from ..bus import Bus
 from ..ids import new_id
 from ..store import Store
-from ..store.records import Conversation, Endpoint, Message, utcnow
+from ..store.records import Conversation, Endpoint, Message, OutboxEvent, utcnow
 from . import events
 from .endpoints import EndpointService
 from .errors import Invalid, NotFound
@@ -46,6 +46,21 @@ class MessageCreated:
     source: Endpoint | None  # the channel endpoint it came from; never echoed back there
     collect: bool
     bot_absent: bool = False  # the bot is not in the conversation (a desk agent has it)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Messages built with their webhook events, to be stored in one transaction and then
+    announced (`MessageService.announce`)."""
+
+    client_id: str
+    conversation: Conversation
+    drafts: list[_Draft]
+    records: list[tuple[Message, list[OutboxEvent]]]
+
+    @property
+    def messages(self) -> list[Message]:
+        return [message for message, _ in self.records]
 
 
 class MessageService:
@@ -103,12 +118,13 @@ class MessageService:
         created = await asyncio.shield(self._create(client_id, conversation_id, [draft], seen))
         return created[0] if created else None
 
-    async def create_replies(
+    async def prepare_replies(
         self, client_id: str, conversation_id: str, payloads: list[dict[str, Any]], incoming_id: str | None
-    ) -> list[Message]:
-        """The bot's replies of one turn, stored together (one transaction), in order."""
+    ) -> Prepared:
+        """The bot's replies of one turn as records, not stored yet: the turn stores them with
+        its state in one transaction (`Store.save_turn`), then `announce`s them."""
         drafts = [_Draft(payload, None, incoming_id) for payload in payloads]
-        return await asyncio.shield(self._create(client_id, conversation_id, drafts))
+        return await self._prepare(client_id, conversation_id, drafts)
 
     async def _create(
         self,
@@ -117,11 +133,22 @@ class MessageService:
         drafts: list[_Draft],
         seen: tuple[str, str, str] | None = None,
     ) -> list[Message]:
+        prepared = await self._prepare(client_id, conversation_id, drafts)
+        if not prepared.records:
+            return []
+        if not await self._store.create_messages(prepared.records, seen):
+            return []  # the platform retried a message already stored
+        await self.announce(prepared)
+        return prepared.messages
+
+    async def _prepare(self, client_id: str, conversation_id: str, drafts: list[_Draft]) -> Prepared:
         for author_id in {d.author_id for d in drafts if d.author_id is not None}:
             await self._users.get(client_id, author_id)
         conversation = await self._conversations.get(client_id, conversation_id)
+        if not drafts:
+            return Prepared(client_id, conversation, [], [])
         channel = await self._endpoints.channel_name(conversation.id)
-        stored = []
+        records = []
         for draft in drafts:
             message = Message(
                 draft.message_id or new_id(),
@@ -131,21 +158,23 @@ class MessageService:
                 draft.payload,
                 draft.incoming_id if draft.author_id is None else None,
             )
-            stored.append((message, [events.message_new(conversation, message, channel, draft.collect)]))
-        if not stored:
-            return []
-        if not await self._store.create_messages(stored, seen):
-            return []  # the platform retried a message already stored
+            records.append((message, [events.message_new(conversation, message, channel, draft.collect)]))
+        return Prepared(client_id, conversation, drafts, records)
+
+    async def announce(self, prepared: Prepared) -> None:
+        """Tell the service about messages just stored (webhooks, bot, channels, collectors)."""
+        if not prepared.records:
+            return
+        client_id, conversation = prepared.client_id, prepared.conversation
         if await self._store.wants_events(client_id, "message.new"):
             await self._bus.publish("outbox", None)
-        for draft, (message, _) in zip(drafts, stored, strict=True):
+        for draft, (message, _) in zip(prepared.drafts, prepared.records, strict=True):
             created = MessageCreated(
                 client_id, conversation, message, draft.source, draft.collect, draft.bot_absent
             )
             await self._bus.publish("message.created", created)
             if message.incoming_id is not None:
                 await self._bus.publish(f"collect.{message.incoming_id}", message)
-        return [message for message, _ in stored]
 
     async def _check_incoming(self, conversation_id: str, incoming_id: str) -> None:
         """A bot message may only answer a user message of its own conversation. Unknown ids,

@@ -238,9 +238,11 @@ class Store(ABC):
         timers: Sequence[Timer],
         trace: dict[str, Any] | None,
         keep_traces: int,
+        replies: Sequence[tuple[Message, Sequence[OutboxEvent]]] = (),
     ) -> None:
-        """After a bot turn, in one transaction: the conversation state, the user's variables,
-        its timers (replacing the old ones) and the turn's trace (keeping the newest few)."""
+        """After a bot turn, in one transaction: the bot's replies with their webhook events,
+        the conversation state, the user's variables, its timers (replacing the old ones) and
+        the turn's trace (keeping the newest few). A turn is stored whole or not at all."""
 
     @abstractmethod
     async def due_timers(self, now: datetime, limit: int) -> list[Timer]: ...

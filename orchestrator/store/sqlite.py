@@ -460,23 +460,28 @@ class SQLiteStore(Store):
         def work(db: sqlite3.Connection) -> bool:
             if seen is not None and _seen_before(db, *seen):
                 return False
-            for message, events in messages:
-                db.execute(
-                    "INSERT INTO messages (id, conversation_id, author_id, sent_on, payload, incoming_id)"
-                    " VALUES (?,?,?,?,?,?)",
-                    (
-                        message.id,
-                        message.conversation_id,
-                        message.author_id,
-                        iso(message.sent_on),
-                        jsonutil.dumps(message.payload),
-                        message.incoming_id,
-                    ),
-                )
-                self._write_events(db, events)
+            self._insert_messages(db, messages)
             return True
 
         return await self._write(work)
+
+    def _insert_messages(
+        self, db: sqlite3.Connection, messages: Sequence[tuple[Message, Sequence[OutboxEvent]]]
+    ) -> None:
+        for message, events in messages:
+            db.execute(
+                "INSERT INTO messages (id, conversation_id, author_id, sent_on, payload, incoming_id)"
+                " VALUES (?,?,?,?,?,?)",
+                (
+                    message.id,
+                    message.conversation_id,
+                    message.author_id,
+                    iso(message.sent_on),
+                    jsonutil.dumps(message.payload),
+                    message.incoming_id,
+                ),
+            )
+            self._write_events(db, events)
 
     async def get_message(self, message_id: str) -> Message | None:
         row = await self._one(
@@ -721,8 +726,10 @@ class SQLiteStore(Store):
         timers: Sequence[Timer],
         trace: dict[str, Any] | None,
         keep_traces: int,
+        replies: Sequence[tuple[Message, Sequence[OutboxEvent]]] = (),
     ) -> None:
         def work(db: sqlite3.Connection) -> Any:
+            self._insert_messages(db, replies)
             db.execute(
                 "INSERT INTO bot_states (conversation_id, bot_id, state) VALUES (?,?,?)"
                 " ON CONFLICT(conversation_id) DO UPDATE SET bot_id = excluded.bot_id,"
