@@ -269,11 +269,27 @@ class ImmediateResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """A platform's report on a message it was sent (submitted, delivered, read, failed…).
+
+    The service keeps the latest status per platform message id and makes a failed one a
+    `delivery-failure` health event with `detail`, the platform's own error text.
+    """
+
+    platform_message_id: str
+    status: str
+    failed: bool = False
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedInbound:
-    """The result of `parse`: zero or more messages and the answer for the platform."""
+    """The result of `parse`: zero or more messages, delivery statuses, and the answer for
+    the platform."""
 
     messages: list[InboundMessage] = field(default_factory=list)
     response: ImmediateResponse = field(default_factory=ImmediateResponse)
+    statuses: list[DeliveryStatus] = field(default_factory=list)
 
 
 def bad_request(reason: str) -> ParsedInbound:

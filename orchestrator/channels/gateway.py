@@ -17,7 +17,9 @@ Inbound, `ANY /webhooks/v1/<scope>/<channel><tail>` (scope: the client's name, e
    - anything else is the user's message: `MessageService.create` with the endpoint as source;
 4. a stored message's `acks` (answer a callback query, show typing, disable clicked buttons)
    run in the conversation's send order, off the request path;
-5. the platform gets `parsed.response` at once; the bot's turn runs after.
+5. delivery statuses (`parsed.statuses`) are kept per platform message id, never stored as
+   messages; a failed one is a `delivery-failure` health event;
+6. the platform gets `parsed.response` at once; the bot's turn runs after.
 
 At sync (when `channels.test_on_sync` is on), every new or changed channel config is tested
 (`test_credentials`), then set up (`setup`: Telegram's `setWebhook`, Messenger's page settings)
@@ -162,6 +164,8 @@ class Inbound:
             return web.json_response({"error": "unreadable webhook body"}, status=400)
         for message in parsed.messages:
             await self._accept(client.id, name, message)
+        for status in parsed.statuses:
+            await self.hub.keep_status(client.id, name, status)
         return parsed.response.to_aiohttp()
 
     def _acknowledge(self, client_id: str, name: str, conversation_id: str, message: InboundMessage) -> None:

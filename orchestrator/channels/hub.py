@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from ..services.container import Services
 from ..store.records import Endpoint as StoredEndpoint
 from . import registry
-from .base import Channel, ChannelConfig, Endpoint, RetryPolicy
+from .base import Channel, ChannelConfig, DeliveryStatus, Endpoint, RetryPolicy
 
 log = logging.getLogger("orchestrator.channels")
 
@@ -183,6 +183,14 @@ class ChannelHub:
 
     async def keep_desk(self, conversation_id: str, channel: str | None) -> None:
         await self._set(f"channels.desk:{conversation_id}", {"channel": channel} if channel else None)
+
+    async def keep_status(self, client_id: str, channel: str, status: DeliveryStatus) -> None:
+        """The latest delivery status of a platform message; a failure is a health event."""
+        value = {"status": status.status, "at": time.time(), "detail": status.detail}
+        await self._set(f"channels.status:{client_id}:{channel}:{status.platform_message_id}", value)
+        if status.failed:
+            data = {"platformMessageId": status.platform_message_id, "status": status.status}
+            await self.health(client_id, channel, "delivery-failure", {**data, "detail": status.detail})
 
     # ------------------------------------------------------------ health
 

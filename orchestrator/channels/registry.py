@@ -1,9 +1,9 @@
 """Which channels exist, their versions and config models, and their implementations.
 
-Botpress Messaging's teams and vonage have the config schemas of its version 1.0.0 and
-no implementation yet (config-only); the seed platforms (qiscus, tiledesk, chat21,
-messagemedia) and telegram, slack, twilio, messenger and smooch have the config models of their channel
-modules (Botpress's keys, plus optional ones of ours), and `implementation(name)` gives their
+Botpress Messaging's teams has the config schema of its version 1.0.0 and no implementation
+yet (config-only); the seed platforms (qiscus, tiledesk, chat21, messagemedia) and telegram,
+slack, twilio, messenger, smooch and vonage have the config models of their channel modules
+(Botpress's keys, plus optional ones of ours), and `implementation(name)` gives their
 `Channel` class. Every config also accepts `apiUrl` (replaces the platform's base URL) and
 `enabled` (false removes the channel at sync).
 """
@@ -32,6 +32,7 @@ from .smooch import SmoochChannel
 from .telegram import TelegramChannel
 from .tiledesk import TiledeskChannel
 from .twilio import TwilioChannel
+from .vonage import VonageChannel
 
 CURRENT_VERSION = "1.0.0"
 
@@ -51,13 +52,6 @@ class TeamsConfig(ChannelConfigModel):
     tenantId: str | None = None
 
 
-class VonageConfig(ChannelConfigModel):
-    apiKey: str
-    apiSecret: str
-    signatureSecret: str
-    useTestingApi: bool = False
-
-
 class WebchatConfig(ChannelConfigModel):
     """Our own web chat widget: nothing to configure but who may embed it."""
 
@@ -66,7 +60,6 @@ class WebchatConfig(ChannelConfigModel):
 
 CONFIG_MODELS: dict[str, type[ChannelConfigModel]] = {
     "teams": TeamsConfig,
-    "vonage": VonageConfig,
     "webchat": WebchatConfig,
 }
 VERSIONS: dict[str, tuple[str, ...]] = {name: (CURRENT_VERSION,) for name in CONFIG_MODELS}
@@ -118,6 +111,7 @@ for _channel in (
     TwilioChannel,
     MessengerChannel,
     SmoochChannel,
+    VonageChannel,
 ):
     register(_channel.name, _channel.Config, _channel)
 

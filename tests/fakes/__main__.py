@@ -21,6 +21,7 @@ from tests.fakes.smooch import SmoochFake
 from tests.fakes.telegram import TelegramFake
 from tests.fakes.tiledesk import TiledeskFake
 from tests.fakes.twilio import TwilioFake
+from tests.fakes.vonage import VonageFake
 
 HOST = "127.0.0.1"
 WEBHOOK_SECRET = "local-webhook-secret"
@@ -37,6 +38,7 @@ def _configs(
     tw: TwilioFake,
     ms: MessengerFake,
     sm: SmoochFake,
+    vn: VonageFake,
 ) -> dict[str, dict[str, object]]:
     """The `channels` section of a sync body that points every channel at its fake."""
     return {
@@ -85,6 +87,12 @@ def _configs(
             "keySecret": sm.key_secret,
             "webhookSecret": sm.webhook_secret,
         },
+        "vonage": {
+            "apiUrl": vn.url,
+            "apiKey": vn.api_key,
+            "apiSecret": vn.api_secret,
+            "signatureSecret": vn.signature_secret,
+        },
     }
 
 
@@ -99,6 +107,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "twilio": f"{ORCHESTRATOR}/twilio",
         "messenger": f"{ORCHESTRATOR}/messenger",
         "smooch": f"{ORCHESTRATOR}/smooch",
+        "vonage": f"{ORCHESTRATOR}/vonage",
     }
     spec = {
         "qiscus": {"kind": "text", "text": "hello", "room_id": "1"},
@@ -110,6 +119,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "twilio": {"text": "hello", "url": "<server.external_url>/webhooks/v1/<scope>/twilio"},
         "messenger": {"kind": "text", "text": "hello"},
         "smooch": {"kind": "text", "text": "hello"},
+        "vonage": {"kind": "text", "text": "hello"},
     }
     lines = []
     for name, fake in fakes.items():
@@ -122,7 +132,7 @@ async def main(base_port: int) -> None:
     """Start, print, wait for Ctrl-C, stop."""
     qiscus, tiledesk, chat21, mm = QiscusFake(), TiledeskFake(), Chat21Fake(), MessageMediaFake()
     tg, sl, tw, ms = TelegramFake(), SlackFake(), TwilioFake(), MessengerFake()
-    sm = SmoochFake()
+    sm, vn = SmoochFake(), VonageFake()
     fakes: dict[str, FakePlatform] = {
         "qiscus": qiscus,
         "tiledesk": tiledesk,
@@ -133,6 +143,7 @@ async def main(base_port: int) -> None:
         "twilio": tw,
         "messenger": ms,
         "smooch": sm,
+        "vonage": vn,
     }
     for offset, fake in enumerate(fakes.values()):
         await fake.start(HOST, base_port + offset)
@@ -140,7 +151,7 @@ async def main(base_port: int) -> None:
         for name, fake in fakes.items():
             print(f"{name:13} {fake.url}")
         print("\nChannel configs (the `channels` of a sync body):")
-        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl, tw, ms, sm), indent=2))
+        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl, tw, ms, sm, vn), indent=2))
         print(
             "\nMake a fake post a signed webhook (spec keys: see each fake's docstring;"
             ' add "signature": "forged" or "none" for bad ones):'
@@ -160,7 +171,7 @@ if __name__ == "__main__":
         type=int,
         default=8701,
         help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram, slack, twilio, messenger, "
-        "smooch",
+        "smooch, vonage",
     )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

@@ -1,6 +1,6 @@
 """The support-desk bot holds the same scripted conversation on Telegram, Slack, Twilio,
-Messenger and Sunshine Conversations, each against its fake; every step is checked at the fake
-in the platform's format.
+Messenger, Sunshine Conversations and Vonage (WhatsApp), each against its fake; every step is
+checked at the fake in the platform's format.
 
 The script: hi → the welcome menu; a menu button (FAQ) → the FAQ topics as quick replies; a
 quick reply (Opening hours) → the answer and "Anything else?" with quick replies; the quick
@@ -25,6 +25,7 @@ from tests.fakes.slack import SlackFake
 from tests.fakes.smooch import SmoochFake
 from tests.fakes.telegram import TelegramFake
 from tests.fakes.twilio import TwilioFake
+from tests.fakes.vonage import VonageFake
 from tests.integration.harness import Harness, start
 
 STEPS = ("hi", "menu_button", "faq", "quick_reply", "carousel", "card_button", "account_linking", "handoff")
@@ -66,6 +67,10 @@ class Driver:
     def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
         """Requests the platform did not sign as it does: (webhook, URL, expected status)."""
         raise NotImplementedError
+
+    def statuses(self) -> list[dict[str, Any]]:
+        """Webhook specs of delivery statuses, a delivered one then a failed one ([]: none)."""
+        return []
 
 
 # ---------------------------------------------------------------- Telegram
@@ -549,6 +554,93 @@ class SmoochDriver(Driver):
             assert bodies[0]["content"]["text"] == CONNECTING
 
 
+# ---------------------------------------------------------------- Vonage (WhatsApp)
+
+
+def interactive_ids(body: dict[str, Any]) -> list[str]:
+    interactive = body["custom"]["interactive"]
+    if interactive["type"] == "button":
+        return [b["reply"]["id"] for b in interactive["action"]["buttons"]]
+    return [r["id"] for s in interactive["action"]["sections"] for r in s["rows"]]
+
+
+class VonageDriver(Driver):
+    name = "vonage"
+    user = "447700900001"
+
+    def __init__(self, fake: VonageFake) -> None:
+        self.fake = self.vn = fake
+
+    def config(self) -> dict[str, Any]:
+        vn = self.vn
+        return {
+            "apiUrl": vn.url,
+            "apiKey": vn.api_key,
+            "apiSecret": vn.api_secret,
+            "signatureSecret": vn.signature_secret,
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path for c in calls] == ["/account/get-balance"]
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        return [
+            (self.vn.build_webhook({"signature": "none"}), h.hook, 401),
+            (self.vn.build_webhook({"signature": "forged"}), h.hook, 403),
+            (self.vn.build_webhook({"signature": "hash"}), h.hook, 403),
+            (self.vn.build_webhook({"signature": "api_key"}), h.hook, 403),
+        ]
+
+    def statuses(self) -> list[dict[str, Any]]:
+        return [{"kind": "status", "status": "delivered"}, {"kind": "status", "status": "rejected"}]
+
+    def act(self, step: str) -> dict[str, Any]:
+        return {
+            "hi": {"text": "hi"},
+            "menu_button": {"kind": "reply", "payload": "MENU_FAQ", "title": "FAQ"},  # a list row
+            "faq": {"kind": "reply", "payload": "FAQ_HOURS", "title": "Opening hours"},
+            "quick_reply": {"kind": "reply", "payload": "MENU", "title": "Main menu"},  # a button
+            "carousel": {"text": "pricing"},
+            "card_button": {"text": "2"},  # Choose Pro, from the numbered carousel
+            "account_linking": {"text": "link my account"},
+            "handoff": {"text": "I want a real person"},
+        }[step]
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        assert all(c.status == 202 for c in calls), [(c.status, c.body) for c in calls]
+        bodies = [c.json for c in calls]
+        assert all(
+            (b["channel"], b["from"], b["to"]) == ("whatsapp", self.vn.number, self.user) for b in bodies
+        )
+        if step in ("hi", "quick_reply"):
+            [welcome] = bodies
+            assert welcome["custom"]["interactive"]["type"] == "list"
+            assert welcome["custom"]["interactive"]["body"]["text"].startswith("Hi! I'm the support bot")
+            assert interactive_ids(welcome) == [*MENU, "HANDOFF"]
+        elif step == "menu_button":
+            [faq] = bodies
+            assert interactive_ids(faq) == list(FAQ.values())
+        elif step == "faq":
+            hours, more = bodies
+            assert hours == {**hours, "message_type": "text", "text": HOURS}
+            assert more["custom"]["interactive"]["type"] == "button"
+            assert interactive_ids(more) == ["MENU", "HANDOFF"]
+        elif step == "carousel":
+            intro, carousel = bodies
+            assert intro["text"] == "Here are our plans:"
+            assert "2. Choose Pro" in carousel["text"]
+            assert "Details: https://shop.example.com/pricing#pro" in carousel["text"]
+        elif step == "card_button":
+            [chosen] = bodies
+            assert h.watch.user_messages()[-1].message.payload["payload"] == "PLAN:pro"
+            assert chosen["custom"]["interactive"]["body"]["text"].startswith("Great choice: the Pro plan.")
+        elif step == "account_linking":
+            [link] = bodies
+            assert "https://accounts.example.com/link?" in link["text"]
+        elif step == "handoff":
+            assert bodies[0]["text"] == CONNECTING
+
+
 # ---------------------------------------------------------------- the test
 
 
@@ -558,6 +650,7 @@ FAKES: dict[str, Callable[[], FakePlatform]] = {
     "twilio": TwilioFake,
     "messenger": MessengerFake,
     "smooch": SmoochFake,
+    "vonage": VonageFake,
 }
 DRIVERS: dict[str, Callable[[Any], Driver]] = {
     "telegram": TelegramDriver,
@@ -565,6 +658,7 @@ DRIVERS: dict[str, Callable[[Any], Driver]] = {
     "twilio": TwilioDriver,
     "messenger": MessengerDriver,
     "smooch": SmoochDriver,
+    "vonage": VonageDriver,
 }
 
 
@@ -614,6 +708,17 @@ async def test_forged_webhooks_store_nothing(aiohttp_client, tmp_path, driver: D
     assert (h.count("messages"), h.count("conversations"), h.count("inbound_seen")) == (0, 0, 0)
     assert [e["type"] for e in await h.health()].count("verify-failure") == 1  # rate-limited
     assert h.unseen() == []
+
+
+async def test_delivery_statuses_are_recorded_not_messages(aiohttp_client, tmp_path, driver: Driver) -> None:
+    if not driver.statuses():
+        pytest.skip(f"{driver.name} posts no delivery statuses")
+    h = await start(aiohttp_client, tmp_path, driver.name, driver.config(), driver.fake)
+    for spec in driver.statuses():
+        assert (await h.post(spec))[0] == 200
+    assert (h.count("messages"), h.count("conversations")) == (0, 0)
+    [failure] = [e for e in await h.health() if e["type"] == "delivery-failure"]
+    assert failure["data"]["detail"] and failure["data"]["status"] in ("rejected", "failed")
 
 
 async def test_telegram_sync_refuses_a_wrong_token(aiohttp_client, tmp_path) -> None:
