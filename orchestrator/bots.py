@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ from .store import StorageFault
 from .store.records import BotState, Conversation, Message, Timer, utcnow
 
 log = logging.getLogger(__name__)
+
+TIMER_LEASE = 60.0  # seconds a claimed timer waits before another instance may fire it again
 
 Clock = Callable[[], datetime]
 
@@ -303,7 +305,7 @@ class BotRunner:
     async def _conversation_lock(self, conversation_id: str) -> AsyncIterator[None]:
         lock = self._locks.setdefault(conversation_id, asyncio.Lock())
         try:
-            async with lock:
+            async with lock, self._services.store.turn_lock(conversation_id):
                 yield
         finally:
             if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
@@ -328,7 +330,14 @@ class BotRunner:
     async def _fire(self, timer: Timer) -> None:
         """Run the timer's turn, which drops the timer in its own transaction (a crash before
         it commits leaves the timer due, so a restart fires it); then delete it in case the
-        turn did not run (no bot, a failed turn), so it does not fire again and again."""
+        turn did not run (no bot, a failed turn), so it does not fire again and again.
+
+        Several instances may see the same due timer: only the one whose claim moves its due
+        time (by `TIMER_LEASE`) runs it; should that instance die mid-turn, the timer comes due
+        again after the lease."""
+        lease_until = self._clock() + timedelta(seconds=TIMER_LEASE)
+        if not await self._services.store.claim_timer(timer, lease_until):
+            return  # another instance took it: a timer fires once across the cluster
         conversation = await self._services.conversations.find(timer.conversation_id)
         bot_id = await self._bot_id(conversation.client_id) if conversation is not None else None
         if conversation is not None and bot_id is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from orchestrator.app import create_app
 from orchestrator.config import Settings
+
+from .backends import PgDatabase, new_schema
 
 
 def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
@@ -92,3 +94,25 @@ async def client(api: TestClient) -> AsyncIterator[ApiClient]:
 @pytest.fixture
 async def other_client(api: TestClient) -> ApiClient:
     return await new_client(api)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[PgDatabase]:
+    """This run's PostgreSQL database (created on first use, dropped at the end)."""
+    database = PgDatabase()
+    yield database
+    database.drop()
+
+
+@pytest.fixture
+async def pg_url(pg_database: PgDatabase) -> str:
+    """A `storage.url` on a fresh schema of this run's database (skips if PG is unreachable)."""
+    return await new_schema(pg_database.ensure())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path, pg_database: PgDatabase) -> str:
+    """A `storage.url` of each backend: a fresh SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/orchestrator.db"
+    return await new_schema(pg_database.ensure())

@@ -27,4 +27,9 @@ def open_store(
         from .sqlite import SQLiteStore
 
         return SQLiteStore.from_url(url, SecretBox(encryption_key or None), timeout=timeout, watch=watch)
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore
+        from .secrets import SecretBox
+
+        return PostgresStore(url, SecretBox(encryption_key or None), timeout=timeout, watch=watch)
     raise StoreError(f"storage.url: no store for {url.split(':', 1)[0]}:// in this version")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,8 @@ from .records import (
     User,
     Webhook,
 )
+
+_NO_LOCK: AbstractAsyncContextManager[None] = nullcontext()
 
 
 class StoreError(Exception):
@@ -56,6 +59,11 @@ class WebhookSpec:
 
 class Store(ABC):
     """Persistence for clients, users, conversations, messages, endpoints, outbox and bots."""
+
+    def turn_lock(self, conversation_id: str) -> AbstractAsyncContextManager[None]:
+        """Held while a conversation's bot turn runs, so that no two instances run one at once.
+        A single-process backend has nothing to add to the runner's own lock."""
+        return _NO_LOCK
 
     @abstractmethod
     async def open(self) -> None:
@@ -246,6 +254,11 @@ class Store(ABC):
 
     @abstractmethod
     async def due_timers(self, now: datetime, limit: int) -> list[Timer]: ...
+
+    @abstractmethod
+    async def claim_timer(self, timer: Timer, until: datetime) -> bool:
+        """Move a due timer's due time to `until` if it is still as read; True only for the
+        one caller (of any instance) that did, so a timer fires once."""
 
     @abstractmethod
     async def delete_timer(self, conversation_id: str, timer_id: str) -> None: ...

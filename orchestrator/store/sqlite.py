@@ -768,6 +768,16 @@ class SQLiteStore(Store):
         )
         return [Timer(r[0], r[1], parse_iso(r[2]), jsonutil.loads(r[3])) for r in rows]
 
+    async def claim_timer(self, timer: Timer, until: datetime) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                "UPDATE timers SET due = ? WHERE conversation_id = ? AND timer_id = ? AND due = ?",
+                (iso(until), timer.conversation_id, timer.timer_id, iso(timer.due)),
+            )
+            return cursor.rowcount > 0
+
+        return await self._write(work)
+
     async def delete_timer(self, conversation_id: str, timer_id: str) -> None:
         def work(db: sqlite3.Connection) -> Any:
             db.execute(
