@@ -11,6 +11,7 @@ from aiohttp import web
 from .api import SERVICES, setup_api
 from .bots import BotCatalog, BotRunner, Clock
 from .bus import MemoryBus, open_bus
+from .channels import registry
 from .channels.gateway import setup_channels
 from .config import Settings
 from .engine_http import AiohttpHttpPort
@@ -43,6 +44,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
         settings,
         open_store(storage.url, storage.encryption_key, timeout=storage.timeout, watch=watch),
         open_bus(settings.bus.url),
+        registry.CATALOGUE,
         watch,
     )
     catalog = BotCatalog(Path(settings.bots.dir))

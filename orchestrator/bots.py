@@ -21,11 +21,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from .bus import Subscription
+from .bus.topics import (
+    CLIENT_SYNCED,
+    CONVERSATION_HANDOFF,
+    HANDOFF_REQUESTED,
+    MESSAGE_CREATED,
+    ClientSynced,
+    HandoffChanged,
+    HandoffRequested,
+    MessageCreated,
+)
 from .engine import ActionRegistry, BotLoadError, BotVersion, Diagnostic, Engine, HttpPort, TurnInput
 from .engine.checker import CheckResult, check_bot
 from .payloads import inbound_adapter, text_of
 from .services.container import Services
-from .services.messages import MessageCreated
 from .state_cache import StateCache
 from .store import StorageFault
 from .store.records import BotState, Conversation, Message, Timer, utcnow
@@ -118,16 +127,6 @@ class Turn:
 
 
 @dataclass(frozen=True, slots=True)
-class HandoffChanged:
-    """Bus event `conversation.handoff`: a turn moved the conversation's hand-off state
-    (`bot`, `pending`, `agent`, `released`, `closed`); the web chat shows it."""
-
-    client_id: str
-    conversation_id: str
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
 class TurnOutcome:
     replies: list[Message]
     handoff: Any | None
@@ -160,8 +159,8 @@ class BotRunner:
     async def start(self) -> None:
         bus = self._services.bus
         self._subscriptions = [
-            bus.subscribe("message.created", self._on_message),
-            bus.subscribe("client.synced", self._on_synced),
+            bus.subscribe(MESSAGE_CREATED, self._on_message),
+            bus.subscribe(CLIENT_SYNCED, self._on_synced),
         ]
         self._timer_task = asyncio.create_task(self._fire_timers(), name="bot-timers")
 
@@ -182,8 +181,8 @@ class BotRunner:
 
     # -- inbound
 
-    def _on_synced(self, client_id: str) -> None:
-        self._bot_of_client.pop(client_id, None)
+    def _on_synced(self, event: ClientSynced) -> None:
+        self._bot_of_client.pop(event.client_id, None)
 
     def _on_message(self, event: MessageCreated) -> None:
         if event.message.author_id is None or event.bot_absent:
@@ -293,12 +292,10 @@ class BotRunner:
         before = ((state.state or {}).get("handoff") or {}).get("state") or "bot"
         if result.handoff_state != before:
             changed = HandoffChanged(client_id, conversation.id, result.handoff_state)
-            await self._services.bus.publish("conversation.handoff", changed)
+            await self._services.bus.publish(CONVERSATION_HANDOFF, changed)
         if result.handoff is not None:
-            await self._services.bus.publish(
-                "handoff.requested",
-                {"client_id": client_id, "conversation": conversation, "request": result.handoff},
-            )
+            requested = HandoffRequested(client_id, conversation, result.handoff)
+            await self._services.bus.publish(HANDOFF_REQUESTED, requested)
         return TurnOutcome(replies.messages, result.handoff, result.handoff_state)
 
     @contextlib.asynccontextmanager

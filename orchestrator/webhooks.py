@@ -27,6 +27,7 @@ import aiohttp
 from yarl import URL
 
 from .bus import Bus, Subscription
+from .bus.topics import OUTBOX, WEBHOOK_FAILED, WebhookFailed
 from .config import WebhookSettings
 from .services.health import HealthService
 from .store import StorageFault, Store
@@ -60,7 +61,7 @@ class WebhookWorker:
             timeout=aiohttp.ClientTimeout(total=self._settings.timeout),
             headers={"User-Agent": "orchestrator-webhooks"},
         )
-        self._subscription = self._bus.subscribe("outbox", lambda _: self._wake.set())
+        self._subscription = self._bus.subscribe(OUTBOX, lambda _: self._wake.set())
         self._task = asyncio.create_task(self._run(), name="webhook-worker")
 
     async def stop(self) -> None:
@@ -181,7 +182,7 @@ class WebhookWorker:
                 error,
             )
             await self._store.fail_delivery(delivery.seq, attempts, error)
-            await self._bus.publish("webhook.failed", {"url": loggable(delivery.url), "error": error})
+            await self._bus.publish(WEBHOOK_FAILED, WebhookFailed(loggable(delivery.url), error))
             return
         backoff = min(self._settings.retry_max, self._settings.retry_base * 2 ** (attempts - 1))
         if attempts == 1:

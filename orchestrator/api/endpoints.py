@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..channels import registry
 from ..store.records import Endpoint
 from .routing import Call, json_response, route, text_response
 from .schemas import ConversationIdParams, EndpointBody, EndpointOut, MappingOut
@@ -24,7 +23,7 @@ async def map_endpoint(call: Call) -> web.Response:
         name, version = body.channel, None
     else:
         name, version = body.channel.name, body.channel.version
-        if version not in registry.VERSIONS.get(name, ()):
+        if version not in call.services.channel_catalogue.versions(name):
             return text_response(f'"body.channel" channel {name} {version} does not exist', 400)
     endpoint = Endpoint(name, body.identity, body.sender, body.thread, version)
     mapping = await call.services.endpoints.map(call.client_id, endpoint)

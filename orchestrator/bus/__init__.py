@@ -1,11 +1,7 @@
 """Events between the parts of the service: an in-process bus, and the interface a Redis bus fills.
 
-Topics used:
-- `message.created`: every stored message (`{client_id, user_id, message, source, collect}`);
-- `collect.<incoming id>`: a bot reply to a message someone may be collecting;
-- `turn.<incoming id>`: the bot's turn for that message ended;
-- `outbox`: new webhook events were committed (wakes the delivery worker);
-- `webhook.failed`: a webhook event was given up after its last attempt.
+The topics and the payload type of each are in `bus/topics.py` (named constants: publish and
+subscribe with those, so grep finds both ends).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The channel interface: what every platform module implements, and the types it exchanges.
 
-A channel only translates (architecture principle 3). The service owns everything else:
-storing, deduplicating, conversation mapping, the numbered-choice map, retries of whole
+A channel only translates (docs/architecture.md, principle 3). The service owns everything
+else: storing, deduplicating, conversation mapping, the numbered-choice map, retries of whole
 deliveries, health events.
 
 How the service uses a channel (`ch = SomeChannel()`, one instance per process is enough):
@@ -22,17 +22,28 @@ immediate 200 and takes replies through its REST API).
 
 Outbound, for each canonical payload of a conversation (one queue per conversation)::
 
-    bodies = ch.render(payload)                    # RenderError if nothing can be sent
-    await ch.send(http, config, endpoint, reply_context, bodies)   # SendError on final failure
+    rendered = ch.render(payload)                  # Rendered(bodies, choices); RenderError
+    target = Target(http, config, endpoint, reply_context)   # who and where: bound once
+    await ch.send(target, rendered.bodies)         # SendError (with .sent) on final failure
 
-Payload types outside `ch.capabilities` are degraded by `degrade.py`; for buttons, quick
-replies, cards and carousels that is a numbered list whose map the service keeps by calling
-`degrade.numbered_options(payload)` itself (a bare "2" from the user is then its payload).
+`render` is pure. Payload types outside `ch.capabilities` are degraded by `degrade.py`; for
+buttons, quick replies, cards and carousels that is a numbered list, and `render` returns its
+map in `Rendered.choices` (`{"1": payload, …}`; Telegram's reply keyboard gives
+`{label: payload}`): the service keeps it, so a bare "2" from the user becomes that payload.
+
+`send` is shared: it calls `post(target, body)` for each body in order and sets `.sent` on
+the SendError that stops it. A new platform implements `post` (one platform call, with
+`sender.call` for retries), not `send`.
 
 At sync, when `channels.test_on_sync` is on: `await ch.test_credentials(http, config)`
-(ChannelTestError names the config field). Desk platforms (`ch.supports_handoff(config)`)
-also take `handoff`, `release` and `resolve`; their desk events come back through `parse`
-as `{"type": "event", "event": "agent_joined" | "agent_released" | "closed", "data": {...}}`.
+(ChannelTestError names the config field), then `ch.setup(http, config, webhook_url)`. Desk
+platforms (`ch.supports_handoff(config)`) also take `handoff(target, request)`,
+`release(target)` and `resolve(target)`; their desk events come back through `parse` as
+`{"type": "event", "event": "agent_joined" | "agent_released" | "closed", "data": {...}}`.
+
+A new channel module: subclass `Channel[YourConfig]`, set `name`, `Config`, `capabilities`,
+`default_api_url`; implement `verify`, `parse`, `render`, `post`, `test_credentials`; add the
+class to `registry.py`.
 """
 
 from __future__ import annotations
@@ -44,7 +55,7 @@ import logging
 import random
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -322,6 +333,33 @@ class ChannelConfig(BaseModel):
 ConfigT = TypeVar("ConfigT", bound=ChannelConfig)
 
 
+# ---------------------------------------------------------------- outbound types
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """What `render` made of one payload: the platform `bodies` to post in order (no
+    addressing: `post` adds it from the target), and the `choices` the user may answer with a
+    bare key (`{"1": payload, …}` of a numbered list, `{label: payload}` of a reply keyboard;
+    empty when there is nothing to keep). `bodies` is empty only for typing on platforms
+    without a typing indicator."""
+
+    bodies: list[dict[str, Any]]
+    choices: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Target(Generic[ConfigT]):
+    """Where outbound calls go, bound once per delivery: the shared HTTP session, the client's
+    config of the channel, the conversation's endpoint and the latest reply context the
+    platform gave for it (plain JSON, see `InboundMessage.reply_context`)."""
+
+    http: aiohttp.ClientSession
+    config: ConfigT
+    endpoint: Endpoint
+    reply_context: Mapping[str, Any] = field(default_factory=dict)
+
+
 # ---------------------------------------------------------------- the channel
 
 
@@ -361,25 +399,22 @@ class Channel(ABC, Generic[ConfigT]):
         """Translate a verified request into inbound messages and the platform's answer."""
 
     @abstractmethod
-    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        """A canonical outbound payload as platform message bodies (no addressing: `send`
-        adds it from the reply context). `[]` only for typing on platforms without one."""
+    def render(self, payload: dict[str, Any]) -> Rendered:
+        """A canonical outbound payload as platform bodies and the choices it offers (pure)."""
 
-    def reply_choices(self, payload: Mapping[str, Any]) -> dict[str, str]:
-        """Typed answers that stand for a choice of a natively rendered `payload` (the labels
-        of Telegram's reply keyboard): `{text: payload}`, kept like numbered choices."""
-        return {}
+    async def send(self, target: Target[ConfigT], bodies: Sequence[dict[str, Any]]) -> None:
+        """Post `bodies` in order; raise SendError (with `.sent`) on the first final failure."""
+        for index, body in enumerate(bodies):
+            try:
+                await self.post(target, body)
+            except SendError as exc:
+                exc.sent = index
+                raise
 
     @abstractmethod
-    async def send(
-        self,
-        http: aiohttp.ClientSession,
-        config: ConfigT,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        bodies: list[dict[str, Any]],
-    ) -> None:
-        """Post `bodies` in order; raise SendError (with `.sent`) on the first final failure."""
+    async def post(self, target: Target[ConfigT], body: dict[str, Any]) -> None:
+        """Make the platform call for one rendered body (addressed from `target`); raise
+        SendError when it fails for good."""
 
     @abstractmethod
     async def test_credentials(self, http: aiohttp.ClientSession, config: ConfigT) -> None:
@@ -390,44 +425,18 @@ class Channel(ABC, Generic[ConfigT]):
         webhook, Messenger's page settings). `webhook_url` is this channel's public webhook
         URL for the client. Raise ChannelTestError(field, message) when the platform refuses."""
 
-    async def acknowledge(
-        self,
-        http: aiohttp.ClientSession,
-        config: ConfigT,
-        endpoint: Endpoint,
-        ack: Mapping[str, Any],
-    ) -> None:
+    async def acknowledge(self, target: Target[ConfigT], ack: Mapping[str, Any]) -> None:
         """Make one of an inbound message's `acks` calls (raise SendError on final failure)."""
 
-    async def handoff(
-        self,
-        http: aiohttp.ClientSession,
-        config: ConfigT,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        request: Mapping[str, Any],
-    ) -> None:
+    async def handoff(self, target: Target[ConfigT], request: Mapping[str, Any]) -> None:
         """Move the conversation to a human (desk platforms); `request` keys are per channel."""
         raise HandoffNotSupported(f"{self.name} has no human hand-off")
 
-    async def release(
-        self,
-        http: aiohttp.ClientSession,
-        config: ConfigT,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-    ) -> None:
+    async def release(self, target: Target[ConfigT]) -> None:
         """Give the conversation back to the bot (desk platforms)."""
         raise HandoffNotSupported(f"{self.name} has no human hand-off")
 
-    async def resolve(
-        self,
-        http: aiohttp.ClientSession,
-        config: ConfigT,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        request: Mapping[str, Any] | None = None,
-    ) -> None:
+    async def resolve(self, target: Target[ConfigT], request: Mapping[str, Any] | None = None) -> None:
         """Close the conversation on the desk (desk platforms)."""
         raise HandoffNotSupported(f"{self.name} has no human hand-off")
 

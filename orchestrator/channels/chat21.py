@@ -44,6 +44,8 @@ from orchestrator.channels.base import (
     InboundMessage,
     InboundRequest,
     ParsedInbound,
+    Rendered,
+    Target,
     VerificationError,
     bad_request,
     canonical_inbound,
@@ -51,7 +53,7 @@ from orchestrator.channels.base import (
     first_str,
     jwt_encode,
 )
-from orchestrator.channels.sender import call, probe, send_each
+from orchestrator.channels.sender import call, probe
 from orchestrator.channels.tiledesk import CAPABILITIES as TILEDESK_CAPABILITIES
 from orchestrator.channels.tiledesk import canonical_payload, render_message
 
@@ -127,40 +129,29 @@ class Chat21Channel(Channel[Chat21Config]):
 
     # ------------------------------------------------------------ outbound
 
-    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def render(self, payload: dict[str, Any]) -> Rendered:
         """Chat21 message fields `{type, text, attributes?, metadata?}` (Tiledesk attributes)."""
         return render_message(payload, self.name)
 
-    async def send(
-        self,
-        http: aiohttp.ClientSession,
-        config: Chat21Config,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        bodies: list[dict[str, Any]],
-    ) -> None:
-        """Post each message to the recipient (user or group) as the bot."""
-        recipient = str(reply_context.get("recipient_id") or endpoint.thread)
+    async def post(self, target: Target[Chat21Config], body: dict[str, Any]) -> None:
+        """Post one message to the recipient (user or group) as the bot."""
+        config, context = target.config, target.reply_context
+        recipient = str(context.get("recipient_id") or target.endpoint.thread)
         address = {
             "sender_fullname": config.botFullname,
             "recipient_id": recipient,
-            "recipient_fullname": str(reply_context.get("recipient_fullname") or recipient),
-            "channel_type": str(reply_context.get("channel_type") or "direct"),
+            "recipient_fullname": str(context.get("recipient_fullname") or recipient),
+            "channel_type": str(context.get("channel_type") or "direct"),
         }
-        url = f"{self.api_url(config)}/{config.appId}/messages"
-
-        async def post(body: dict[str, Any]) -> None:
-            await call(
-                http,
-                "POST",
-                url,
-                platform=self.name,
-                policy=self.retry,
-                headers={"Authorization": bot_token(config)},
-                json={**body, **address},
-            )
-
-        await send_each(bodies, post)
+        await call(
+            target.http,
+            "POST",
+            f"{self.api_url(config)}/{config.appId}/messages",
+            platform=self.name,
+            policy=self.retry,
+            headers={"Authorization": bot_token(config)},
+            json={**body, **address},
+        )
 
     async def test_credentials(self, http: aiohttp.ClientSession, config: Chat21Config) -> None:
         """List the bot's conversations."""

@@ -3,15 +3,15 @@
 Choices (buttons, quick replies, card and carousel actions) become a numbered list. The
 number → payload map is returned with the text: the service keeps it, so that a bare "2" from
 the user becomes the second option's payload. Links are listed as `Label: URL`, never dropped.
-Channels and the service both call `numbered_options`, so they number options the same way.
+A channel's `render` returns the map it numbered in `Rendered.choices` (see `fallback`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from orchestrator.channels.base import RenderError
+from orchestrator.channels.base import Rendered, RenderError
 from orchestrator.payloads import text_of
 
 CHOICE_TYPES = frozenset({"buttons", "single-choice", "card", "carousel"})
@@ -148,9 +148,11 @@ def custom_bodies(payload: Mapping[str, Any], channel: str) -> list[dict[str, An
     return None
 
 
-def fallback_text(payload: Mapping[str, Any], channel: str) -> str:
-    """`as_text`, or RenderError when a payload has nothing to show on `channel`."""
-    text = as_text(payload)
+def fallback(payload: Mapping[str, Any], channel: str, body: Callable[[str], dict[str, Any]]) -> Rendered:
+    """The payload as one text body `body(text)` with the choices of its numbered list, or
+    RenderError when it has nothing to show on `channel`."""
+    out = numbered(payload)
+    text = out.text()
     if not text:
         raise RenderError(f"{payload.get('type')!r} payload has no text for {channel}")
-    return text
+    return Rendered([body(text)], out.options)

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
 from typing import Any
 
+from ..bus.topics import HANDOFF_REQUESTED, HandoffRequested
 from ..store.records import Conversation
 from .base import HandoffNotSupported, SendError
 from .dispatch import ConversationQueues, Dispatcher
-from .hub import ChannelHub, platform_endpoint
+from .hub import ChannelHub
 
 log = logging.getLogger("orchestrator.channels")
 
@@ -46,7 +46,7 @@ class DeskBridge:
         self._subscription: Any = None
 
     def start(self) -> None:
-        self._subscription = self.hub.services.bus.subscribe("handoff.requested", self._on_handoff)
+        self._subscription = self.hub.services.bus.subscribe(HANDOFF_REQUESTED, self._on_handoff)
 
     async def stop(self, timeout: float) -> None:
         if self._subscription is not None:
@@ -55,11 +55,11 @@ class DeskBridge:
 
     # ------------------------------------------------------------ bot → desk
 
-    def _on_handoff(self, event: Mapping[str, Any]) -> None:
-        client_id, conversation = event["client_id"], event["conversation"]
+    def _on_handoff(self, event: HandoffRequested) -> None:
+        client_id, conversation = event.client_id, event.conversation
         if self.hub.has_no_channels(client_id):
             return
-        request = _as_dict(event.get("request"))
+        request = dataclasses.asdict(event.request)
         self.dispatcher.submit(conversation.id, lambda: self._handoff(client_id, conversation, request))
 
     async def _handoff(self, client_id: str, conversation: Conversation, request: dict[str, Any]) -> None:
@@ -68,11 +68,8 @@ class DeskBridge:
             channel, config = self.hub.channels.get(endpoint.channel), configs.get(endpoint.channel)
             if channel is None or config is None or not channel.supports_handoff(config):
                 continue
-            context = await self.hub.reply_context(conversation.id, channel.name)
             try:
-                await channel.handoff(
-                    await self.hub.session(), config, platform_endpoint(endpoint), context, request
-                )
+                await channel.handoff(await self.hub.target(conversation.id, config, endpoint), request)
             except (SendError, HandoffNotSupported) as exc:
                 await self._failed(client_id, channel.name, conversation.id, "handoff", exc)
                 continue
@@ -123,9 +120,8 @@ class DeskBridge:
         endpoint = next((e for e in endpoints if e.channel == name), None)
         if endpoint is None:
             return
-        context = await self.hub.reply_context(conversation.id, name)
         try:
-            await channel.release(await self.hub.session(), config, platform_endpoint(endpoint), context)
+            await channel.release(await self.hub.target(conversation.id, config, endpoint))
         except (SendError, HandoffNotSupported) as exc:
             await self._failed(client_id, name, conversation.id, "release", exc)
 
@@ -139,12 +135,3 @@ class DeskBridge:
         else:
             data.update(status=None, detail=str(exc))
         await self.hub.health(client_id, channel, "handoff-failure", data)
-
-
-def _as_dict(request: Any) -> dict[str, Any]:
-    """The engine's HandoffRequest (a dataclass) or a mapping, as a plain dict."""
-    if dataclasses.is_dataclass(request) and not isinstance(request, type):
-        return dataclasses.asdict(request)
-    if isinstance(request, Mapping):
-        return dict(request)
-    return {}

@@ -10,8 +10,8 @@ Order: one queue per conversation, a worker task draining it, created on the fir
 when the queue is empty; different conversations send concurrently. The bus handler only
 enqueues, so the request that created the message never waits for a platform.
 
-A numbered list (a choice payload outside the channel's capabilities) leaves its
-number → payload map in kv before it is sent. A render or send that fails for good is a
+The choices a rendering offers (`Rendered.choices`: a numbered list's number → payload map, a
+reply keyboard's labels) are kept in kv before it is sent. A render or send that fails for good is a
 `send-failure` health event (status and the platform's error text, no bodies or headers).
 """
 
@@ -24,11 +24,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..services.messages import MessageCreated
+from ..bus.topics import MESSAGE_CREATED, MessageCreated
 from ..store.records import Endpoint as StoredEndpoint
-from . import degrade
-from .base import Channel, ChannelConfig, RenderError, SendError, validate_outbound
-from .hub import ChannelHub, platform_endpoint, same_endpoint
+from .base import Channel, ChannelConfig, RenderError, SendError
+from .hub import ChannelHub, same_endpoint
 
 log = logging.getLogger("orchestrator.channels")
 
@@ -112,7 +111,7 @@ class Dispatcher:
         self._subscription: Any = None
 
     def start(self) -> None:
-        self._subscription = self.hub.services.bus.subscribe("message.created", self._on_message)
+        self._subscription = self.hub.services.bus.subscribe(MESSAGE_CREATED, self._on_message)
 
     async def stop(self, timeout: float) -> None:
         if self._subscription is not None:
@@ -153,7 +152,7 @@ class Dispatcher:
         message, conversation_id = event.message, event.conversation.id
         where = {"messageId": message.id, "conversationId": conversation_id}
         try:
-            bodies = channel.render(message.payload)
+            rendered = channel.render(message.payload)
         except RenderError as exc:
             await self.hub.health(
                 event.client_id,
@@ -162,15 +161,14 @@ class Dispatcher:
                 {**where, "status": None, "detail": f"cannot render: {exc}"},
             )
             return
+        bodies = rendered.bodies
         if not bodies:
             return  # typing on a platform without a typing indicator
-        options = numbered_choices(channel, message.payload) or channel.reply_choices(message.payload)
-        if options:
-            await self.hub.keep_choices(conversation_id, channel.name, options)
-        context = await self.hub.reply_context(conversation_id, channel.name)
-        http = await self.hub.session()
+        if rendered.choices:
+            await self.hub.keep_choices(conversation_id, channel.name, rendered.choices)
+        target = await self.hub.target(conversation_id, config, endpoint)
         try:
-            await channel.send(http, config, platform_endpoint(endpoint), context, bodies)
+            await channel.send(target, bodies)
         except SendError as exc:
             log.warning("%s: message %s not sent: %s", channel.name, message.id, exc)
             await self.hub.health(
@@ -187,11 +185,3 @@ class Dispatcher:
                 "send-failure",
                 {**where, "status": None, "detail": type(exc).__name__},
             )
-
-
-def numbered_choices(channel: Channel[Any], payload: dict[str, Any]) -> dict[str, str]:
-    """The number → payload map when `channel` sends `payload` as a numbered list, else {}."""
-    kind = payload.get("type")
-    if kind in channel.capabilities or kind not in degrade.CHOICE_TYPES:
-        return {}
-    return degrade.numbered_options(validate_outbound(payload).to_dict())[1]

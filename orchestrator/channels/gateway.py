@@ -38,7 +38,7 @@ from ..services.container import Services
 from ..services.errors import Invalid
 from ..store.records import Endpoint as StoredEndpoint
 from . import registry
-from .base import ChannelTestError, InboundMessage, InboundRequest, SendError, VerificationError
+from .base import ChannelTestError, InboundMessage, InboundRequest, SendError, Target, VerificationError
 from .desk import DeskBridge
 from .dispatch import Dispatcher
 from .hub import RETRY, ChannelHub
@@ -180,10 +180,10 @@ class Inbound:
             loaded = await self.hub.config(client_id, name)
             if loaded is None:
                 return
-            http = await self.hub.session()
+            target = Target(await self.hub.session(), loaded[1], endpoint, message.reply_context)
             for ack in message.acks:
                 try:
-                    await channel.acknowledge(http, loaded[1], endpoint, ack)
+                    await channel.acknowledge(target, ack)
                 except SendError as exc:
                     log.warning("%s: %s not acknowledged: %s", name, ack.get("method"), exc)
                     await self.hub.health(

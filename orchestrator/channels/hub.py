@@ -22,10 +22,11 @@ import aiohttp
 from aiohttp import web
 from pydantic import ValidationError
 
+from ..bus.topics import CLIENT_SYNCED
 from ..services.container import Services
 from ..store.records import Endpoint as StoredEndpoint
 from . import registry
-from .base import Channel, ChannelConfig, DeliveryStatus, Endpoint, RetryPolicy
+from .base import Channel, ChannelConfig, DeliveryStatus, Endpoint, RetryPolicy, Target
 
 log = logging.getLogger("orchestrator.channels")
 
@@ -78,7 +79,9 @@ class ChannelHub:
         )
         self.channels = {name: cls(policy) for name, cls in registry.IMPLEMENTATIONS.items()}
         self.http = aiohttp.ClientSession()
-        self._subscription = self.services.bus.subscribe("client.synced", self.forget)
+        self._subscription = self.services.bus.subscribe(
+            CLIENT_SYNCED, lambda event: self.forget(event.client_id)
+        )
 
     async def close(self) -> None:
         if self._subscription is not None:
@@ -133,6 +136,14 @@ class ChannelHub:
             return None
         config = (await self.configs(client_id)).get(name)
         return (channel, config) if config is not None else None
+
+    async def target(
+        self, conversation_id: str, config: ChannelConfig, endpoint: StoredEndpoint
+    ) -> Target[Any]:
+        """Where a channel's calls for this conversation go: the shared session, the config,
+        the endpoint as the channel sees it and the latest reply context kept for it."""
+        context = await self.reply_context(conversation_id, endpoint.channel)
+        return Target(await self.session(), config, platform_endpoint(endpoint), context)
 
     async def session(self) -> aiohttp.ClientSession:
         """The shared session (one is opened if the hub has not started, e.g. in a CLI)."""

@@ -41,6 +41,8 @@ from orchestrator.channels.base import (
     InboundMessage,
     InboundRequest,
     ParsedInbound,
+    Rendered,
+    Target,
     as_dict,
     bad_request,
     canonical_inbound,
@@ -48,7 +50,7 @@ from orchestrator.channels.base import (
     first_str,
     validate_outbound,
 )
-from orchestrator.channels.sender import call, probe, send_each
+from orchestrator.channels.sender import call, probe
 
 MESSAGEMEDIA_URL = "https://api.messagemedia.com"
 MAX_ACTIONS = 13  # Messenger shows at most 13 quick replies
@@ -108,50 +110,40 @@ class MessageMediaChannel(Channel[MessageMediaConfig]):
 
     # ------------------------------------------------------------ outbound
 
-    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def render(self, payload: dict[str, Any]) -> Rendered:
         """Bodies without `channel` (added by `send`)."""
         typed = validate_outbound(payload)
         data = typed.to_dict()
         match typed.type:
             case "text":
-                return [{"text": typed.text}]
+                return Rendered([{"text": typed.text}])
             case "image":
                 image: list[dict[str, Any]] = [{"type": "image", "media": typed.image}]
-                return image + ([{"text": typed.title}] if typed.title else [])
+                return Rendered(image + ([{"text": typed.title}] if typed.title else []))
             case "buttons" | "single-choice" | "card" | "carousel":
-                return [_choices(degrade.numbered(data))]
+                numbered = degrade.numbered(data)
+                return Rendered([_choices(numbered)], numbered.options)
             case "custom":
                 raw = degrade.custom_bodies(data, self.name)
-                return raw or [{"text": degrade.fallback_text(data, self.name)}]
+                return Rendered(raw) if raw else degrade.fallback(data, self.name, _text)
             case "typing":
-                return []
-        return [{"text": degrade.fallback_text(data, self.name)}]
+                return Rendered([])
+        return degrade.fallback(data, self.name, _text)
 
-    async def send(
-        self,
-        http: aiohttp.ClientSession,
-        config: MessageMediaConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        bodies: list[dict[str, Any]],
-    ) -> None:
-        """Post each message to the app user."""
-        user = str(reply_context.get("app_user_id") or endpoint.thread)
-        url = f"{self.api_url(config)}/beta/conversations/users/{user}/messages"
-        channel = str(reply_context.get("channel") or config.channel)
-
-        async def post(body: dict[str, Any]) -> None:
-            await call(
-                http,
-                "POST",
-                url,
-                platform=self.name,
-                policy=self.retry,
-                headers=_auth(config),
-                json={**body, "channel": channel},
-            )
-
-        await send_each(bodies, post)
+    async def post(self, target: Target[MessageMediaConfig], body: dict[str, Any]) -> None:
+        """Post one message to the app user."""
+        config, context = target.config, target.reply_context
+        user = str(context.get("app_user_id") or target.endpoint.thread)
+        channel = str(context.get("channel") or config.channel)
+        await call(
+            target.http,
+            "POST",
+            f"{self.api_url(config)}/beta/conversations/users/{user}/messages",
+            platform=self.name,
+            policy=self.retry,
+            headers=_auth(config),
+            json={**body, "channel": channel},
+        )
 
     async def test_credentials(self, http: aiohttp.ClientSession, config: MessageMediaConfig) -> None:
         """List the app users (400 means the account is not provisioned for Conversations)."""
@@ -164,6 +156,10 @@ class MessageMediaChannel(Channel[MessageMediaConfig]):
             headers=_auth(config),
             fields={400: "apiKey", 401: "apiSecret", 403: "apiKey"},
         )
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"text": text}
 
 
 def _auth(config: MessageMediaConfig) -> dict[str, str]:

@@ -42,6 +42,8 @@ from orchestrator.channels.base import (
     InboundMessage,
     InboundRequest,
     ParsedInbound,
+    Rendered,
+    Target,
     VerificationError,
     as_dict,
     bad_request,
@@ -51,7 +53,7 @@ from orchestrator.channels.base import (
     secrets_equal,
     validate_outbound,
 )
-from orchestrator.channels.sender import Throttled, call, probe, send_each
+from orchestrator.channels.sender import Throttled, call, probe
 from orchestrator.payloads import Card, CardAction
 
 GRAPH_URL = "https://graph.facebook.com"
@@ -134,17 +136,17 @@ class MessengerChannel(Channel[MessengerConfig]):
 
     # ------------------------------------------------------------ outbound
 
-    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def render(self, payload: dict[str, Any]) -> Rendered:
         """Send API bodies without `recipient` (added by `send`)."""
         typed = validate_outbound(payload)
         data = typed.to_dict()
         match typed.type:
             case "text":
-                return [{"message": {"text": typed.text}}]
+                return Rendered([{"message": {"text": typed.text}}])
             case "image" | "audio" | "video" | "file":
                 kind = typed.type
                 attachment = {"type": kind, "payload": {"url": data[kind], "is_reusable": True}}
-                return [{"message": {"attachment": attachment}}]
+                return Rendered([{"message": {"attachment": attachment}}])
             case "buttons":
                 buttons = [
                     _button(
@@ -156,40 +158,33 @@ class MessengerChannel(Channel[MessengerConfig]):
                 if len(buttons) > 3 and all(b["type"] == "postback" for b in buttons):
                     chips = [(b["title"], b["payload"]) for b in buttons] + chips
                     buttons = []
-                return _buttons_message(typed.text, buttons, chips)
+                return Rendered(_buttons_message(typed.text, buttons, chips))
             case "single-choice":
-                return _buttons_message(typed.text, [], [(c.title, c.value) for c in typed.choices])
+                return Rendered(_buttons_message(typed.text, [], [(c.title, c.value) for c in typed.choices]))
             case "card":
-                return [_generic([typed])]
+                return Rendered([_generic([typed])])
             case "carousel":
-                return [_generic(typed.items[i : i + 10]) for i in range(0, len(typed.items), 10)]
+                return Rendered([_generic(typed.items[i : i + 10]) for i in range(0, len(typed.items), 10)])
             case "account_linking":
                 button = {"type": "account_link", "url": typed.url}
-                return [_template({"template_type": "button", "text": typed.text[:640], "buttons": [button]})]
+                return Rendered(
+                    [_template({"template_type": "button", "text": typed.text[:640], "buttons": [button]})]
+                )
             case "typing":
-                return [{"sender_action": "typing_on" if typed.value else "typing_off"}]
+                return Rendered([{"sender_action": "typing_on" if typed.value else "typing_off"}])
             case "custom":
                 raw = degrade.custom_bodies(data, self.name)
                 if raw:
-                    return raw
-        return [{"message": {"text": degrade.fallback_text(data, self.name)}}]
+                    return Rendered(raw)
+        return degrade.fallback(data, self.name, lambda text: {"message": {"text": text}})
 
-    async def send(
-        self,
-        http: aiohttp.ClientSession,
-        config: MessengerConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        bodies: list[dict[str, Any]],
-    ) -> None:
-        """Post each body to the user (PSID)."""
-        recipient = {"id": str(reply_context.get("psid") or endpoint.sender)}
-
-        async def post(body: dict[str, Any]) -> None:
-            extra = {"messaging_type": "RESPONSE"} if "message" in body else {}
-            await self._graph(http, config, "POST", "me/messages", {"recipient": recipient, **extra, **body})
-
-        await send_each(bodies, post)
+    async def post(self, target: Target[MessengerConfig], body: dict[str, Any]) -> None:
+        """Post one body to the user (PSID)."""
+        recipient = {"id": str(target.reply_context.get("psid") or target.endpoint.sender)}
+        extra = {"messaging_type": "RESPONSE"} if "message" in body else {}
+        await self._graph(
+            target.http, target.config, "POST", "me/messages", {"recipient": recipient, **extra, **body}
+        )
 
     async def test_credentials(self, http: aiohttp.ClientSession, config: MessengerConfig) -> None:
         """The token's page must be `pageId` and its app `appId`."""

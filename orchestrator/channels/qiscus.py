@@ -50,6 +50,8 @@ from orchestrator.channels.base import (
     InboundMessage,
     InboundRequest,
     ParsedInbound,
+    Rendered,
+    Target,
     VerificationError,
     as_dict,
     bad_request,
@@ -60,7 +62,7 @@ from orchestrator.channels.base import (
     secrets_equal,
     validate_outbound,
 )
-from orchestrator.channels.sender import call, probe, send_each
+from orchestrator.channels.sender import call, probe
 from orchestrator.payloads import Button, Card, CardAction
 
 SDK_URL = "https://api.qiscus.com"
@@ -231,68 +233,68 @@ class QiscusChannel(Channel[QiscusConfig]):
 
     # ------------------------------------------------------------ outbound
 
-    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def render(self, payload: dict[str, Any]) -> Rendered:
         """Comment bodies `{type, message, payload?}` for post_comment or the bot endpoint."""
         typed = validate_outbound(payload)
         data = typed.to_dict()
         match typed.type:
             case "text":
-                return [_body("text", typed.text)]
+                return Rendered([_body("text", typed.text)])
             case "image" | "audio" | "video" | "file":
                 url = data[typed.type]
                 name = posixpath.basename(URL(url).path) or url
                 caption = data.get("title") or ""
-                return [
-                    _body(
-                        "file_attachment", caption or url, {"url": url, "caption": caption, "file_name": name}
-                    )
-                ]
+                return Rendered(
+                    [
+                        _body(
+                            "file_attachment",
+                            caption or url,
+                            {"url": url, "caption": caption, "file_name": name},
+                        )
+                    ]
+                )
             case "location":
-                return [
-                    _body(
-                        "location",
-                        degrade.as_text(data),
-                        {
-                            "name": typed.title or typed.address or "Location",
-                            "address": typed.address or "",
-                            "latitude": typed.latitude,
-                            "longitude": typed.longitude,
-                            "map_url": degrade.map_url(typed.latitude, typed.longitude),
-                        },
-                    )
-                ]
+                return Rendered(
+                    [
+                        _body(
+                            "location",
+                            degrade.as_text(data),
+                            {
+                                "name": typed.title or typed.address or "Location",
+                                "address": typed.address or "",
+                                "latitude": typed.latitude,
+                                "longitude": typed.longitude,
+                                "map_url": degrade.map_url(typed.latitude, typed.longitude),
+                            },
+                        )
+                    ]
+                )
             case "buttons":
                 buttons = [_button(b) for b in typed.buttons]
                 buttons += [_postback(c.title, c.value) for c in typed.quick_replies or []]
-                return [_body("buttons", typed.text, {"text": typed.text, "buttons": buttons})]
+                return Rendered([_body("buttons", typed.text, {"text": typed.text, "buttons": buttons})])
             case "single-choice":
                 buttons = [_postback(c.title, c.value) for c in typed.choices]
-                return [_body("buttons", typed.text, {"text": typed.text, "buttons": buttons})]
+                return Rendered([_body("buttons", typed.text, {"text": typed.text, "buttons": buttons})])
             case "card":
-                return [_body("card", typed.title, _card(typed))]
+                return Rendered([_body("card", typed.title, _card(typed))])
             case "carousel":
                 cards = [_card(c) for c in typed.items]
                 title = typed.items[0].title if typed.items else "carousel"
-                return [_body("carousel", title, {"cards": cards})]
+                return Rendered([_body("carousel", title, {"cards": cards})])
             case "account_linking":
-                return [_body("account_linking", typed.text, _without_type(data))]
+                return Rendered([_body("account_linking", typed.text, _without_type(data))])
             case "custom":
                 raw = degrade.custom_bodies(data, self.name)
-                return raw or [_body("text", degrade.fallback_text(data, self.name))]
+                return Rendered(raw) if raw else degrade.fallback(data, self.name, _text)
             case "typing":
-                return []  # the REST API has no typing indicator (it is realtime-only)
-        return [_body("text", degrade.fallback_text(data, self.name))]
+                return Rendered([])  # the REST API has no typing indicator (it is realtime-only)
+        return degrade.fallback(data, self.name, _text)
 
-    async def send(
-        self,
-        http: aiohttp.ClientSession,
-        config: QiscusConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        bodies: list[dict[str, Any]],
-    ) -> None:
-        """Post each comment into the room, as the bot."""
-        room_id = str(reply_context.get("room_id") or endpoint.thread)
+    async def post(self, target: Target[QiscusConfig], body: dict[str, Any]) -> None:
+        """Post one comment into the room, as the bot."""
+        config = target.config
+        room_id = _room(target)
         if config.mode == "multichannel":
             url = f"{self.api_url(config)}/{config.appId}/bot"
             headers = _bot_headers(config)
@@ -301,19 +303,15 @@ class QiscusChannel(Channel[QiscusConfig]):
             url = f"{self.api_url(config)}/api/v2.1/rest/post_comment"
             headers = _sdk_headers(config)
             address = {"user_id": config.sender, "room_id": room_id}
-
-        async def post(body: dict[str, Any]) -> None:
-            await call(
-                http,
-                "POST",
-                url,
-                platform=self.name,
-                policy=self.retry,
-                headers=headers,
-                json={**body, **address},
-            )
-
-        await send_each(bodies, post)
+        await call(
+            target.http,
+            "POST",
+            url,
+            platform=self.name,
+            policy=self.retry,
+            headers=headers,
+            json={**body, **address},
+        )
 
     async def test_credentials(self, http: aiohttp.ClientSession, config: QiscusConfig) -> None:
         """sdk: the bot user's profile; multichannel: the first page of agents."""
@@ -343,21 +341,15 @@ class QiscusChannel(Channel[QiscusConfig]):
 
     # ------------------------------------------------------------ hand-off (Multichannel)
 
-    async def handoff(
-        self,
-        http: aiohttp.ClientSession,
-        config: QiscusConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        request: Mapping[str, Any],
-    ) -> None:
+    async def handoff(self, target: Target[QiscusConfig], request: Mapping[str, Any]) -> None:
         """Assign an agent, then deactivate the bot for the room.
 
         `request` keys (all optional): `agent_id` (assign that agent, else let Qiscus pick),
         `replace_latest_agent`, `max_agent`, `ignore_agent_availability`.
         """
+        http, config, context = target.http, target.config, target.reply_context
         self._multichannel_only(config)
-        room_id = str(reply_context.get("room_id") or endpoint.thread)
+        room_id = _room(target)
         form = {"room_id": room_id}
         if request.get("agent_id") is not None:
             path = "/api/v1/admin/service/assign_agent"
@@ -365,37 +357,23 @@ class QiscusChannel(Channel[QiscusConfig]):
             _copy_form(request, form, "replace_latest_agent", "max_agent")
         else:
             path = "/api/v1/admin/service/allocate_assign_agent"
-            if reply_context.get("channel_id") is not None:
-                form["channel_id"] = str(reply_context["channel_id"])
+            if context.get("channel_id") is not None:
+                form["channel_id"] = str(context["channel_id"])
             _copy_form(request, form, "ignore_agent_availability")
         await self._admin(http, config, path, form)
         await self._activate(http, config, room_id, active=False)
 
-    async def release(
-        self,
-        http: aiohttp.ClientSession,
-        config: QiscusConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-    ) -> None:
+    async def release(self, target: Target[QiscusConfig]) -> None:
         """Re-activate the bot for the room."""
-        self._multichannel_only(config)
-        room_id = str(reply_context.get("room_id") or endpoint.thread)
-        await self._activate(http, config, room_id, active=True)
+        self._multichannel_only(target.config)
+        await self._activate(target.http, target.config, _room(target), active=True)
 
-    async def resolve(
-        self,
-        http: aiohttp.ClientSession,
-        config: QiscusConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        request: Mapping[str, Any] | None = None,
-    ) -> None:
+    async def resolve(self, target: Target[QiscusConfig], request: Mapping[str, Any] | None = None) -> None:
         """Mark the room's service resolved (`request`: optional `notes`, `last_comment_id`)."""
-        self._multichannel_only(config)
-        form = {"room_id": str(reply_context.get("room_id") or endpoint.thread)}
+        self._multichannel_only(target.config)
+        form = {"room_id": _room(target)}
         _copy_form(request or {}, form, "notes", "last_comment_id")
-        await self._admin(http, config, "/api/v1/admin/service/mark_as_resolved", form)
+        await self._admin(target.http, target.config, "/api/v1/admin/service/mark_as_resolved", form)
 
     def _multichannel_only(self, config: QiscusConfig) -> None:
         if config.mode != "multichannel":
@@ -508,6 +486,15 @@ def _body(kind: str, message: str, payload: dict[str, Any] | None = None) -> dic
     if payload is not None:
         body["payload"] = payload
     return body
+
+
+def _text(text: str) -> dict[str, Any]:
+    return _body("text", text)
+
+
+def _room(target: Target[QiscusConfig]) -> str:
+    """The room of a conversation: the reply context's, else the endpoint's thread."""
+    return str(target.reply_context.get("room_id") or target.endpoint.thread)
 
 
 def _without_type(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ slack, twilio, messenger, smooch and vonage have the config models of their chan
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import (
@@ -22,6 +23,7 @@ from pydantic import (
     model_serializer,
 )
 
+from ..services.catalogue import ChannelConfigError, CheckedConfig
 from .base import Channel
 from .chat21 import Chat21Channel
 from .messagemedia import MessageMediaChannel
@@ -116,31 +118,35 @@ for _channel in (
     register(_channel.name, _channel.Config, _channel)
 
 
-def names() -> list[str]:
-    """Every channel name `sync` accepts."""
-    return sorted(CONFIG_MODELS)
+class RegistryCatalogue:
+    """The `ChannelCatalogue` the services get: this module's tables."""
+
+    def names(self) -> list[str]:
+        """Every channel name `sync` accepts."""
+        return sorted(CONFIG_MODELS)
+
+    def versions(self, name: str) -> tuple[str, ...]:
+        """The config versions of a channel (empty for unknown names)."""
+        return VERSIONS.get(name, ())
+
+    def validate(self, name: str, raw: Mapping[str, Any], prefix: str) -> CheckedConfig:
+        """Validate one channel config, reporting every problem (`"<prefix>.<key>" is required`)."""
+        if name not in CONFIG_MODELS:
+            raise ChannelConfigError([f'"{prefix}" is not allowed'])
+        version = raw.get("version", CURRENT_VERSION)
+        if version not in VERSIONS[name]:
+            allowed = ", ".join(VERSIONS[name])
+            raise ChannelConfigError([f'"{prefix}.version" must be one of [{allowed}]'])
+        try:
+            model = CONFIG_MODELS[name].model_validate(raw)
+        except ValidationError as exc:
+            raise ChannelConfigError([_message(prefix, e) for e in exc.errors()]) from exc
+        return CheckedConfig(
+            model.version, model.model_dump(exclude={"version", "enabled"}, exclude_none=True)
+        )
 
 
-class ChannelConfigError(Exception):
-    """A channel config that does not validate; `messages` name each field."""
-
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__(". ".join(messages))
-        self.messages = messages
-
-
-def validate(name: str, raw: dict[str, Any], prefix: str) -> ChannelConfigModel:
-    """Validate one channel config, reporting every problem (`"<prefix>.<key>" is required`)."""
-    if name not in CONFIG_MODELS:
-        raise ChannelConfigError([f'"{prefix}" is not allowed'])
-    version = raw.get("version", CURRENT_VERSION)
-    if version not in VERSIONS[name]:
-        allowed = ", ".join(VERSIONS[name])
-        raise ChannelConfigError([f'"{prefix}.version" must be one of [{allowed}]'])
-    try:
-        return CONFIG_MODELS[name].model_validate(raw)
-    except ValidationError as exc:
-        raise ChannelConfigError([_message(prefix, e) for e in exc.errors()]) from exc
+CATALOGUE = RegistryCatalogue()
 
 
 def _message(prefix: str, error: Any) -> str:

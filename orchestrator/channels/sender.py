@@ -7,7 +7,7 @@ throttling signal (Telegram's `parameters.retry_after`, the Graph API's rate-lim
 platform's own error text (JSON `error.message`, `msg`, `message`, `errors`…, or a plain-text
 body such as Chat21's 405 validation errors).
 
-Order is the caller's business: a channel's `send` awaits each call before the next, and the
+Order is the caller's business: `Channel.send` awaits each call before the next, and the
 dispatcher runs one queue per conversation. Nothing here logs headers, bodies or query strings,
 which may carry credentials.
 """
@@ -15,7 +15,7 @@ which may carry credentials.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -207,13 +207,3 @@ async def probe(
         field = fields.get(exc.status, default_field) if exc.status else default_field
         where = f"HTTP {exc.status}" if exc.status is not None else "network error"
         raise ChannelTestError(field, f"{platform} answered {where}: {exc.detail}") from exc
-
-
-async def send_each(bodies: list[dict[str, Any]], post: Callable[[dict[str, Any]], Awaitable[Any]]) -> None:
-    """Post bodies one after the other; a SendError says how many went out (`.sent`)."""
-    for index, body in enumerate(bodies):
-        try:
-            await post(body)
-        except SendError as exc:
-            exc.sent = index
-            raise

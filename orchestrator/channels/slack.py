@@ -47,7 +47,9 @@ from orchestrator.channels.base import (
     InboundMessage,
     InboundRequest,
     ParsedInbound,
+    Rendered,
     SendError,
+    Target,
     VerificationError,
     as_dict,
     bad_request,
@@ -55,7 +57,7 @@ from orchestrator.channels.base import (
     first_str,
     validate_outbound,
 )
-from orchestrator.channels.sender import parse_retry_after, send_each
+from orchestrator.channels.sender import parse_retry_after
 from orchestrator.payloads import Card
 
 log = logging.getLogger("orchestrator.channels")
@@ -128,13 +130,13 @@ class SlackChannel(Channel[SlackConfig]):
 
     # ------------------------------------------------------------ outbound
 
-    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def render(self, payload: dict[str, Any]) -> Rendered:
         """`chat.postMessage` arguments without `channel`/`thread_ts` (added by `send`)."""
         typed = validate_outbound(payload)
         data = typed.to_dict()
         match typed.type:
             case "text":
-                return [{"text": typed.text, "blocks": [_section(escape(typed.text))]}]
+                return Rendered([{"text": typed.text, "blocks": [_section(escape(typed.text))]}])
             case "image":
                 block: dict[str, Any] = {
                     "type": "image",
@@ -143,65 +145,57 @@ class SlackChannel(Channel[SlackConfig]):
                 }
                 if typed.title:
                     block["title"] = {"type": "plain_text", "text": typed.title}
-                return [{"text": typed.title or typed.image, "blocks": [block]}]
+                return Rendered([{"text": typed.title or typed.image, "blocks": [block]}])
             case "buttons":
                 elements = [
                     _button(b.label, b.type, b.payload.url, degrade.button_value(b.to_dict()))
                     for b in typed.buttons
                 ]
                 elements += [_button(c.title, "postback", None, c.value) for c in typed.quick_replies or []]
-                return [_with_actions(typed.text, elements)]
+                return Rendered([_with_actions(typed.text, elements)])
             case "single-choice":
-                return [
-                    _with_actions(
-                        typed.text, [_button(c.title, "postback", None, c.value) for c in typed.choices]
-                    )
-                ]
+                return Rendered(
+                    [
+                        _with_actions(
+                            typed.text, [_button(c.title, "postback", None, c.value) for c in typed.choices]
+                        )
+                    ]
+                )
             case "card":
-                return [{"text": typed.title, "blocks": _card(typed)}]
+                return Rendered([{"text": typed.title, "blocks": _card(typed)}])
             case "carousel":
                 blocks: list[dict[str, Any]] = []
                 for index, card in enumerate(typed.items):
                     blocks += ([{"type": "divider"}] if index else []) + _card(card)
-                return [{"text": ", ".join(c.title for c in typed.items), "blocks": blocks[:MAX_BLOCKS]}]
+                return Rendered(
+                    [{"text": ", ".join(c.title for c in typed.items), "blocks": blocks[:MAX_BLOCKS]}]
+                )
             case "account_linking":
                 label = typed.params.button_text or "Log in"
-                return [_with_actions(typed.text, [_button(label, "link", typed.url, "")])]
+                return Rendered([_with_actions(typed.text, [_button(label, "link", typed.url, "")])])
             case "typing":
-                return []
+                return Rendered([])
             case "custom":
                 raw = degrade.custom_bodies(data, self.name)
                 if raw and all(b.get("text") or b.get("blocks") for b in raw):
-                    return raw
-        text = degrade.fallback_text(data, self.name)
-        return [{"text": text, "blocks": [_section(escape(text))]}]
+                    return Rendered(raw)
+        return degrade.fallback(
+            data, self.name, lambda text: {"text": text, "blocks": [_section(escape(text))]}
+        )
 
-    async def send(
-        self,
-        http: aiohttp.ClientSession,
-        config: SlackConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        bodies: list[dict[str, Any]],
-    ) -> None:
-        """`chat.postMessage` each body in the channel (and thread) of the conversation."""
-        channel, _, thread = endpoint.thread.partition("/")
-        target = {"channel": reply_context.get("channel") or channel}
-        if thread or reply_context.get("thread_ts"):
-            target["thread_ts"] = thread or reply_context["thread_ts"]
-        client = self._client(http, config)
+    async def post(self, target: Target[SlackConfig], body: dict[str, Any]) -> None:
+        """`chat.postMessage` one body in the channel (and thread) of the conversation."""
+        context = target.reply_context
+        channel, _, thread = target.endpoint.thread.partition("/")
+        address = {"channel": context.get("channel") or channel}
+        if thread or context.get("thread_ts"):
+            address["thread_ts"] = thread or context["thread_ts"]
+        await self._call(self._client(target.http, target.config), "chat.postMessage", {**address, **body})
 
-        async def post(body: dict[str, Any]) -> None:
-            await self._call(client, "chat.postMessage", {**target, **body})
-
-        await send_each(bodies, post)
-
-    async def acknowledge(
-        self, http: aiohttp.ClientSession, config: SlackConfig, endpoint: Endpoint, ack: Mapping[str, Any]
-    ) -> None:
+    async def acknowledge(self, target: Target[SlackConfig], ack: Mapping[str, Any]) -> None:
         """`chat.update` of a clicked message."""
         params = dict(ack)
-        await self._call(self._client(http, config), params.pop("method"), params)
+        await self._call(self._client(target.http, target.config), params.pop("method"), params)
 
     async def test_credentials(self, http: aiohttp.ClientSession, config: SlackConfig) -> None:
         """`auth.test` with the bot token."""

@@ -49,7 +49,9 @@ from orchestrator.channels.base import (
     InboundMessage,
     InboundRequest,
     ParsedInbound,
+    Rendered,
     SendError,
+    Target,
     VerificationError,
     as_dict,
     bad_request,
@@ -58,7 +60,7 @@ from orchestrator.channels.base import (
     secrets_equal,
     validate_outbound,
 )
-from orchestrator.channels.sender import Throttled, call, probe, send_each
+from orchestrator.channels.sender import Throttled, call, probe
 from orchestrator.payloads import Button, Card, Choice
 
 TELEGRAM_URL = "https://api.telegram.org"
@@ -153,84 +155,70 @@ class TelegramChannel(Channel[TelegramConfig]):
 
     # ------------------------------------------------------------ outbound
 
-    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def render(self, payload: dict[str, Any]) -> Rendered:
         """Bot API calls as `{"method": …, **params}` without `chat_id` (added by `send`)."""
         typed = validate_outbound(payload)
         data = typed.to_dict()
         match typed.type:
             case "text":
                 if typed.markdown:
-                    return [_message(markdown_to_html(typed.text), parse_mode="HTML")]
-                return [_message(typed.text)]
+                    return Rendered([_message(markdown_to_html(typed.text), parse_mode="HTML")])
+                return Rendered([_message(typed.text)])
             case "image":
                 gif = _is_gif(typed.image)
                 method, key = ("sendAnimation", "animation") if gif else ("sendPhoto", "photo")
-                return [_media(method, key, typed.image, typed.title)]
+                return Rendered([_media(method, key, typed.image, typed.title)])
             case "audio" | "video" | "file":
                 method, key = _MEDIA[typed.type]
-                return [_media(method, key, data[typed.type], typed.title)]
+                return Rendered([_media(method, key, data[typed.type], typed.title)])
             case "location":
                 point = {"latitude": typed.latitude, "longitude": typed.longitude}
                 if typed.title and typed.address:
-                    return [{"method": "sendVenue", **point, "title": typed.title, "address": typed.address}]
-                return [{"method": "sendLocation", **point}]
+                    return Rendered(
+                        [{"method": "sendVenue", **point, "title": typed.title, "address": typed.address}]
+                    )
+                return Rendered([{"method": "sendLocation", **point}])
             case "buttons":
                 rows, lines = _button_rows(typed.buttons, typed.quick_replies or [])
                 text = "\n".join([typed.text, *lines])
-                return [_message(text, reply_markup={"inline_keyboard": rows} if rows else None)]
+                return Rendered([_message(text, reply_markup={"inline_keyboard": rows} if rows else None)])
             case "single-choice":
-                return [_message(typed.text, reply_markup=_reply_keyboard(typed.choices))]
+                # A tapped key comes back as its label's text: the labels map to the payloads.
+                keys = {c.title: c.value for c in typed.choices}
+                return Rendered([_message(typed.text, reply_markup=_reply_keyboard(typed.choices))], keys)
             case "card":
-                return [_card(typed)]
+                return Rendered([_card(typed)])
             case "carousel":
-                return [_card(card) for card in typed.items]
+                return Rendered([_card(card) for card in typed.items])
             case "account_linking":
                 label = typed.params.button_text or "Log in"
                 link = {"text": label, "url": typed.url}
-                return [{"method": "sendMessage", "text": typed.text, "link": link}]
+                return Rendered([{"method": "sendMessage", "text": typed.text, "link": link}])
             case "typing":
-                return [{"method": "sendChatAction", "action": "typing"}] if typed.value else []
+                return Rendered([{"method": "sendChatAction", "action": "typing"}] if typed.value else [])
             case "custom":
                 raw = degrade.custom_bodies(data, self.name)
                 if raw and all(isinstance(b.get("method"), str) for b in raw):
-                    return raw
-        return [_message(degrade.fallback_text(data, self.name))]
+                    return Rendered(raw)
+        return degrade.fallback(data, self.name, _message)
 
-    def reply_choices(self, payload: Mapping[str, Any]) -> dict[str, str]:
-        """Reply-keyboard labels → payloads: a tapped key comes back as its label's text."""
-        if payload.get("type") != "single-choice":
-            return {}
-        return {c["title"]: c["value"] for c in payload.get("choices") or []}
+    async def post(self, target: Target[TelegramConfig], body: dict[str, Any]) -> None:
+        """Call one method in the chat (and forum topic) of the conversation."""
+        context = target.reply_context
+        params: dict[str, Any] = {"chat_id": context.get("chat_id") or target.endpoint.thread}
+        if context.get("message_thread_id"):
+            params["message_thread_id"] = context["message_thread_id"]
+        method = body["method"]
+        params.update(self._final(target.config, body))
+        params.pop("method")
+        if method not in ("sendChatAction", "sendVenue", "sendLocation") and "reply_markup" not in params:
+            params["reply_markup"] = REMOVE_KEYBOARD
+        await self._call(target.http, target.config, method, params)
 
-    async def send(
-        self,
-        http: aiohttp.ClientSession,
-        config: TelegramConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        bodies: list[dict[str, Any]],
-    ) -> None:
-        """Call each method in the chat (and forum topic) of the conversation."""
-        target: dict[str, Any] = {"chat_id": reply_context.get("chat_id") or endpoint.thread}
-        if reply_context.get("message_thread_id"):
-            target["message_thread_id"] = reply_context["message_thread_id"]
-
-        async def post(body: dict[str, Any]) -> None:
-            method = body["method"]
-            params = {**target, **self._final(config, body)}
-            params.pop("method")
-            if method not in ("sendChatAction", "sendVenue", "sendLocation") and "reply_markup" not in params:
-                params["reply_markup"] = REMOVE_KEYBOARD
-            await self._call(http, config, method, params)
-
-        await send_each(bodies, post)
-
-    async def acknowledge(
-        self, http: aiohttp.ClientSession, config: TelegramConfig, endpoint: Endpoint, ack: Mapping[str, Any]
-    ) -> None:
+    async def acknowledge(self, target: Target[TelegramConfig], ack: Mapping[str, Any]) -> None:
         """`answerCallbackQuery` or `sendChatAction`, as the inbound message asked."""
         params = dict(ack)
-        await self._call(http, config, params.pop("method"), params)
+        await self._call(target.http, target.config, params.pop("method"), params)
 
     async def test_credentials(self, http: aiohttp.ClientSession, config: TelegramConfig) -> None:
         """`getMe` with the token."""

@@ -58,7 +58,9 @@ from orchestrator.channels.base import (
     InboundMessage,
     InboundRequest,
     ParsedInbound,
+    Rendered,
     RetryPolicy,
+    Target,
     VerificationError,
     as_dict,
     bad_request,
@@ -70,7 +72,7 @@ from orchestrator.channels.base import (
     validate_outbound,
 )
 from orchestrator.channels.replay import ReplayGuard
-from orchestrator.channels.sender import call, probe, send_each
+from orchestrator.channels.sender import call, probe
 from orchestrator.payloads import Button, Card, CardAction
 
 TILEDESK_URL = "https://api.tiledesk.com/v3"
@@ -187,35 +189,24 @@ class TiledeskChannel(Channel[TiledeskConfig]):
 
     # ------------------------------------------------------------ outbound
 
-    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def render(self, payload: dict[str, Any]) -> Rendered:
         """Tiledesk message bodies `{type, text, attributes?, metadata?}`."""
         return render_message(payload, self.name)
 
-    async def send(
-        self,
-        http: aiohttp.ClientSession,
-        config: TiledeskConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        bodies: list[dict[str, Any]],
-    ) -> None:
-        """Post each message into the request, as the bot."""
-        url = f"{self._request_url(config, endpoint, reply_context)}/messages"
-
-        async def post(body: dict[str, Any]) -> None:
-            if config.botName:
-                body = {"senderFullname": config.botName, **body}
-            await call(
-                http,
-                "POST",
-                url,
-                platform=self.name,
-                policy=self.retry,
-                headers=self._auth(config),
-                json=body,
-            )
-
-        await send_each(bodies, post)
+    async def post(self, target: Target[TiledeskConfig], body: dict[str, Any]) -> None:
+        """Post one message into the request, as the bot."""
+        config = target.config
+        if config.botName:
+            body = {"senderFullname": config.botName, **body}
+        await call(
+            target.http,
+            "POST",
+            f"{self._request_url(config, target.endpoint, target.reply_context)}/messages",
+            platform=self.name,
+            policy=self.retry,
+            headers=self._auth(config),
+            json=body,
+        )
 
     async def test_credentials(self, http: aiohttp.ClientSession, config: TiledeskConfig) -> None:
         """Read the bot with a token minted from `botSecret`."""
@@ -232,59 +223,24 @@ class TiledeskChannel(Channel[TiledeskConfig]):
 
     # ------------------------------------------------------------ hand-off
 
-    async def handoff(
-        self,
-        http: aiohttp.ClientSession,
-        config: TiledeskConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        request: Mapping[str, Any],
-    ) -> None:
+    async def handoff(self, target: Target[TiledeskConfig], request: Mapping[str, Any]) -> None:
         """Route the request to an agent: the agent route, or the `\\agent` message."""
-        base = self._request_url(config, endpoint, reply_context)
         if request.get("method") == "message":
             text = str(request.get("text") or "").strip()
             body: dict[str, Any] = {"type": "text", "text": f"{text} \\agent".strip()}
             if not text:
                 body["attributes"] = {"subtype": "info"}
-            await self.send(http, config, endpoint, reply_context, [body])
+            await self.send(target, [body])
             return
-        await call(
-            http, "PUT", f"{base}/agent", platform=self.name, policy=self.retry, headers=self._auth(config)
-        )
+        await self._request_call(target, "PUT", "/agent")
 
-    async def release(
-        self,
-        http: aiohttp.ClientSession,
-        config: TiledeskConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-    ) -> None:
+    async def release(self, target: Target[TiledeskConfig]) -> None:
         """Put the bot back into the request."""
-        base = self._request_url(config, endpoint, reply_context)
-        await call(
-            http,
-            "POST",
-            f"{base}/participants",
-            platform=self.name,
-            policy=self.retry,
-            headers=self._auth(config),
-            json={"member": f"bot_{config.botId}"},
-        )
+        await self._request_call(target, "POST", "/participants", {"member": f"bot_{target.config.botId}"})
 
-    async def resolve(
-        self,
-        http: aiohttp.ClientSession,
-        config: TiledeskConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        request: Mapping[str, Any] | None = None,
-    ) -> None:
+    async def resolve(self, target: Target[TiledeskConfig], request: Mapping[str, Any] | None = None) -> None:
         """Close the request."""
-        base = self._request_url(config, endpoint, reply_context)
-        await call(
-            http, "PUT", f"{base}/close", platform=self.name, policy=self.retry, headers=self._auth(config)
-        )
+        await self._request_call(target, "PUT", "/close")
 
     # ------------------------------------------------------------ helpers
 
@@ -294,6 +250,21 @@ class TiledeskChannel(Channel[TiledeskConfig]):
         project = reply_context.get("project_id") or config.projectId
         request_id = reply_context.get("request_id") or endpoint.thread
         return f"{self.api_url(config)}/{project}/requests/{request_id}"
+
+    async def _request_call(
+        self, target: Target[TiledeskConfig], method: str, path: str, json: Any = None
+    ) -> None:
+        """One call on the conversation's request (`…/requests/<id><path>`)."""
+        base = self._request_url(target.config, target.endpoint, target.reply_context)
+        await call(
+            target.http,
+            method,
+            f"{base}{path}",
+            platform=self.name,
+            policy=self.retry,
+            headers=self._auth(target.config),
+            json=json,
+        )
 
     def _auth(self, config: TiledeskConfig) -> dict[str, str]:
         return {"Authorization": f"JWT {bot_token(config)}"}
@@ -428,40 +399,46 @@ def _closed_request(request: Mapping[str, Any], config: TiledeskConfig) -> Inbou
 # ---------------------------------------------------------------- outbound translation
 
 
-def render_message(payload: Mapping[str, Any], channel: str) -> list[dict[str, Any]]:
+def render_message(payload: Mapping[str, Any], channel: str) -> Rendered:
     """A canonical payload as Tiledesk/Chat21 message fields `{type, text, attributes?,
     metadata?}` (Chat21 passes `attributes` through to the Tiledesk widget untouched)."""
     typed = validate_outbound(payload)
     data = typed.to_dict()
     match typed.type:
         case "text":
-            return [{"type": "text", "text": typed.text}]
+            return Rendered([{"type": "text", "text": typed.text}])
         case "image":
-            return [{"type": "image", "text": typed.title or "", "metadata": {"src": typed.image}}]
+            return Rendered([{"type": "image", "text": typed.title or "", "metadata": {"src": typed.image}}])
         case "audio" | "video" | "file":
             url = data[typed.type]
             name = typed.title or url.rsplit("/", 1)[-1]
-            return [{"type": "file", "text": typed.title or url, "metadata": {"src": url, "name": name}}]
+            return Rendered(
+                [{"type": "file", "text": typed.title or url, "metadata": {"src": url, "name": name}}]
+            )
         case "buttons":
             buttons = [_button(b) for b in typed.buttons]
             buttons += [_action(c.title, c.value) for c in typed.quick_replies or []]
-            return [_template(typed.text, buttons)]
+            return Rendered([_template(typed.text, buttons)])
         case "single-choice":
-            return [_template(typed.text, [_action(c.title, c.value) for c in typed.choices])]
+            return Rendered([_template(typed.text, [_action(c.title, c.value) for c in typed.choices])])
         case "card":
-            return [_gallery(typed.title, [typed])]
+            return Rendered([_gallery(typed.title, [typed])])
         case "carousel":
             title = typed.items[0].title if typed.items else ""
-            return [_gallery(title, typed.items)]
+            return Rendered([_gallery(title, typed.items)])
         case "account_linking":
             label = typed.params.button_text or "Log in"
-            return [_template(typed.text, [_url(label, typed.url)])]
+            return Rendered([_template(typed.text, [_url(label, typed.url)])])
         case "custom":
             raw = degrade.custom_bodies(data, channel)
-            return raw or [{"type": "text", "text": degrade.fallback_text(data, channel)}]
+            return Rendered(raw) if raw else degrade.fallback(data, channel, _text)
         case "typing":
-            return []
-    return [{"type": "text", "text": degrade.fallback_text(data, channel)}]
+            return Rendered([])
+    return degrade.fallback(data, channel, _text)
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
 
 
 def _template(text: str, buttons: list[dict[str, Any]]) -> dict[str, Any]:

@@ -41,12 +41,14 @@ from orchestrator.channels.base import (
     InboundMessage,
     InboundRequest,
     ParsedInbound,
+    Rendered,
     RetryPolicy,
+    Target,
     VerificationError,
     canonical_inbound,
     validate_outbound,
 )
-from orchestrator.channels.sender import call, probe, send_each
+from orchestrator.channels.sender import call, probe
 
 TWILIO_URL = "https://api.twilio.com"
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -132,48 +134,42 @@ class TwilioChannel(Channel[TwilioConfig]):
 
     # ------------------------------------------------------------ outbound
 
-    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def render(self, payload: dict[str, Any]) -> Rendered:
         """Form fields `Body` and `MediaUrl` (addressing added by `send`)."""
         typed = validate_outbound(payload)
         data = typed.to_dict()
         match typed.type:
             case "text":
-                return [{"Body": typed.text}]
+                return Rendered([{"Body": typed.text}])
             case "image":
-                return [{"Body": typed.title or "", "MediaUrl": typed.image}]
+                return Rendered([{"Body": typed.title or "", "MediaUrl": typed.image}])
             case "card":
-                body = {"Body": degrade.numbered(data).text()}
-                return [{**body, "MediaUrl": typed.image} if typed.image else body]
+                numbered = degrade.numbered(data)
+                body = {"Body": numbered.text()}
+                return Rendered(
+                    [{**body, "MediaUrl": typed.image} if typed.image else body], numbered.options
+                )
             case "typing":
-                return []
+                return Rendered([])
             case "custom":
                 raw = degrade.custom_bodies(data, self.name)
                 if raw:
-                    return raw
-        return [{"Body": degrade.fallback_text(data, self.name)}]
+                    return Rendered(raw)
+        return degrade.fallback(data, self.name, lambda text: {"Body": text})
 
-    async def send(
-        self,
-        http: aiohttp.ClientSession,
-        config: TwilioConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        bodies: list[dict[str, Any]],
-    ) -> None:
-        """Create a message for each body, spaced by `messageDelay` per sending number."""
-        sender = str(reply_context.get("from") or endpoint.identity)
-        to = str(reply_context.get("to") or endpoint.sender)
+    async def post(self, target: Target[TwilioConfig], body: dict[str, Any]) -> None:
+        """Create one message, spaced by `messageDelay` per sending number."""
+        config, context = target.config, target.reply_context
+        sender = str(context.get("from") or target.endpoint.identity)
+        to = str(context.get("to") or target.endpoint.sender)
         url = f"{self.api_url(config)}/2010-04-01/Accounts/{config.accountSID}/Messages.json"
         policy = replace(self.retry, attempts=config.retryMaxAttempts, base_delay=seconds(config.retryDelay))
-        delay = seconds(config.messageDelay) if config.messageDelay else 0.0
-
-        async def post(body: dict[str, Any]) -> None:
-            if delay:
-                await self._space(sender, delay)
-            form = {"To": to, "From": sender, **{k: str(v) for k, v in body.items() if v != ""}}
-            await call(http, "POST", url, platform=self.name, policy=policy, headers=_auth(config), form=form)
-
-        await send_each(bodies, post)
+        if config.messageDelay:
+            await self._space(sender, seconds(config.messageDelay))
+        form = {"To": to, "From": sender, **{k: str(v) for k, v in body.items() if v != ""}}
+        await call(
+            target.http, "POST", url, platform=self.name, policy=policy, headers=_auth(config), form=form
+        )
 
     async def test_credentials(self, http: aiohttp.ClientSession, config: TwilioConfig) -> None:
         """Fetch the account."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..bus import Bus
+from ..bus.topics import collect_topic, turn_topic
 from ..config import CollectSettings
 from ..ids import new_id
 from ..store.records import Message
@@ -104,8 +105,8 @@ class CollectService:
         message_id = new_id()
         loop = asyncio.get_running_loop()
         collector = _Collector(loop)
-        replies = self._bus.subscribe(f"collect.{message_id}", collector.add)
-        turn = self._bus.subscribe(f"turn.{message_id}", collector.end)
+        replies = self._bus.subscribe(collect_topic(message_id), collector.add)
+        turn = self._bus.subscribe(turn_topic(message_id), collector.end)
         self._open.add(collector)
         self._count(+1)
         deadline: asyncio.TimerHandle | None = None

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..bus import Bus
+from ..bus.topics import CLIENT_SYNCED
 from ..config import Settings
 from ..store import FaultWatch, Store
+from .catalogue import ChannelCatalogue
 from .channel_state import ChannelStateService
 from .clients import ClientService
 from .collect import CollectService
@@ -44,14 +46,23 @@ class Services:
     health: HealthService
     channel_state: ChannelStateService
     storage_health: StorageHealth
+    channel_catalogue: ChannelCatalogue
     bots: BotTurns | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, store: Store, bus: Bus, watch: FaultWatch | None = None) -> Services:
-        """Wire the services over a store (whose faults `watch` hears) and a bus."""
+    def build(
+        cls,
+        settings: Settings,
+        store: Store,
+        bus: Bus,
+        catalogue: ChannelCatalogue,
+        watch: FaultWatch | None = None,
+    ) -> Services:
+        """Wire the services over a store (whose faults `watch` hears), a bus and the channels
+        `sync` accepts."""
         clients = ClientService(store)
-        bus.subscribe("client.synced", clients.forget)  # on every instance
+        bus.subscribe(CLIENT_SYNCED, lambda event: clients.forget(event.client_id))  # on every instance
         users = UserService(store, bus)
         conversations = ConversationService(store, bus, users)
         endpoints = EndpointService(store, bus)
@@ -67,8 +78,9 @@ class Services:
             endpoints=endpoints,
             messages=messages,
             collect=CollectService(bus, messages, settings.collect),
-            sync=SyncService(store, bus, clients, test_on_sync=settings.channels.test_on_sync),
+            sync=SyncService(store, bus, clients, catalogue, test_on_sync=settings.channels.test_on_sync),
             health=health,
             channel_state=ChannelStateService(store),
             storage_health=StorageHealth(store, watch or FaultWatch(), health),
+            channel_catalogue=catalogue,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from ..bus import Bus
+from ..bus.topics import OUTBOX, OutboxWritten
 from ..store import EndpointMapping, Store
 from ..store.records import Conversation, Endpoint, OutboxEvent, User, utcnow
 from . import events
@@ -36,7 +37,7 @@ class EndpointService:
         mapping = await self._store.map_endpoint(client_id, endpoint, new_ids, now, events_for)
         if mapping.new_user or mapping.new_conversation:
             self._endpoints.pop(mapping.conversation_id, None)
-            await self._bus.publish("outbox", None)
+            await self._bus.publish(OUTBOX, OutboxWritten())
         return mapping
 
     async def of_conversation(self, conversation_id: str) -> list[Endpoint]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..bus import Bus
+from ..bus.topics import OUTBOX, OutboxWritten
 from ..store import Store
 from ..store.records import HealthEvent, utcnow
 from . import events
@@ -25,7 +26,7 @@ class HealthService:
         event = HealthEvent(channel, type_, utcnow(), data)
         outbox = [events.health_new(client_id, channel, event.to_api())]
         await self._store.add_health_event(client_id, event, outbox)
-        await self._bus.publish("outbox", None)
+        await self._bus.publish(OUTBOX, OutboxWritten())
 
     async def report(self, client_id: str) -> dict[str, Any]:
         """`{channels: {name: {events: [...]}}}`, newest first: exactly Botpress's shape."""

@@ -14,6 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from ..bus import Bus
+from ..bus.topics import (
+    MESSAGE_CREATED,
+    OUTBOX,
+    MessageCreated,
+    OutboxWritten,
+    TurnEnded,
+    collect_topic,
+    turn_topic,
+)
 from ..ids import new_id
 from ..store import Store
 from ..store.records import Conversation, Endpoint, Message, OutboxEvent, utcnow
@@ -34,18 +43,6 @@ class _Draft:
     collect: bool = False
     source: Endpoint | None = None
     bot_absent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class MessageCreated:
-    """The bus event for a stored message."""
-
-    client_id: str
-    conversation: Conversation
-    message: Message
-    source: Endpoint | None  # the channel endpoint it came from; never echoed back there
-    collect: bool
-    bot_absent: bool = False  # the bot is not in the conversation (a desk agent has it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,14 +164,14 @@ class MessageService:
             return
         client_id, conversation = prepared.client_id, prepared.conversation
         if await self._store.wants_events(client_id, "message.new"):
-            await self._bus.publish("outbox", None)
+            await self._bus.publish(OUTBOX, OutboxWritten())
         for draft, (message, _) in zip(prepared.drafts, prepared.records, strict=True):
             created = MessageCreated(
                 client_id, conversation, message, draft.source, draft.collect, draft.bot_absent
             )
-            await self._bus.publish("message.created", created)
+            await self._bus.publish(MESSAGE_CREATED, created)
             if message.incoming_id is not None:
-                await self._bus.publish(f"collect.{message.incoming_id}", message)
+                await self._bus.publish(collect_topic(message.incoming_id), message)
 
     async def _check_incoming(self, conversation_id: str, incoming_id: str) -> None:
         """A bot message may only answer a user message of its own conversation. Unknown ids,
@@ -211,8 +208,8 @@ class MessageService:
     async def end_turn(self, client_id: str, incoming_id: str) -> None:
         """The bot is done answering `incoming_id`: release whoever collects it."""
         await self.get(client_id, incoming_id)
-        await self._bus.publish(f"turn.{incoming_id}", incoming_id)
+        await self._bus.publish(turn_topic(incoming_id), TurnEnded(incoming_id))
 
     async def announce_turn_end(self, incoming_id: str) -> None:
         """End of turn from the built-in bot (the message is known to exist)."""
-        await self._bus.publish(f"turn.{incoming_id}", incoming_id)
+        await self._bus.publish(turn_topic(incoming_id), TurnEnded(incoming_id))

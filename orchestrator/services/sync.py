@@ -14,9 +14,10 @@ from typing import Any, Protocol
 
 from .. import tokens
 from ..bus import Bus
-from ..channels import registry
+from ..bus.topics import CLIENT_SYNCED, ClientSynced
 from ..store import Store, WebhookSpec
 from ..store.records import ChannelConfig, HealthEvent, utcnow
+from .catalogue import ChannelCatalogue, ChannelConfigError
 from .clients import ClientService
 from .errors import Forbidden, Invalid
 
@@ -42,12 +43,14 @@ class SyncService:
         store: Store,
         bus: Bus,
         clients: ClientService,
+        catalogue: ChannelCatalogue,
         *,
         test_on_sync: bool,
         tester: CredentialTester | None = None,
         bot_exists: BotExists | None = None,
     ) -> None:
         self._store, self._bus, self._clients = store, bus, clients
+        self._catalogue = catalogue
         self._test_on_sync = test_on_sync
         self.tester = tester
         self.bot_exists = bot_exists
@@ -79,7 +82,7 @@ class SyncService:
         health += [HealthEvent(name, "delete", now) for name in current if name not in wanted_names]
         specs = await self._diff_webhooks(client_id, webhooks or [])
         await self._store.apply_sync(client_id, wanted, list(specs.values()), bot, health)
-        await self._bus.publish("client.synced", client_id)
+        await self._bus.publish(CLIENT_SYNCED, ClientSynced(client_id))
         return [_webhook_reply(specs[hook["url"]]) for hook in webhooks or []]
 
     async def sync_seed(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -100,15 +103,14 @@ class SyncService:
             if not isinstance(raw, dict):
                 problems.append(f'"{prefix}" must be of type object')
                 continue
-            if raw.get("enabled") is False and name in registry.CONFIG_MODELS:
+            if raw.get("enabled") is False and name in self._catalogue.names():
                 continue  # a disabled channel is removed; its other keys do not matter
             try:
-                model = registry.validate(name, raw, prefix)
-            except registry.ChannelConfigError as exc:
+                checked = self._catalogue.validate(name, raw, prefix)
+            except ChannelConfigError as exc:
                 problems.extend(exc.messages)
                 continue
-            config = model.model_dump(exclude={"version", "enabled"}, exclude_none=True)
-            wanted.append(ChannelConfig(client_id, name, model.version, config))
+            wanted.append(ChannelConfig(client_id, name, checked.version, checked.config))
         if problems:
             raise Invalid.joined(problems)
         return wanted

@@ -8,6 +8,7 @@ from typing import Any
 
 from .. import tokens
 from ..bus import Bus
+from ..bus.topics import OUTBOX, OutboxWritten
 from ..store import Store
 from ..store.records import Conversation, User, utcnow
 from . import events
@@ -38,7 +39,7 @@ class UserService:
         """A new user of the client (fires `user.new`)."""
         user = User(str(uuid.uuid4()), client_id)
         await self._store.create_user(user, [events.user_new(user)])
-        await self._bus.publish("outbox", None)
+        await self._bus.publish(OUTBOX, OutboxWritten())
         self._cache.put(user.id, user)
         return user
 
@@ -89,7 +90,7 @@ class ConversationService:
         await self._users.get(client_id, user_id)
         conversation = Conversation(str(uuid.uuid4()), client_id, user_id, utcnow())
         await self._store.create_conversation(conversation, [events.conversation_new(conversation)])
-        await self._bus.publish("outbox", None)
+        await self._bus.publish(OUTBOX, OutboxWritten())
         self._cache.put(conversation.id, conversation)
         return conversation
 

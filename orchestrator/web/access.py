@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from yarl import URL
 
 from ..bus import Bus, Subscription
+from ..bus.topics import CLIENT_SYNCED
 from ..services.container import Services
 
 CHANNEL = "webchat"
@@ -51,7 +52,9 @@ class AccessCache:
     def __init__(self, services: Services, bus: Bus) -> None:
         self._services = services
         self._cache: dict[str, WebchatAccess | None] = {}
-        self._subscription: Subscription = bus.subscribe("client.synced", self.forget)
+        self._subscription: Subscription = bus.subscribe(
+            CLIENT_SYNCED, lambda event: self.forget(event.client_id)
+        )
 
     def forget(self, client_id: str) -> None:
         self._cache.pop(client_id, None)

@@ -33,12 +33,11 @@ from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
 from .. import jsonutil
-from ..bots import HandoffChanged
 from ..bus import Subscription
+from ..bus.topics import CONVERSATION_HANDOFF, MESSAGE_CREATED, HandoffChanged, MessageCreated, turn_topic
 from ..payloads import inbound_adapter
 from ..services.container import Services
 from ..services.errors import NotFound
-from ..services.messages import MessageCreated
 from ..store.records import Conversation, Endpoint, Message
 from .access import CHANNEL, AccessCache, WebchatAccess, normalise_origin
 
@@ -136,8 +135,8 @@ class WebchatHub:
         self._turns: dict[str, tuple[Subscription, asyncio.TimerHandle]] = {}
         bus = services.bus
         self._subscriptions = [
-            bus.subscribe("message.created", self._on_message),
-            bus.subscribe("conversation.handoff", self._on_handoff),
+            bus.subscribe(MESSAGE_CREATED, self._on_message),
+            bus.subscribe(CONVERSATION_HANDOFF, self._on_handoff),
         ]
 
     async def close(self) -> None:
@@ -191,7 +190,7 @@ class WebchatHub:
                 entry[1].cancel()
                 self._broadcast(conversation_id, {"type": "typing", "on": False})
 
-        subscription = self.services.bus.subscribe(f"turn.{message_id}", done)
+        subscription = self.services.bus.subscribe(turn_topic(message_id), done)
         timer = asyncio.get_running_loop().call_later(TURN_WATCH, done)
         self._turns[message_id] = (subscription, timer)
 

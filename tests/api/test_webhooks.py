@@ -113,7 +113,7 @@ async def test_final_failures_are_counted_on_the_admin_route(
     receiver.fail_with = [500, 500, 500]
     await client.user()
     failure = await asyncio.wait_for(given_up, 5)
-    assert failure["error"] == "HTTP 500" and receiver.attempts == 2
+    assert failure.error == "HTTP 500" and receiver.attempts == 2
     counts = await http.get(f"/api/v1/admin/clients/{client.id}/webhooks")
     assert counts.status == 200 and await counts.json() == {"pending": 0, "failed": 1}
     assert await client.get("/health") == {"channels": {}}  # exactly Botpress's shape

@@ -15,6 +15,7 @@ from orchestrator.channels.base import (
     InboundRequest,
     RetryPolicy,
     SendError,
+    Target,
     VerificationError,
 )
 from orchestrator.channels.chat21 import Chat21Channel, Chat21Config
@@ -130,12 +131,16 @@ def test_parse_click_echo_desk_event_and_ignored_events() -> None:
 
 
 def test_render_uses_tiledesk_attributes() -> None:
-    [body] = Chat21Channel().render(
-        {
-            "type": "buttons",
-            "text": "Pick",
-            "buttons": [{"label": "Yes", "type": "postback", "payload": {"payload": "YES"}}],
-        }
+    [body] = (
+        Chat21Channel()
+        .render(
+            {
+                "type": "buttons",
+                "text": "Pick",
+                "buttons": [{"label": "Yes", "type": "postback", "payload": {"payload": "YES"}}],
+            }
+        )
+        .bodies
     )
     assert body == {
         "type": "text",
@@ -155,11 +160,8 @@ async def test_send_direct_and_group_with_a_raw_jwt(
     channel = Chat21Channel(policy)
     direct = {"recipient_id": USER, "recipient_fullname": "Andrea", "channel_type": "direct"}
     await channel.send(
-        http,
-        config(chat21_fake),
-        Endpoint(chat21_fake.bot_id, USER, USER),
-        direct,
-        channel.render({"type": "text", "text": "hello"}),
+        Target(http, config(chat21_fake), Endpoint(chat21_fake.bot_id, USER, USER), direct),
+        channel.render({"type": "text", "text": "hello"}).bodies,
     )
     [sent] = chat21_fake.received("/messages")
     assert sent.path == f"/api/{chat21_fake.app_id}/messages" and sent.status == 200
@@ -180,11 +182,8 @@ async def test_send_direct_and_group_with_a_raw_jwt(
     preset = config(chat21_fake, jwtKey=None, token=chat21_fake.token_for(chat21_fake.bot_id))
     group = {"recipient_id": chat21_fake.group_id, "recipient_fullname": "Support", "channel_type": "group"}
     await channel.send(
-        http,
-        preset,
-        Endpoint("b", USER, chat21_fake.group_id),
-        group,
-        channel.render({"type": "image", "image": "https://img.fake/x.png"}),
+        Target(http, preset, Endpoint("b", USER, chat21_fake.group_id), group),
+        channel.render({"type": "image", "image": "https://img.fake/x.png"}).bodies,
     )
     message = chat21_fake.messages[-1]
     assert (message["sender"], message["channel_type"]) == (chat21_fake.bot_id, "group")
@@ -196,18 +195,20 @@ async def test_send_retries_500_and_not_403(
 ) -> None:
     channel = Chat21Channel(policy)
     context = {"recipient_id": USER, "recipient_fullname": "Andrea", "channel_type": "direct"}
-    bodies = channel.render({"type": "text", "text": "hello"})
+    bodies = channel.render({"type": "text", "text": "hello"}).bodies
     chat21_fake.fail_next(2, 502)
-    await channel.send(http, config(chat21_fake), Endpoint("b", USER, USER), context, bodies)
+    await channel.send(Target(http, config(chat21_fake), Endpoint("b", USER, USER), context), bodies)
     assert [r.status for r in chat21_fake.requests] == [502, 502, 200]
     assert delays == [0.01, 0.02]
 
     with pytest.raises(SendError) as denied:
         await channel.send(
-            http,
-            config(chat21_fake, jwtKey="forged-key-0123456789abcdefghij"),
-            Endpoint("b", USER, USER),
-            context,
+            Target(
+                http,
+                config(chat21_fake, jwtKey="forged-key-0123456789abcdefghij"),
+                Endpoint("b", USER, USER),
+                context,
+            ),
             bodies,
         )
     assert (denied.value.status, denied.value.detail) == (403, "Unauthorized.")

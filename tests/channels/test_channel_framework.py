@@ -23,6 +23,7 @@ from orchestrator.channels.base import (
     RenderError,
     RetryPolicy,
     SendError,
+    Target,
     VerificationError,
     check_url_secret,
 )
@@ -72,9 +73,9 @@ def test_every_channel_declares_the_interface() -> None:
 @pytest.mark.parametrize("channel", CHANNELS, ids=lambda c: c.name)
 def test_every_payload_renders_to_something(channel: Channel[Any]) -> None:
     for payload in EVERY_PAYLOAD:
-        bodies = channel.render(payload)
+        bodies = channel.render(payload).bodies
         assert bodies and all(isinstance(b, dict) and b for b in bodies), payload["type"]
-    assert channel.render({"type": "typing"}) == []
+    assert channel.render({"type": "typing"}).bodies == []
 
 
 @pytest.mark.parametrize("channel", CHANNELS, ids=lambda c: c.name)
@@ -83,9 +84,28 @@ def test_degraded_choices_show_the_numbers_the_service_maps(channel: Channel[Any
         if payload["type"] in channel.capabilities or payload["type"] not in degrade.CHOICE_TYPES:
             continue
         text, options = degrade.numbered_options(payload)
-        rendered = " ".join(str(b.get("text") or b.get("message") or "") for b in channel.render(payload))
+        rendered = " ".join(
+            str(b.get("text") or b.get("message") or "") for b in channel.render(payload).bodies
+        )
         assert text in rendered
         assert all(f"{n}. " in rendered for n in options)
+
+
+def test_render_returns_the_choices_it_numbered() -> None:
+    """`Rendered.choices` is the map of the list a channel numbered (the service keeps it),
+    on every implemented channel; nothing for payloads the platform shows natively."""
+    from orchestrator.channels.registry import IMPLEMENTATIONS
+
+    for cls in IMPLEMENTATIONS.values():
+        channel = cls()
+        for payload in EVERY_PAYLOAD:
+            choices = channel.render(payload).choices
+            if payload["type"] in degrade.CHOICE_TYPES and payload["type"] not in channel.capabilities:
+                assert choices == degrade.numbered_options(payload)[1], (channel.name, payload["type"])
+            elif channel.name != "telegram" or payload["type"] != "single-choice":
+                assert choices == {}, (channel.name, payload["type"])
+    keyboard = IMPLEMENTATIONS["telegram"]().render(EVERY_PAYLOAD[7])
+    assert keyboard.choices == {"T": "V"}  # a tapped reply-keyboard key comes back as its label
 
 
 @pytest.mark.parametrize("channel", CHANNELS, ids=lambda c: c.name)
@@ -107,9 +127,9 @@ def test_custom_raw_bodies_win_per_channel() -> None:
             "messagemedia": [{"text": "one"}, {"text": "two"}],
         },
     }
-    assert TiledeskChannel().render(raw) == [raw["raw"]["tiledesk"]]
-    assert MessageMediaChannel().render(raw) == raw["raw"]["messagemedia"]
-    assert Chat21Channel().render(raw) == [{"type": "text", "text": "fallback"}]
+    assert TiledeskChannel().render(raw).bodies == [raw["raw"]["tiledesk"]]
+    assert MessageMediaChannel().render(raw).bodies == raw["raw"]["messagemedia"]
+    assert Chat21Channel().render(raw).bodies == [{"type": "text", "text": "fallback"}]
 
 
 ODD_BODIES: list[Any] = [
@@ -301,7 +321,7 @@ async def test_send_reports_how_many_bodies_went_out(
     mm_fake.add_user("u")
     bodies = [{"text": "first"}, {"type": "bogus"}, {"text": "never sent"}]
     with pytest.raises(SendError) as err:
-        await channel.send(http, config, Endpoint("facebook", "u", "u"), {"app_user_id": "u"}, bodies)
+        await channel.send(Target(http, config, Endpoint("facebook", "u", "u"), {"app_user_id": "u"}), bodies)
     assert err.value.sent == 1 and err.value.status == 400
     assert "type bogus is not supported" in err.value.detail
     assert [m["text"] for m in mm_fake.messages["u"]] == ["first"]

@@ -14,6 +14,7 @@ from orchestrator.channels.base import (
     InboundRequest,
     RetryPolicy,
     SendError,
+    Target,
     VerificationError,
 )
 from orchestrator.channels.degrade import numbered_options
@@ -128,7 +129,7 @@ def test_parse_is_lenient_about_the_undocumented_shape() -> None:
 def test_render_reply_actions_carry_the_option_numbers() -> None:
     channel = MessageMediaChannel()
     assert "buttons" not in channel.capabilities  # degraded: the service keeps the number map
-    [body] = channel.render(BUTTONS)
+    [body] = channel.render(BUTTONS).bodies
     text, options = numbered_options(BUTTONS)
     assert body["type"] == "actions" and body["text"] == text
     assert text == ("Was the coffee good?\n1. The best!\nMenu: https://cafe.fake/menu\n2. That was coffee?")
@@ -137,11 +138,11 @@ def test_render_reply_actions_carry_the_option_numbers() -> None:
         {"type": "reply", "displayText": "The best!", "responseText": "1"},
         {"type": "reply", "displayText": "That was coffee?", "responseText": "2"},
     ]
-    [card] = channel.render(CARD)
+    [card] = channel.render(CARD).bodies
     assert card["text"] == ("Flat white\nhttps://img.fake/fw.png\n1. Order\nBeans: https://cafe.fake/beans")
-    [linking] = channel.render(SAMPLES[5])
+    [linking] = channel.render(SAMPLES[5]).bodies
     assert linking == {"text": "Log in\nhttps://login.fake"}
-    assert channel.render(SAMPLES[6]) == [
+    assert channel.render(SAMPLES[6]).bodies == [
         {"type": "image", "media": "https://img.fake/cup.png"},
         {"text": "Your cup"},
     ]
@@ -150,7 +151,7 @@ def test_render_reply_actions_carry_the_option_numbers() -> None:
         "text": "Pick",
         "choices": [{"title": f"o{i}", "value": f"V{i}"} for i in range(14)],
     }
-    [long_list] = channel.render(many)
+    [long_list] = channel.render(many).bodies
     assert "actions" not in long_list and long_list["text"].endswith("14. o13")
 
 
@@ -161,7 +162,9 @@ async def test_send_every_rendered_payload_with_basic_auth(
     mm_fake.add_user(USER)
     context = {"app_user_id": USER, "channel": "facebook"}
     for payload in SAMPLES:
-        await channel.send(http, cfg, Endpoint("facebook", USER, USER), context, channel.render(payload))
+        await channel.send(
+            Target(http, cfg, Endpoint("facebook", USER, USER), context), channel.render(payload).bodies
+        )
     sent = mm_fake.received("/messages")
     assert sent and all(r.status == 200 for r in sent)
     assert sent[0].path == f"/beta/conversations/users/{USER}/messages"
@@ -175,19 +178,20 @@ async def test_send_retries_500_and_reports_404(
     channel, cfg = MessageMediaChannel(policy), config(mm_fake)
     mm_fake.add_user(USER)
     context = {"app_user_id": USER}
-    bodies = channel.render({"type": "text", "text": "hi"})
+    bodies = channel.render({"type": "text", "text": "hi"}).bodies
     mm_fake.fail_next(1, 500)
-    await channel.send(http, cfg, Endpoint("facebook", USER, USER), context, bodies)
+    await channel.send(Target(http, cfg, Endpoint("facebook", USER, USER), context), bodies)
     assert [r.status for r in mm_fake.requests] == [500, 200] and delays == [0.01]
 
     with pytest.raises(SendError) as unknown:
         await channel.send(
-            http, cfg, Endpoint("facebook", "ghost", "ghost"), {"app_user_id": "ghost"}, bodies
+            Target(http, cfg, Endpoint("facebook", "ghost", "ghost"), {"app_user_id": "ghost"}), bodies
         )
     assert (unknown.value.status, unknown.value.detail) == (404, "The app user does not exist.")
     with pytest.raises(SendError) as denied:
         await channel.send(
-            http, config(mm_fake, apiSecret="wrong"), Endpoint("facebook", USER, USER), context, bodies
+            Target(http, config(mm_fake, apiSecret="wrong"), Endpoint("facebook", USER, USER), context),
+            bodies,
         )
     assert denied.value.status == 401
     assert len(mm_fake.requests) == 4  # neither 4xx was retried

@@ -13,6 +13,7 @@ from orchestrator.channels.base import (
     Endpoint,
     InboundRequest,
     RetryPolicy,
+    Target,
     VerificationError,
 )
 from orchestrator.channels.messenger import MessengerChannel, MessengerConfig
@@ -74,12 +75,13 @@ async def test_every_payload_and_the_rate_limit(
     channel, conf = MessengerChannel(policy), config(ms)
     ms.users.add("61")
     for payload in SAMPLES:
-        await channel.send(http, conf, Endpoint("*", "61", "*"), {}, channel.render(payload))
+        await channel.send(Target(http, conf, Endpoint("*", "61", "*"), {}), channel.render(payload).bodies)
     assert all(r.status == 200 for r in ms.requests), [r.body for r in ms.requests if r.status != 200]
     assert {"recipient": {"id": "61"}, "sender_action": "typing_on"} in ms.sent
     ms.throttle_next(1)
     await channel.send(
-        http, conf, Endpoint("*", "61", "*"), {}, channel.render({"type": "text", "text": "hi"})
+        Target(http, conf, Endpoint("*", "61", "*"), {}),
+        channel.render({"type": "text", "text": "hi"}).bodies,
     )
     assert [r.status for r in ms.requests[-2:]] == [400, 200] and len(delays) == 1
 

@@ -16,6 +16,7 @@ from orchestrator.channels.base import (
     InboundRequest,
     RetryPolicy,
     SendError,
+    Target,
     VerificationError,
 )
 from orchestrator.channels.qiscus import QiscusChannel, QiscusConfig
@@ -237,7 +238,7 @@ def test_parse_rejects_a_body_that_is_not_an_object() -> None:
 
 def test_render_native_rich_types() -> None:
     channel = QiscusChannel()
-    [buttons] = channel.render(BUTTONS)
+    [buttons] = channel.render(BUTTONS).bodies
     assert buttons["type"] == "buttons" and buttons["message"] == "Pick one"
     rendered = buttons["payload"]["buttons"]
     assert rendered[0] == {
@@ -250,18 +251,18 @@ def test_render_native_rich_types() -> None:
     assert rendered[2]["payload"]["url"] == "tel:+6281"
     assert rendered[3]["payload"]["payload"] == "LATER"  # quick replies become postbacks
 
-    [card] = channel.render(CARD)
+    [card] = channel.render(CARD).bodies
     assert card["type"] == "card" and card["payload"]["image"] == "https://img.fake/1.png"
     assert card["payload"]["url"] == "https://shop.fake/1"
     assert [b["type"] for b in card["payload"]["buttons"]] == ["postback", "link", "postback"]
-    [carousel] = channel.render(SAMPLES[4])
+    [carousel] = channel.render(SAMPLES[4]).bodies
     assert [c["title"] for c in carousel["payload"]["cards"]] == ["Shirt", "Pants"]
-    [linking] = channel.render(SAMPLES[5])
+    [linking] = channel.render(SAMPLES[5]).bodies
     assert linking["type"] == "account_linking"
     assert linking["payload"]["url"] == "https://login.fake"
     assert linking["payload"]["params"]["button_text"] == "Log in"
-    assert channel.render({"type": "typing"}) == []
-    assert channel.render({"type": "custom", "raw": {"telegram": {}}, "text": "fallback"}) == [
+    assert channel.render({"type": "typing"}).bodies == []
+    assert channel.render({"type": "custom", "raw": {"telegram": {}}, "text": "fallback"}).bodies == [
         {"type": "text", "message": "fallback"}
     ]
 
@@ -276,7 +277,7 @@ async def test_every_rendered_payload_is_accepted_by_post_comment(
     qiscus_fake.add_room("7")
     endpoint = Endpoint(qiscus_fake.app_id, "customer@fake", "7")
     for payload in SAMPLES:
-        await channel.send(http, config, endpoint, {"room_id": "7"}, channel.render(payload))
+        await channel.send(Target(http, config, endpoint, {"room_id": "7"}), channel.render(payload).bodies)
     sent = qiscus_fake.received("/post_comment")
     assert [r.status for r in sent] == [200] * len(SAMPLES)
     first = sent[0]
@@ -298,11 +299,8 @@ async def test_a_500_is_retried_then_succeeds(
     qiscus_fake.add_room("7")
     qiscus_fake.fail_next(2, 500)
     await channel.send(
-        http,
-        config,
-        Endpoint("a", "u", "7"),
-        {"room_id": "7"},
-        channel.render({"type": "text", "text": "retry me"}),
+        Target(http, config, Endpoint("a", "u", "7"), {"room_id": "7"}),
+        channel.render({"type": "text", "text": "retry me"}).bodies,
     )
     assert [r.status for r in qiscus_fake.requests] == [500, 500, 200]
     assert delays == [0.01, 0.02]
@@ -317,11 +315,8 @@ async def test_429_honours_retry_after_capped(
     qiscus_fake.fail_next(1, 429, retry_after="1")
     qiscus_fake.fail_next(1, 429, retry_after="120")
     await channel.send(
-        http,
-        config,
-        Endpoint("a", "u", "7"),
-        {"room_id": "7"},
-        channel.render({"type": "text", "text": "throttled"}),
+        Target(http, config, Endpoint("a", "u", "7"), {"room_id": "7"}),
+        channel.render({"type": "text", "text": "throttled"}).bodies,
     )
     assert delays == [1.0, 2.0]  # the second Retry-After is capped at max_delay
 
@@ -330,9 +325,9 @@ async def test_a_4xx_is_not_retried_and_names_the_platform_error(
     qiscus_fake: QiscusFake, http: aiohttp.ClientSession, policy: RetryPolicy
 ) -> None:
     channel, config = QiscusChannel(policy), sdk_config(qiscus_fake)
-    bodies = channel.render({"type": "text", "text": "one"}) * 2
+    bodies = channel.render({"type": "text", "text": "one"}).bodies * 2
     with pytest.raises(SendError) as unknown_room:
-        await channel.send(http, config, Endpoint("a", "u", "404"), {"room_id": "404"}, bodies)
+        await channel.send(Target(http, config, Endpoint("a", "u", "404"), {"room_id": "404"}), bodies)
     assert unknown_room.value.status == 404
     assert unknown_room.value.detail == "room 404 not found"
     assert unknown_room.value.sent == 0 and not unknown_room.value.retryable
@@ -341,7 +336,7 @@ async def test_a_4xx_is_not_retried_and_names_the_platform_error(
     qiscus_fake.add_room("7")
     wrong = sdk_config(qiscus_fake, secretKey="wrong")
     with pytest.raises(SendError) as denied:
-        await channel.send(http, wrong, Endpoint("a", "u", "7"), {"room_id": "7"}, bodies)
+        await channel.send(Target(http, wrong, Endpoint("a", "u", "7"), {"room_id": "7"}), bodies)
     assert denied.value.status == 401
     assert "QISCUS-SDK-SECRET" in denied.value.detail
     assert len(qiscus_fake.requests) == 2
@@ -371,25 +366,25 @@ async def test_multichannel_send_and_handoff_reach_the_fake(
     channel, config = QiscusChannel(policy), mc_config(qiscus_fake)
     room = qiscus_fake.add_room("123")
     endpoint, context = Endpoint(qiscus_fake.app_id, "6281", "123"), {"room_id": "123", "channel_id": "963"}
-    await channel.send(http, config, endpoint, context, channel.render(BUTTONS))
+    await channel.send(Target(http, config, endpoint, context), channel.render(BUTTONS).bodies)
     [post] = qiscus_fake.received("/bot")
     assert post.path == f"/{qiscus_fake.app_id}/bot" and post.status == 200
     assert post.json["sender_email"] == f"{qiscus_fake.app_id}_admin@qismo.com"
     assert post.json["type"] == "buttons"
 
     assert channel.supports_handoff(config)
-    await channel.handoff(http, config, endpoint, context, {})
+    await channel.handoff(Target(http, config, endpoint, context), {})
     allocate, deactivate = qiscus_fake.requests[-2:]
     assert allocate.path.endswith("/allocate_assign_agent")
     assert allocate.form == {"room_id": "123", "channel_id": "963"}
     assert deactivate.path == "/bot/123/activate" and deactivate.form == {"is_active": "false"}
     assert room["agent"] == qiscus_fake.agents[0] and room["bot_active"] is False
 
-    await channel.handoff(http, config, endpoint, context, {"agent_id": 101})
+    await channel.handoff(Target(http, config, endpoint, context), {"agent_id": 101})
     assert qiscus_fake.requests[-2].path.endswith("/assign_agent")
-    await channel.release(http, config, endpoint, context)
+    await channel.release(Target(http, config, endpoint, context))
     assert room["bot_active"] is True
-    await channel.resolve(http, config, endpoint, context, {"notes": "solved"})
+    await channel.resolve(Target(http, config, endpoint, context), {"notes": "solved"})
     assert qiscus_fake.requests[-1].form == {"room_id": "123", "notes": "solved"}
     assert room["resolved"] is True
 
@@ -401,11 +396,11 @@ async def test_handoff_errors(
     sdk = sdk_config(qiscus_fake)
     assert not channel.supports_handoff(sdk)
     with pytest.raises(HandoffNotSupported):
-        await channel.handoff(http, sdk, Endpoint("a", "u", "1"), {"room_id": "1"}, {})
+        await channel.handoff(Target(http, sdk, Endpoint("a", "u", "1"), {"room_id": "1"}), {})
     qiscus_fake.add_room("1")
     with pytest.raises(SendError) as bad_agent:
         await channel.handoff(
-            http, mc_config(qiscus_fake), Endpoint("a", "u", "1"), {"room_id": "1"}, {"agent_id": 999}
+            Target(http, mc_config(qiscus_fake), Endpoint("a", "u", "1"), {"room_id": "1"}), {"agent_id": 999}
         )
     assert bad_agent.value.status == 400 and "agent_id" in bad_agent.value.detail
 
@@ -441,10 +436,12 @@ async def test_reply_comments_go_through_custom_and_are_validated(
         "message": "answering that",
         "payload": {"text": "answering that", "replied_comment_id": 985},
     }
-    bodies = channel.render({"type": "custom", "raw": {"qiscus": reply}})
-    await channel.send(http, config, Endpoint("a", "u", "7"), {"room_id": "7"}, bodies)
+    bodies = channel.render({"type": "custom", "raw": {"qiscus": reply}}).bodies
+    await channel.send(Target(http, config, Endpoint("a", "u", "7"), {"room_id": "7"}), bodies)
     assert qiscus_fake.comments[-1]["type"] == "reply"
     broken = {"type": "custom", "raw": {"qiscus": {**reply, "payload": {"text": "x"}}}}
     with pytest.raises(SendError) as err:
-        await channel.send(http, config, Endpoint("a", "u", "7"), {"room_id": "7"}, channel.render(broken))
+        await channel.send(
+            Target(http, config, Endpoint("a", "u", "7"), {"room_id": "7"}), channel.render(broken).bodies
+        )
     assert (err.value.status, err.value.detail) == (400, "payload.replied_comment_id is required")

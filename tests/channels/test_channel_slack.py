@@ -7,7 +7,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from orchestrator.channels.base import ChannelTestError, Endpoint, RetryPolicy, SendError, VerificationError
+from orchestrator.channels.base import (
+    ChannelTestError,
+    Endpoint,
+    RetryPolicy,
+    SendError,
+    Target,
+    VerificationError,
+)
 from orchestrator.channels.slack import SlackChannel, SlackConfig
 from tests.channels.support import inbound
 from tests.channels.test_channel_telegram import SAMPLES
@@ -56,7 +63,8 @@ async def test_every_payload_is_accepted_and_threads_are_answered(
     channel, conf = SlackChannel(), config(sl)
     for payload in SAMPLES:
         await channel.send(
-            http, conf, Endpoint("T0001", "U0USER", "C0GEN/1700.01"), {}, channel.render(payload)
+            Target(http, conf, Endpoint("T0001", "U0USER", "C0GEN/1700.01"), {}),
+            channel.render(payload).bodies,
         )
     assert all(r.status == 200 and r.json.get("ok", True) for r in sl.requests)
     assert len(sl.posted) == len(SAMPLES) - 1  # typing renders nothing on Slack
@@ -69,12 +77,14 @@ async def test_rate_limits_errors_and_credentials(
     channel, conf = SlackChannel(policy), config(sl)
     sl.throttle_next(1, retry_after=2)
     await channel.send(
-        http, conf, Endpoint("*", "U", "D0DM"), {}, channel.render({"type": "text", "text": "hi"})
+        Target(http, conf, Endpoint("*", "U", "D0DM"), {}),
+        channel.render({"type": "text", "text": "hi"}).bodies,
     )
     assert delays == [2.0]
     with pytest.raises(SendError) as missing:
         await channel.send(
-            http, conf, Endpoint("*", "U", "X0NOPE"), {}, channel.render({"type": "text", "text": "hi"})
+            Target(http, conf, Endpoint("*", "U", "X0NOPE"), {}),
+            channel.render({"type": "text", "text": "hi"}).bodies,
         )
     assert missing.value.detail == "channel_not_found"
     await channel.test_credentials(http, conf)

@@ -13,6 +13,7 @@ from orchestrator.channels.base import (
     Endpoint,
     RetryPolicy,
     SendError,
+    Target,
     VerificationError,
 )
 from orchestrator.channels.telegram import TelegramChannel, TelegramConfig, markdown_to_html
@@ -145,8 +146,8 @@ async def test_every_payload_is_accepted_by_the_platform(
     channel, conf = TelegramChannel(), config(tg)
     tg.chats.add("42")
     for payload in SAMPLES:
-        bodies = channel.render(payload)
-        await channel.send(http, conf, Endpoint("*", "7", "42"), {"chat_id": "42"}, bodies)
+        bodies = channel.render(payload).bodies
+        await channel.send(Target(http, conf, Endpoint("*", "7", "42"), {"chat_id": "42"}), bodies)
     methods = [m["method"] for m in tg.sent]
     assert "sendAnimation" in methods and "sendVenue" in methods and "sendDocument" in methods
     assert "sendDice" in methods  # a custom payload's raw call, sent as it is
@@ -166,18 +167,21 @@ async def test_send_errors_and_flood_control(
     tg.chats.add("42")
     tg.throttle_next(1, retry_after=1)
     await channel.send(
-        http, conf, Endpoint("*", "7", "42"), {}, channel.render({"type": "text", "text": "hi"})
+        Target(http, conf, Endpoint("*", "7", "42"), {}),
+        channel.render({"type": "text", "text": "hi"}).bodies,
     )
     assert delays == [1.0]  # Telegram's parameters.retry_after, not the backoff
     with pytest.raises(SendError) as unknown:
         await channel.send(
-            http, conf, Endpoint("*", "7", "99"), {}, channel.render({"type": "text", "text": "hi"})
+            Target(http, conf, Endpoint("*", "7", "99"), {}),
+            channel.render({"type": "text", "text": "hi"}).bodies,
         )
     assert unknown.value.detail == "Bad Request: chat not found" and unknown.value.status == 400
     wrong = config(tg, botToken="1:wrong")
     with pytest.raises(SendError) as unauthorized:
         await channel.send(
-            http, wrong, Endpoint("*", "7", "42"), {}, channel.render({"type": "text", "text": "hi"})
+            Target(http, wrong, Endpoint("*", "7", "42"), {}),
+            channel.render({"type": "text", "text": "hi"}).bodies,
         )
     assert unauthorized.value.status == 401
 

@@ -15,6 +15,7 @@ from orchestrator.channels.base import (
     InboundRequest,
     RetryPolicy,
     SendError,
+    Target,
     VerificationError,
 )
 from orchestrator.channels.tiledesk import TiledeskChannel, TiledeskConfig, bot_token
@@ -185,7 +186,7 @@ def test_resthook_handshake_echoes_the_secret() -> None:
 
 def test_render_buttons_gallery_and_account_linking() -> None:
     channel = TiledeskChannel()
-    [buttons] = channel.render(SAMPLES[1])
+    [buttons] = channel.render(SAMPLES[1]).bodies
     assert buttons["attributes"]["attachment"] == {
         "type": "template",
         "buttons": [
@@ -193,23 +194,23 @@ def test_render_buttons_gallery_and_account_linking() -> None:
             {"type": "url", "value": "Docs", "link": "https://docs.fake", "target": "blank"},
         ],
     }
-    [quick] = channel.render(SAMPLES[2])
+    [quick] = channel.render(SAMPLES[2]).bodies
     assert quick["attributes"]["attachment"]["buttons"][0]["action"] == "SIZE_S"
-    [card] = channel.render(CARD)
+    [card] = channel.render(CARD).bodies
     assert card["type"] == "gallery"
     [item] = card["attributes"]["attachment"]["gallery"]
     assert item["preview"] == {"src": "https://img.fake/a.png"}
     assert [b["type"] for b in item["buttons"]] == ["action", "url", "text"]
     assert item["buttons"][2] == {"type": "text", "value": "Tell me more"}
-    [carousel] = channel.render(SAMPLES[4])
+    [carousel] = channel.render(SAMPLES[4]).bodies
     assert len(carousel["attributes"]["attachment"]["gallery"]) == 2
-    [linking] = channel.render(SAMPLES[5])
+    [linking] = channel.render(SAMPLES[5]).bodies
     assert linking["attributes"]["attachment"]["buttons"] == [
         {"type": "url", "value": "Log in", "link": "https://login.fake", "target": "blank"}
     ]
-    [image] = channel.render(SAMPLES[6])
+    [image] = channel.render(SAMPLES[6]).bodies
     assert image == {"type": "image", "text": "", "metadata": {"src": "https://img.fake/b.png"}}
-    [location] = channel.render(SAMPLES[8])
+    [location] = channel.render(SAMPLES[8]).bodies
     assert location["text"] == "Milano\nhttps://maps.google.com/?q=45.4,9.2"
 
 
@@ -223,7 +224,9 @@ async def test_send_posts_with_a_minted_bot_jwt(
     tiledesk_fake.add_request(REQUEST_ID)
     context = {"project_id": tiledesk_fake.project_id, "request_id": REQUEST_ID}
     for payload in SAMPLES:
-        await channel.send(http, cfg, Endpoint("b", LEAD, REQUEST_ID), context, channel.render(payload))
+        await channel.send(
+            Target(http, cfg, Endpoint("b", LEAD, REQUEST_ID), context), channel.render(payload).bodies
+        )
     sent = tiledesk_fake.received("/messages")
     assert [r.status for r in sent] == [200] * len(SAMPLES)
     assert sent[0].path == f"/{tiledesk_fake.project_id}/requests/{REQUEST_ID}/messages"
@@ -245,17 +248,19 @@ async def test_send_retries_500_and_not_401(
 ) -> None:
     channel = TiledeskChannel(policy)
     context = {"project_id": tiledesk_fake.project_id, "request_id": REQUEST_ID}
-    bodies = channel.render({"type": "text", "text": "hi"})
+    bodies = channel.render({"type": "text", "text": "hi"}).bodies
     tiledesk_fake.fail_next(1, 503)
-    await channel.send(http, config(tiledesk_fake), Endpoint("b", LEAD, REQUEST_ID), context, bodies)
+    await channel.send(Target(http, config(tiledesk_fake), Endpoint("b", LEAD, REQUEST_ID), context), bodies)
     assert [r.status for r in tiledesk_fake.requests] == [503, 200] and delays == [0.01]
 
     with pytest.raises(SendError) as denied:
         await channel.send(
-            http,
-            config(tiledesk_fake, botSecret="wrong-secret"),
-            Endpoint("b", LEAD, REQUEST_ID),
-            context,
+            Target(
+                http,
+                config(tiledesk_fake, botSecret="wrong-secret"),
+                Endpoint("b", LEAD, REQUEST_ID),
+                context,
+            ),
             bodies,
         )
     assert (denied.value.status, denied.value.detail) == (401, "Unauthorized")
@@ -263,10 +268,12 @@ async def test_send_retries_500_and_not_401(
 
     with pytest.raises(SendError) as empty:  # a new request needs a text
         await channel.send(
-            http,
-            config(tiledesk_fake),
-            Endpoint("b", LEAD, "new-request"),
-            {"project_id": tiledesk_fake.project_id, "request_id": "new"},
+            Target(
+                http,
+                config(tiledesk_fake),
+                Endpoint("b", LEAD, "new-request"),
+                {"project_id": tiledesk_fake.project_id, "request_id": "new"},
+            ),
             [{"type": "text", "text": ""}],
         )
     assert (empty.value.status, empty.value.detail) == (422, "text field is required")
@@ -303,27 +310,29 @@ async def test_handoff_release_and_resolve_reach_the_fake(
     context = {"project_id": tiledesk_fake.project_id, "request_id": REQUEST_ID}
     assert channel.supports_handoff(cfg)
 
-    await channel.handoff(http, cfg, endpoint, context, {})
+    await channel.handoff(Target(http, cfg, endpoint, context), {})
     route = tiledesk_fake.requests[-1]
     assert (route.method, route.path) == ("PUT", f"/{tiledesk_fake.project_id}/requests/{REQUEST_ID}/agent")
     assert conversation["hasBot"] is False and conversation["participantsAgents"]
 
-    await channel.release(http, cfg, endpoint, context)
+    await channel.release(Target(http, cfg, endpoint, context))
     assert tiledesk_fake.requests[-1].json == {"member": f"bot_{tiledesk_fake.bot_id}"}
     assert f"bot_{tiledesk_fake.bot_id}" in conversation["participants"]
 
-    await channel.handoff(http, cfg, endpoint, context, {"method": "message", "text": "Connecting you"})
+    await channel.handoff(
+        Target(http, cfg, endpoint, context), {"method": "message", "text": "Connecting you"}
+    )
     assert tiledesk_fake.requests[-1].json["text"] == "Connecting you \\agent"
     assert conversation["hasBot"] is False
-    await channel.handoff(http, cfg, endpoint, context, {"method": "message"})
+    await channel.handoff(Target(http, cfg, endpoint, context), {"method": "message"})
     assert tiledesk_fake.requests[-1].json["attributes"] == {"subtype": "info"}
 
-    await channel.resolve(http, cfg, endpoint, context)
+    await channel.resolve(Target(http, cfg, endpoint, context))
     assert tiledesk_fake.requests[-1].path.endswith("/close")
     assert conversation["status"] == 1000
 
     with pytest.raises(SendError) as unknown:
-        await channel.handoff(http, cfg, endpoint, {**context, "request_id": "nope"}, {})
+        await channel.handoff(Target(http, cfg, endpoint, {**context, "request_id": "nope"}), {})
     assert (unknown.value.status, unknown.value.detail) == (404, "Object not found.")
 
 

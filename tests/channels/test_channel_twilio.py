@@ -14,6 +14,7 @@ from orchestrator.channels.base import (
     InboundRequest,
     RetryPolicy,
     SendError,
+    Target,
     VerificationError,
 )
 from orchestrator.channels.twilio import TwilioChannel, TwilioConfig, seconds
@@ -78,7 +79,7 @@ async def test_every_payload_with_delay_retries_and_throttling(
     conf = config(tw, messageDelay="1s", retryMaxAttempts=2, retryDelay="50ms")
     endpoint = Endpoint(tw.number, "+33612345678", "*")
     for payload in SAMPLES:
-        await channel.send(http, conf, endpoint, {}, channel.render(payload))
+        await channel.send(Target(http, conf, endpoint, {}), channel.render(payload).bodies)
     assert len(tw.messages) == len(SAMPLES) - 1  # typing renders nothing on SMS
     assert {m["MediaUrl"] for m in tw.messages if "MediaUrl" in m} == {
         "https://img.fake/cup.png",
@@ -88,12 +89,12 @@ async def test_every_payload_with_delay_retries_and_throttling(
     assert delays and all(0 < d <= 1.0 for d in delays)  # messageDelay between messages
     delays.clear()
     tw.throttle_next(1, retry_after=2)
-    await channel.send(http, config(tw, retryDelay="50ms"), endpoint, {}, [{"Body": "hi"}])
+    await channel.send(Target(http, config(tw, retryDelay="50ms"), endpoint, {}), [{"Body": "hi"}])
     assert delays == [2.0]
     tw.fail_next(2, 503)
     with pytest.raises(SendError):
         await channel.send(
-            http, config(tw, retryMaxAttempts=2, retryDelay="50ms"), endpoint, {}, [{"Body": "x"}]
+            Target(http, config(tw, retryMaxAttempts=2, retryDelay="50ms"), endpoint, {}), [{"Body": "x"}]
         )
     assert delays == [2.0, 0.05]  # two attempts: one backoff of retryDelay
 
