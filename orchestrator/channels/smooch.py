@@ -37,6 +37,8 @@ from orchestrator.channels.base import (
     InboundMessage,
     InboundRequest,
     ParsedInbound,
+    Rendered,
+    Target,
     VerificationError,
     as_dict,
     bad_request,
@@ -45,7 +47,7 @@ from orchestrator.channels.base import (
     secrets_equal,
     validate_outbound,
 )
-from orchestrator.channels.sender import call, probe, send_each
+from orchestrator.channels.sender import call, probe
 from orchestrator.payloads import Card, CardAction
 
 SMOOCH_URL = "https://api.smooch.io"
@@ -109,27 +111,29 @@ class SmoochChannel(Channel[SmoochConfig]):
 
     # ------------------------------------------------------------ outbound
 
-    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def render(self, payload: dict[str, Any]) -> Rendered:
         """`{"content": …}` message bodies, or `{"activity": "typing:start"}`."""
         typed = validate_outbound(payload)
         data = typed.to_dict()
         match typed.type:
             case "text":
-                return [_text(typed.text)]
+                return Rendered([_text(typed.text)])
             case "image":
                 content = {"type": "image", "mediaUrl": typed.image}
-                return [{"content": {**content, "text": typed.title} if typed.title else content}]
+                return Rendered([{"content": {**content, "text": typed.title} if typed.title else content}])
             case "audio" | "video" | "file":
                 url = data[typed.type]
                 content = {"type": "file", "mediaUrl": url}
-                return [{"content": {**content, "altText": typed.title} if typed.title else content}]
+                return Rendered(
+                    [{"content": {**content, "altText": typed.title} if typed.title else content}]
+                )
             case "location":
                 content = {
                     "type": "location",
                     "coordinates": {"lat": typed.latitude, "long": typed.longitude},
                 }
                 place = {k: v for k, v in (("address", typed.address), ("name", typed.title)) if v}
-                return [{"content": {**content, "location": place} if place else content}]
+                return Rendered([{"content": {**content, "location": place} if place else content}])
             case "buttons":
                 actions = [
                     _button(
@@ -142,48 +146,40 @@ class SmoochChannel(Channel[SmoochConfig]):
                     actions += [{"type": "postback", "text": t, "payload": v} for t, v in replies]
                 else:
                     actions = [{"type": "reply", "text": t, "payload": v} for t, v in replies]
-                return [_text(typed.text, actions)]
+                return Rendered([_text(typed.text, actions)])
             case "single-choice":
                 replies = [{"type": "reply", "text": c.title, "payload": c.value} for c in typed.choices]
-                return [_text(typed.text, replies)]
+                return Rendered([_text(typed.text, replies)])
             case "card":
-                return [_carousel([typed])]
+                return Rendered([_carousel([typed])])
             case "carousel":
                 items = typed.items
-                return [_carousel(items[i : i + MAX_ITEMS]) for i in range(0, len(items), MAX_ITEMS)]
+                return Rendered(
+                    [_carousel(items[i : i + MAX_ITEMS]) for i in range(0, len(items), MAX_ITEMS)]
+                )
             case "account_linking":
                 label = typed.params.button_text or "Log in"
-                return [_text(typed.text, [{"type": "link", "text": label, "uri": typed.url}])]
+                return Rendered([_text(typed.text, [{"type": "link", "text": label, "uri": typed.url}])])
             case "typing":
-                return [{"activity": "typing:start" if typed.value else "typing:stop"}]
+                return Rendered([{"activity": "typing:start" if typed.value else "typing:stop"}])
             case "custom":
                 raw = degrade.custom_bodies(data, self.name)
                 if raw:
-                    return [{"content": r} for r in raw]
-        return [_text(degrade.fallback_text(data, self.name))]
+                    return Rendered([{"content": r} for r in raw])
+        return degrade.fallback(data, self.name, _text)
 
-    async def send(
-        self,
-        http: aiohttp.ClientSession,
-        config: SmoochConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        bodies: list[dict[str, Any]],
-    ) -> None:
-        """Post each body to the conversation as the business."""
-        conversation = str(reply_context.get("conversation") or endpoint.thread)
+    async def post(self, target: Target[SmoochConfig], body: dict[str, Any]) -> None:
+        """Post one body to the conversation as the business."""
+        config = target.config
+        conversation = str(target.reply_context.get("conversation") or target.endpoint.thread)
         base = f"{self.api_url(config)}/v2/apps/{config.appId}/conversations/{conversation}"
-
-        async def post(body: dict[str, Any]) -> None:
-            if "activity" in body:
-                url, json = f"{base}/activity", {"author": BUSINESS, "type": body["activity"]}
-            else:
-                url, json = f"{base}/messages", {"author": BUSINESS, "content": body["content"]}
-            await call(
-                http, "POST", url, platform=self.name, policy=self.retry, headers=_auth(config), json=json
-            )
-
-        await send_each(bodies, post)
+        if "activity" in body:
+            url, json = f"{base}/activity", {"author": BUSINESS, "type": body["activity"]}
+        else:
+            url, json = f"{base}/messages", {"author": BUSINESS, "content": body["content"]}
+        await call(
+            target.http, "POST", url, platform=self.name, policy=self.retry, headers=_auth(config), json=json
+        )
 
     async def test_credentials(self, http: aiohttp.ClientSession, config: SmoochConfig) -> None:
         """Fetch the app (`getApp`)."""

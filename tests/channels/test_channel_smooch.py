@@ -8,7 +8,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from orchestrator.channels.base import ChannelTestError, Endpoint, RetryPolicy, SendError, VerificationError
+from orchestrator.channels.base import (
+    ChannelTestError,
+    Endpoint,
+    RetryPolicy,
+    SendError,
+    Target,
+    VerificationError,
+)
 from orchestrator.channels.smooch import SmoochChannel, SmoochConfig
 from tests.channels.support import inbound
 from tests.channels.test_channel_telegram import SAMPLES
@@ -69,7 +76,8 @@ async def test_every_payload_and_the_rate_limit(
     sm.conversations.add("c1")
     for payload in SAMPLES:
         await channel.send(
-            http, conf, Endpoint("*", "u1", "c1"), {"conversation": "c1"}, channel.render(payload)
+            Target(http, conf, Endpoint("*", "u1", "c1"), {"conversation": "c1"}),
+            channel.render(payload).bodies,
         )
     assert all(r.status in (200, 201) for r in sm.requests), [r.body for r in sm.requests if r.status >= 300]
     kinds = [m["content"]["type"] for m in sm.sent]
@@ -80,12 +88,14 @@ async def test_every_payload_and_the_rate_limit(
     assert mixed[2]["uri"] == "tel:+33123"
     sm.fail_next(1, 429, retry_after="1")
     await channel.send(
-        http, conf, Endpoint("*", "u1", "c1"), {}, channel.render({"type": "text", "text": "hi"})
+        Target(http, conf, Endpoint("*", "u1", "c1"), {}),
+        channel.render({"type": "text", "text": "hi"}).bodies,
     )
     assert [r.status for r in sm.requests[-2:]] == [429, 201] and delays == [1.0]
     with pytest.raises(SendError) as gone:
         await channel.send(
-            http, conf, Endpoint("*", "u1", "c9"), {}, channel.render({"type": "text", "text": "x"})
+            Target(http, conf, Endpoint("*", "u1", "c9"), {}),
+            channel.render({"type": "text", "text": "x"}).bodies,
         )
     assert gone.value.status == 404 and gone.value.detail == "Conversation not found"
 
