@@ -45,7 +45,9 @@ from orchestrator.channels.base import (
     InboundMessage,
     InboundRequest,
     ParsedInbound,
+    Rendered,
     RetryPolicy,
+    Target,
     VerificationError,
     as_dict,
     bad_request,
@@ -55,7 +57,7 @@ from orchestrator.channels.base import (
     secrets_equal,
     validate_outbound,
 )
-from orchestrator.channels.sender import call, probe, send_each
+from orchestrator.channels.sender import call, probe
 
 VONAGE_URL = "https://api.nexmo.com"
 SANDBOX_URL = "https://messages-sandbox.nexmo.com"
@@ -139,63 +141,60 @@ class VonageChannel(Channel[VonageConfig]):
 
     # ------------------------------------------------------------ outbound
 
-    def render(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def render(self, payload: dict[str, Any]) -> Rendered:
         """Message bodies without addressing; `alternatives` per Vonage channel
         (`whatsapp`, `sms`…) replace the body there."""
         typed = validate_outbound(payload)
         data = typed.to_dict()
         match typed.type:
             case "text":
-                return [_text(typed.text)]
+                return Rendered([_text(typed.text)])
             case "image" | "audio" | "video" | "file":
                 kind = typed.type
                 media: dict[str, Any] = {"url": data[kind]}
                 if typed.title and kind in ("image", "file"):
                     media["caption"] = typed.title
                 text = _text(degrade.as_text(data))["text"]
-                return [{"message_type": kind, kind: media, "alternatives": {"sms": _text(text)}}]
+                return Rendered([{"message_type": kind, kind: media, "alternatives": {"sms": _text(text)}}])
             case "location":
                 place = {"latitude": typed.latitude, "longitude": typed.longitude}
                 place.update({k: v for k, v in (("name", typed.title), ("address", typed.address)) if v})
                 native = _custom({"type": "location", "location": place})
-                return [{**_text(degrade.as_text(data)), "alternatives": {"whatsapp": native}}]
+                return Rendered([{**_text(degrade.as_text(data)), "alternatives": {"whatsapp": native}}])
             case "buttons" | "single-choice" | "card" | "carousel":
-                body = _text(degrade.numbered(data).text())
+                numbered = degrade.numbered(data)
+                body = _text(numbered.text())
                 interactive = _interactive(data)
-                return [{**body, "alternatives": {"whatsapp": interactive}} if interactive else body]
+                bodies = [{**body, "alternatives": {"whatsapp": interactive}} if interactive else body]
+                return Rendered(bodies, numbered.options)
             case "typing":
-                return []
+                return Rendered([])
             case "custom":
                 raw = degrade.custom_bodies(data, self.name)
                 if raw:
-                    return raw
-        return [_text(degrade.fallback_text(data, self.name))]
+                    return Rendered(raw)
+        return degrade.fallback(data, self.name, _text)
 
-    async def send(
-        self,
-        http: aiohttp.ClientSession,
-        config: VonageConfig,
-        endpoint: Endpoint,
-        reply_context: Mapping[str, Any],
-        bodies: list[dict[str, Any]],
-    ) -> None:
-        """Post each body (its alternative for the conversation's channel) from the bot."""
-        channel = str(reply_context.get("channel") or "whatsapp")
-        sender = str(reply_context.get("from") or endpoint.identity)
-        to = str(reply_context.get("to") or endpoint.sender)
-        url = f"{self.api_url(config)}/v1/messages"
-
-        async def post(body: dict[str, Any]) -> None:
-            chosen = as_dict(body.get("alternatives")).get(channel) or body
-            message = {k: v for k, v in chosen.items() if k != "alternatives"}
-            if config.useTestingApi:
-                await self._space(sender)
-            message.update({"from": sender, "to": to, "channel": channel})
-            await call(
-                http, "POST", url, platform=self.name, policy=self.retry, headers=_auth(config), json=message
-            )
-
-        await send_each(bodies, post)
+    async def post(self, target: Target[VonageConfig], body: dict[str, Any]) -> None:
+        """Post one body (its alternative for the conversation's channel) from the bot."""
+        config, context = target.config, target.reply_context
+        channel = str(context.get("channel") or "whatsapp")
+        sender = str(context.get("from") or target.endpoint.identity)
+        to = str(context.get("to") or target.endpoint.sender)
+        chosen = as_dict(body.get("alternatives")).get(channel) or body
+        message = {k: v for k, v in chosen.items() if k != "alternatives"}
+        if config.useTestingApi:
+            await self._space(sender)
+        message.update({"from": sender, "to": to, "channel": channel})
+        await call(
+            target.http,
+            "POST",
+            f"{self.api_url(config)}/v1/messages",
+            platform=self.name,
+            policy=self.retry,
+            headers=_auth(config),
+            json=message,
+        )
 
     async def test_credentials(self, http: aiohttp.ClientSession, config: VonageConfig) -> None:
         """The account balance, which needs a valid key and secret."""

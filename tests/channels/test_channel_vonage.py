@@ -14,6 +14,7 @@ from orchestrator.channels.base import (
     DeliveryStatus,
     Endpoint,
     RetryPolicy,
+    Target,
     VerificationError,
 )
 from orchestrator.channels.vonage import SANDBOX_URL, VonageChannel, VonageConfig
@@ -78,7 +79,8 @@ async def test_every_payload_on_whatsapp_and_sms(
         context = {"channel": kind, "from": vn.number, "to": "447700900001"}
         for payload in SAMPLES:
             await channel.send(
-                http, conf, Endpoint(vn.number, "447700900001", "*"), context, channel.render(payload)
+                Target(http, conf, Endpoint(vn.number, "447700900001", "*"), context),
+                channel.render(payload).bodies,
             )
     assert all(r.status == 202 for r in vn.requests), [
         (r.json, r.body) for r in vn.requests if r.status != 202
@@ -108,7 +110,7 @@ def test_choices_as_buttons_list_or_numbers() -> None:
 
     kinds = []
     for n in (3, 10, 11):
-        [body] = channel.render(choice(n))
+        [body] = channel.render(choice(n)).bodies
         assert body["text"].endswith(f"{n}. T{n - 1}")  # SMS and Messenger: numbered
         native = body.get("alternatives", {}).get("whatsapp")
         kinds.append(native["custom"]["interactive"]["type"] if native else None)
@@ -124,8 +126,10 @@ async def test_sandbox_spacing_and_credentials(
     assert VonageChannel().api_url(sandbox) == SANDBOX_URL
     channel = VonageChannel(policy)
     context = {"channel": "whatsapp", "from": vn.number, "to": "447700900001"}
-    bodies = channel.render({"type": "text", "text": "a"}) * 3
-    await channel.send(http, config(vn, useTestingApi=True), Endpoint(vn.number, "x", "*"), context, bodies)
+    bodies = channel.render({"type": "text", "text": "a"}).bodies * 3
+    await channel.send(
+        Target(http, config(vn, useTestingApi=True), Endpoint(vn.number, "x", "*"), context), bodies
+    )
     assert len(delays) == 2 and all(0 < d <= 1.1 for d in delays)
     await channel.test_credentials(http, config(vn))
     with pytest.raises(ChannelTestError) as refused:
