@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__
+from ..channels import registry
 from .routing import ROUTES, Route
 
 _STATUS_TEXT = {
@@ -49,7 +50,7 @@ def document() -> dict[str, Any]:
             "description": "The Botpress Messaging REST API, served by the orchestrator.",
         },
         "components": {
-            "schemas": _without_null_defaults(defs.get("$defs", {})),
+            "schemas": _with_channel_rules(_without_null_defaults(defs.get("$defs", {}))),
             "securitySchemes": {
                 "clientId": {"type": "apiKey", "in": "header", "name": "x-bp-messaging-client-id"},
                 "clientToken": {"type": "apiKey", "in": "header", "name": "x-bp-messaging-client-token"},
@@ -108,6 +109,26 @@ def _operation(spec: Route, refs: dict[Any, Any]) -> dict[str, Any]:
         }
     operation["responses"] = responses
     return operation
+
+
+def _with_channel_rules(schemas: dict[str, Any]) -> dict[str, Any]:
+    """`ChannelRef` as the server checks it: the name of a channel it has, with one of that
+    channel's versions (a string `channel` stays free: a custom channel)."""
+    if "ChannelRef" in schemas:
+        schemas["ChannelRef"] = {
+            "title": "ChannelRef",
+            "description": "A channel of this server and one of its versions.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"name": {"const": name}, "version": {"enum": list(versions)}},
+                    "required": ["name", "version"],
+                    "additionalProperties": False,
+                }
+                for name, versions in sorted(registry.VERSIONS.items())
+            ],
+        }
+    return schemas
 
 
 def _bare(schema: dict[str, Any]) -> dict[str, Any]:

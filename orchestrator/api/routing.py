@@ -169,7 +169,7 @@ async def _body(request: web.Request, spec: Route) -> Any:
     if spec.body is None:
         return None
     raw = await request.read()
-    if not raw.strip():
+    if not raw:  # absent; whitespace alone is invalid JSON, as Express's body parser says
         data: Any = {}
     else:
         try:

@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from ..payloads import PAYLOAD_TYPES, SYSTEM_EVENTS
 from ..services.events import EVENT_TYPES
-from .validation import Count, Guid, Strict, Uri
+from .validation import Count, DateTime, Guid, Strict, Uri
 
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 PayloadType = Literal[PAYLOAD_TYPES]  # type: ignore[valid-type]
@@ -58,7 +66,7 @@ class LimitQuery(Strict):
 
 
 class MessageListQuery(LimitQuery):
-    from_: datetime = Field(None, alias="from", description="Only messages sent at or before this date.")
+    from_: DateTime = Field(None, alias="from", description="Only messages sent at or before this date.")
 
 
 # ---------------------------------------------------------------- bodies
@@ -127,8 +135,25 @@ class ChannelRef(Strict):
     version: str = Field(min_length=1)
 
 
+def _channel_form(value: Any) -> str | None:
+    # Tags start with "function-" so that error labels leave them out (`body.channel.version`).
+    return "function-name" if isinstance(value, str) else "function-ref" if isinstance(value, dict) else None
+
+
+Channel = Annotated[
+    Annotated[str, Field(min_length=1), Tag("function-name")] | Annotated[ChannelRef, Tag("function-ref")],
+    Discriminator(
+        _channel_form,
+        custom_error_type="alternatives",
+        custom_error_message="must be one of [string, object]",
+    ),
+]
+"""A custom channel's name, or `{name, version}` of a channel this server has (checked by the
+handler; the OpenAPI document lists them)."""
+
+
 class EndpointBody(Strict):
-    channel: str | ChannelRef
+    channel: Channel
     identity: str = Field(min_length=1)
     sender: str = Field(min_length=1)
     thread: str = Field(min_length=1)

@@ -7,9 +7,10 @@ valid GUID`: the field always named, the first problem reported (as Joi's abortE
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from .uri import is_uri
@@ -66,6 +67,26 @@ Count = Annotated[
 """A count as Joi's `number().min(0)`: 0 to 2^53 - 1, beyond which Joi says unsafe."""
 
 
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII)
+
+
+def _check_date_time(value: Any) -> datetime:
+    if not isinstance(value, str) or not _DATE_TIME.match(value):
+        raise PydanticCustomError("date_time", "must be a valid date")
+    try:
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError as exc:  # 2024-02-30T…, or a leap second (:60), which Python cannot hold
+        raise PydanticCustomError("date_time", "must be a valid date") from exc
+
+
+DateTime = Annotated[
+    datetime,
+    BeforeValidator(_check_date_time),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""An RFC 3339 date-time with its offset, as `Date.toISOString()` writes it (`…T…Z`)."""
+
+
 class Strict(BaseModel):
     """Base of request models: unknown keys are rejected."""
 
@@ -102,6 +123,8 @@ def describe(error: Any, part: str) -> str:
             text = f"must be one of [{_joi_list(str(ctx.get('expected', '')))}]"
         elif kind == "guid":
             text = "must be a valid GUID"
+        elif kind == "date_time":
+            text = "must be a valid date"
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
             text = message[:1].lower() + message[1:]

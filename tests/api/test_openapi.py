@@ -38,6 +38,8 @@ async def test_the_document_declares_what_the_server_enforces(api: TestClient) -
 async def test_405_allows_only_the_matched_route(api: TestClient) -> None:
     resp = await api.put("/api/v1/messages/collect")
     assert resp.status == 405 and resp.headers["Allow"] == "POST"
+    resp = await api.get("/api/v1/messages/collect")  # GET /messages/{id}, as Botpress reads it
+    assert resp.status == 401  # authentication first, then '"params.id" must be a valid GUID'
     resp = await api.patch("/api/v1/messages/00000000-0000-4000-8000-000000000000")
     assert resp.status == 405 and resp.headers["Allow"] == "DELETE, GET"
 
@@ -72,3 +74,44 @@ async def test_docs_page_is_served_from_the_package_with_no_cdn(api: TestClient)
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         resp = await api.get(f"/docs/assets/{asset}")
         assert resp.status == 200 and len(await resp.read()) > 10_000
+
+
+async def test_the_document_declares_the_endpoint_channel_rules(client: ApiClient) -> None:
+    schemas = (await _document(client.http))["components"]["schemas"]
+    channel = schemas["EndpointBody"]["properties"]["channel"]["oneOf"]
+    assert channel[0] == {"type": "string", "minLength": 1}  # a custom channel
+    known = {
+        c["properties"]["name"]["const"]: c["properties"]["version"]["enum"]
+        for c in schemas["ChannelRef"]["oneOf"]
+    }
+    assert known["telegram"] == ["1.0.0"] and "messenger" in known
+    endpoint = {"identity": "i", "sender": "s", "thread": "t"}
+    assert await client.post("/endpoints/map", {**endpoint, "channel": 5}, status=400) == (
+        '"body.channel" must be one of [string, object]'
+    )
+    assert await client.post("/endpoints/map", {**endpoint, "channel": ""}, status=400) == (
+        '"body.channel" is not allowed to be empty'
+    )
+    assert await client.post("/endpoints/map", {**endpoint, "channel": {"name": "telegram"}}, status=400) == (
+        '"body.channel.version" is required'
+    )
+    await client.post(
+        "/endpoints/map", {**endpoint, "channel": {"name": "telegram", "version": "1.0.0"}}, status=200
+    )
+
+
+async def test_from_is_an_rfc3339_date_time_as_declared(client: ApiClient) -> None:
+    _, conversation_id = await client.conversation()
+    listing = f"/messages/conversation/{conversation_id}"
+    for bad in ("0.5", "1700000000000", "2024-01-01", "2024-01-01T00:00:00", "2024-02-30T00:00:00Z"):
+        assert await client.get(f"{listing}?from={bad}", status=400) == '"query.from" must be a valid date'
+    for good in ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00.123%2B02:00"):
+        assert await client.get(f"{listing}?from={good}") == []
+
+
+async def test_a_body_of_whitespace_is_invalid_json_and_an_empty_one_is_absent(client: ApiClient) -> None:
+    headers = {**client.headers, "content-type": "application/json"}
+    resp = await client.http.post("/api/v1/users", data=b"\n ", headers=headers)
+    assert resp.status == 400 and await resp.text() == '"body" must be valid JSON'
+    resp = await client.http.post("/api/v1/users", data=b"", headers=headers)
+    assert resp.status == 201

@@ -7,6 +7,7 @@ the HTTP tests send the raw byte over a socket."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from orchestrator.channels.base import InboundRequest, VerificationError
 from orchestrator.channels.chat21 import Chat21Channel
 from orchestrator.channels.qiscus import QiscusChannel
 from orchestrator.channels.tiledesk import TiledeskChannel
+from orchestrator.logs import MalformedRequests
 from tests.channels import test_channel_chat21, test_channel_qiscus, test_channel_tiledesk
 from tests.conftest import make_settings, new_client
 from tests.fakes.chat21 import Chat21Fake
@@ -88,3 +90,22 @@ async def test_url_secret_with_bad_bytes() -> None:
     webhook = fake.build_webhook({})
     req = InboundRequest.build(query={"secret": "hook" + BAD}, body=webhook.body)
     assert await _refused(Chat21Channel(), req, test_channel_chat21.config(fake)) == 403
+
+
+async def test_a_nul_in_a_token_header_is_400_and_one_log_line_without_the_token(
+    aiohttp_client, tmp_path, caplog
+) -> None:
+    server_log, quiet = logging.getLogger("aiohttp.server"), MalformedRequests()
+    server_log.addFilter(quiet)  # as `serve` sets it up
+    http = await aiohttp_client(create_app(make_settings(tmp_path)))
+    try:
+        with caplog.at_level(logging.INFO, logger="aiohttp.server"):
+            status = await raw_status(http, "/api/v1/users", [b"x-bp-messaging-client-token: s3cret\x00"])
+    finally:
+        server_log.removeFilter(quiet)
+    assert status == 400
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [(r.levelname, r.getMessage()) for r in records] == [
+        ("WARNING", "malformed HTTP request refused (400): Invalid header value char")
+    ]
+    assert records[0].exc_info is None and "s3cret" not in caplog.text
