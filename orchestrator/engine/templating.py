@@ -194,9 +194,23 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
 
 
 class _Undefined(StrictUndefined):
-    """StrictUndefined whose message names the full variable (`conv.emial`)."""
+    """A missing value: it can be tested (`if`, `not`, `and`/`or`, `is defined`, `default`,
+    `==`/`!=`; an attribute of it is missing too), but printing it, iterating it or computing
+    with it raises an error that names the full variable (`conv.emial`)."""
 
     __slots__ = ()
+    __bool__ = Undefined.__bool__
+    __eq__ = Undefined.__eq__
+    __ne__ = Undefined.__ne__
+    __hash__ = Undefined.__hash__
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key: Any) -> Any:
+        return self
 
     @property
     def _undefined_message(self) -> str:
@@ -357,8 +371,9 @@ class Templates:
             return plain(result)
 
     def truthy(self, source: str, ctx: Mapping[str, Any]) -> bool:
-        """Whether a condition holds."""
-        return bool(self.evaluate(source, ctx))
+        """Whether a condition holds (a missing value does not)."""
+        with _budget():
+            return bool(self._expression(source)(**ctx))
 
     def render(self, value: Any, ctx: Mapping[str, Any]) -> Any:
         """Render strings inside `value` (recursively); a lone `{{ expr }}` keeps its type."""
