@@ -78,6 +78,7 @@ async def _answer_open_collects(app: web.Application) -> None:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     await services.store.open()
+    await services.bus.open()
     if not services.settings.server.admin_key:
         log.warning("server.admin_key is empty: the admin routes (and client creation by sync) are open")
     worker = WebhookWorker(services.store, services.bus, services.settings.webhooks, services.health)

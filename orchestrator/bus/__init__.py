@@ -44,6 +44,9 @@ class Bus(ABC):
     @abstractmethod
     def _remove(self, topic: str, handler: Handler) -> None: ...
 
+    async def open(self) -> None:
+        """Connect (nothing to do in memory); called once before the service takes requests."""
+
     async def close(self) -> None:
         """Release connections (nothing to do in memory)."""
 
@@ -58,6 +61,10 @@ class MemoryBus(Bus):
         self._handlers: dict[str, Handler | list[Handler]] = {}
 
     async def publish(self, topic: str, event: Any) -> None:
+        self.deliver(topic, event)
+
+    def deliver(self, topic: str, event: Any) -> None:
+        """Run the topic's handlers now (publish without a suspension point)."""
         found = self._handlers.get(topic)
         if found is None:
             return
@@ -99,4 +106,8 @@ def open_bus(url: str) -> Bus:
     """The bus for a `bus.url`."""
     if url.startswith("memory://"):
         return MemoryBus()
+    if url.startswith("redis://"):
+        from .redis import RedisBus
+
+        return RedisBus(url)
     raise ValueError(f"bus.url: no bus for {url.split(':', 1)[0]}:// in this version")

@@ -1,0 +1,160 @@
+"""Two instances on one PostgreSQL and one Redis, in one test process: a collect held on one
+is answered from the other, and the bus survives a Redis restart."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from orchestrator.app import create_app
+from orchestrator.bus.redis import RedisBus
+
+from .backends import redis_or_skip, redis_prefix
+from .conftest import ApiClient, make_settings, new_client
+from .receiver import Receiver
+
+
+@pytest.fixture
+async def two_instances(
+    aiohttp_client: Callable[..., Any], tmp_path: Path, pg_url: str
+) -> tuple[TestClient, TestClient]:
+    bus_url = f"{redis_or_skip()}?prefix={redis_prefix()}"
+    instances = []
+    for name in ("a", "b"):
+        settings = make_settings(tmp_path / name, storage={"url": pg_url}, bus={"url": bus_url})
+        instances.append(await aiohttp_client(create_app(settings)))
+    return instances[0], instances[1]
+
+
+async def test_a_collect_on_one_instance_is_answered_from_another(
+    two_instances: tuple[TestClient, TestClient],
+) -> None:
+    a, b = two_instances
+    receiver = await Receiver().start()
+    try:
+        on_a = await new_client(a)
+        on_b = ApiClient(b, on_a.id, on_a.token)
+        await on_a.post("/sync", {"webhooks": [{"url": receiver.url}]}, status=200)
+        user_id, conversation_id = await on_a.conversation()
+        collect = asyncio.create_task(
+            on_a.post(
+                "/messages/collect",
+                {
+                    "conversationId": conversation_id,
+                    "authorId": user_id,
+                    "payload": {"type": "text", "text": "ping"},
+                    "timeout": 10_000,
+                },
+                status=201,
+            )
+        )
+        event = await receiver.next(type_="message.new")  # a webhook consumer hears it…
+        incoming = event.body["data"]["message"]["id"]
+        started = time.perf_counter()
+        await on_b.post(  # …and answers through the other instance
+            "/messages",
+            {
+                "conversationId": conversation_id,
+                "payload": {"type": "text", "text": "pong"},
+                "incomingId": incoming,
+            },
+            status=201,
+        )
+        await on_b.post(f"/messages/turn/{incoming}", status=200)
+        reply = await asyncio.wait_for(collect, 5)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        assert [r["payload"]["text"] for r in reply["responses"]] == ["pong"]
+        print(f"collect answered across instances {elapsed_ms:.1f} ms after the reply was posted")
+    finally:
+        await receiver.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on an ephemeral port, that can be restarted."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = _free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("no redis-server binary to restart (apt-get install redis-server)")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_the_bus_reconnects_after_a_redis_restart(private_redis: PrivateRedis) -> None:
+    url = f"redis://127.0.0.1:{private_redis.port}/0?prefix={redis_prefix()}"
+    a, b = RedisBus(url, reconnect_max=0.2), RedisBus(url, reconnect_max=0.2)
+    await a.open()
+    await b.open()
+    heard: asyncio.Queue[Any] = asyncio.Queue()
+    b.subscribe("turn.m1", heard.put_nowait)
+    try:
+        await a.publish("turn.m1", "m1")
+        assert await asyncio.wait_for(heard.get(), 2) == "m1"
+        private_redis.stop()
+        await a.publish("turn.m1", "lost")  # Redis is down: dropped, not raised
+        private_redis.start()
+        async with asyncio.timeout(5):  # both resubscribe; then events cross again
+            while True:
+                await a.publish("turn.m1", "after")
+                try:
+                    if await asyncio.wait_for(heard.get(), 0.2) == "after":
+                        break
+                except TimeoutError:
+                    continue
+    finally:
+        await a.close()
+        await b.close()
