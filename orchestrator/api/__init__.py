@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from .. import __version__
-from ..services.errors import Forbidden, Invalid, NotFound, TooMany
+from ..services.errors import Forbidden, Invalid, NotFound, TooMany, Unavailable
 from ..store import StorageFault
 from . import admin, clients, conversations, endpoints, messages, openapi, sync, users
 from .docs_page import setup_docs
@@ -40,6 +40,11 @@ async def errors_middleware(request: web.Request, handler):  # type: ignore[no-u
         return text_response(str(exc) or "Forbidden", 403)
     except Invalid as exc:
         return text_response(str(exc), 400)
+    except Unavailable as exc:
+        log.warning("%s %s: %s", request.method, request.path, exc)
+        response = text_response(f"Service Unavailable: {exc}", 503)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except TooMany as exc:
         response = text_response(str(exc), 429)
         response.headers["Retry-After"] = str(exc.retry_after)

@@ -115,12 +115,15 @@ class SendError(ChannelError):
 
 
 class ChannelTestError(ChannelError):
-    """The credentials test failed; `field` is the config key to look at."""
+    """The credentials test failed; `field` is the config key to look at. `retryable`: the
+    platform could not be reached or failed on its side (timeout, reset, 5xx, 429), so the
+    credentials were not judged."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, retryable: bool = False) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.retryable = retryable
 
 
 class RenderError(ChannelError):

@@ -35,7 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from ..services.container import Services
-from ..services.errors import Invalid
+from ..services.errors import Invalid, Unavailable
 from ..store.records import Endpoint as StoredEndpoint
 from . import registry
 from .base import ChannelTestError, InboundMessage, InboundRequest, SendError, Target, VerificationError
@@ -122,6 +122,9 @@ class CredentialsTester:
         try:
             await call
         except ChannelTestError as exc:
+            if exc.retryable:  # the platform is down, not the credentials wrong: retry later
+                where = f"body.channels.{name}.{exc.field}"
+                raise Unavailable(f"channel {name} unreachable ({where}): {exc.message}", 30) from exc
             raise Invalid(f"body.channels.{name}.{exc.field}", exc.message) from exc
 
 

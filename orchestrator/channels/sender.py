@@ -206,4 +206,5 @@ async def probe(
     except SendError as exc:
         field = fields.get(exc.status, default_field) if exc.status else default_field
         where = f"HTTP {exc.status}" if exc.status is not None else "network error"
-        raise ChannelTestError(field, f"{platform} answered {where}: {exc.detail}") from exc
+        message = f"{platform} answered {where}: {exc.detail}"
+        raise ChannelTestError(field, message, retryable=exc.retryable) from exc

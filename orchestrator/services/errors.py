@@ -34,6 +34,15 @@ class Invalid(ServiceError):
         return error
 
 
+class Unavailable(ServiceError):
+    """Something the request needs outside the service is down (503 with Retry-After); the
+    message names it (`channel telegram unreachable: …`)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class TooMany(ServiceError):
     """Over a fair-share limit (429 with Retry-After)."""
 

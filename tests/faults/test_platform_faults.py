@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from orchestrator.app import create_app
 from orchestrator.channels import sender
 from orchestrator.channels.base import RetryPolicy, SendError
 from orchestrator.channels.dispatch import ConversationQueues
+from tests.conftest import make_settings, new_client
 
 POLICY = RetryPolicy(attempts=2, timeout=0.5, base_delay=0.01, max_delay=0.05, jitter=False)
 
@@ -76,3 +80,32 @@ async def test_a_hanging_platform_holds_only_its_own_conversation(platform: tupl
         assert other == "sent" and time.monotonic() - started < POLICY.timeout
         assert await asyncio.wait_for(asyncio.gather(*stuck), 3 * 2 * POLICY.timeout + 5) == ["failed"] * 3
     await queues.close(1.0)
+
+
+@pytest.mark.parametrize("kind", ["502", "reset"])
+async def test_a_platform_down_at_sync_is_503_not_a_config_error(
+    aiohttp_client: Callable[..., Any], tmp_path: Path, kind: str
+) -> None:
+    """The credentials test at sync cannot judge credentials the platform cannot check: a 503
+    naming the channel and the field, with Retry-After, and nothing is applied."""
+
+    async def down(request: web.Request) -> web.StreamResponse:
+        if kind == "reset":
+            assert request.transport is not None
+            request.transport.abort()
+        return web.json_response({"ok": False}, status=502)
+
+    platform = web.Application()
+    platform.router.add_route("*", "/{tail:.*}", down)
+    fake = await aiohttp_client(platform)
+    settings = make_settings(tmp_path, channels={"test_on_sync": True})
+    client = await new_client(await aiohttp_client(create_app(settings)))
+    config = {"botToken": "123:abc", "apiUrl": str(fake.make_url("")).rstrip("/")}
+    resp = await client.http.post(
+        "/api/v1/sync", json={"channels": {"telegram": config}}, headers=client.headers
+    )
+    text = await resp.text()
+    assert resp.status == 503, text
+    assert "channel telegram unreachable (body.channels.telegram.apiUrl)" in text
+    assert resp.headers["Retry-After"] == "30"
+    assert (await client.get("/health"))["channels"] == {}
