@@ -803,6 +803,12 @@ class Flow(Strict):
     priority: int = 0
     params: dict[Ident, ParamDecl] = Field(default_factory=dict)
     interruptible: bool = True
+    after_interruption: Literal["drop", "resume", "ask"] = Field(
+        "drop",
+        description="when a new topic interrupted a question of this flow and has ended: drop this "
+        "flow, resume (ask the question again) or ask whether to go back (an aside always resumes)",
+    )
+    resume_prompt: Reply | None = Field(None, description="with after_interruption: ask, the question")
     triggers_first: bool = Field(
         False, description="in every ask of this flow, a matching trigger wins over the answer"
     )

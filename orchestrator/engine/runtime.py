@@ -33,8 +33,8 @@ from .compiled import BotVersion, CompiledStep, HandlerRef
 from .errors import FlowError, describe_exception
 from .http import HttpPort, redact
 from .inputs import TurnEvent, normalise_event
-from .matching import Candidate, CompiledTrigger, rank
-from .replies import ReplyBuilder
+from .matching import Candidate, CompiledTrigger, normalise, rank
+from .replies import ReplyBuilder, attach_options
 from .state import ConvState, Frame, FrameKind, HandoffState, TimerState, copy_json
 from .steps import kind_of
 from .steps.choose import typed_option_as_click
@@ -48,7 +48,12 @@ DEFAULT_TEXTS = {
     "no_match": "Sorry, I didn't understand that.",
     "error": "Sorry, something went wrong on my side. Please try again later.",
     "version_gone": "Sorry, I was updated and lost track of our conversation. Let's start again.",
+    "resume": "Shall we go back to where we were?",
 }
+RESUME_YES, RESUME_NO = "RESUME_YES", "RESUME_NO"  # the quick replies of after_interruption: ask
+_YES = frozenset({"yes", "y", "yeah", "yep", "sure", "ok", "okay", "oui", "1"})
+_NO = frozenset({"no", "n", "nope", "no thanks", "non", "2"})
+_CHOICE_TYPES = frozenset({"buttons", "single-choice", "carousel", "card"})
 _PURPOSES = {
     "reply": "a reply",
     "value": "a set, with, return or into value",
@@ -101,6 +106,7 @@ class Turn:
         self.local_now = now.astimezone(self.bot.timezone)
         self.locale = inp.locale or self.bot.default_locale
         self.replies: list[dict[str, Any]] = []
+        self.marks: dict[int, int] = {}  # id(frame) -> replies sent before it was pushed this turn
         self.handoff: HandoffRequest | None = None
         self.ended: str | None = None
         self.error: str | None = None
@@ -189,6 +195,9 @@ class Turn:
 
     def result(self, started: float) -> TurnResult:
         st = self.state
+        for f in st.frames:  # an interruption still running when the turn ends is a new topic
+            if f.kind == "digression" and not f.aside:
+                f.topic = True
         timers = [
             Timer(t.id, datetime.fromisoformat(t.due), {"timer_id": t.id, "kind": t.kind})
             for t in st.timers()
@@ -346,7 +355,7 @@ class Turn:
             handler = self.find_handler("timeout")
             if handler is None:
                 return  # keep waiting, silently
-            self.push(handler.flow, "digression", dict(handler.with_))
+            self.push(handler.flow, "digression", dict(handler.with_), aside=True)
         await self.run_frames()
 
     async def on_desk(self) -> None:
@@ -475,6 +484,9 @@ class Turn:
         self.current = step
         self.attempt = frame.wait.attempt
         self.trace["route"] = f"answer to {step.flow}.{step.id}"
+        if frame.wait.confirm:
+            await self.on_resume_answer(frame)
+            return
         if isinstance(step.model, M.ChooseStep) and self.turn.type == "text":
             typed_option_as_click(self, frame, step)
         winner = self.candidates(self.handler_triggers(always=True), "always-on handler")
@@ -583,7 +595,7 @@ class Turn:
                         continue
                 await kind_of(step).run(self, frame, step)
 
-    def push(self, flow_id: str, kind: FrameKind, params: dict[str, Any]) -> None:
+    def push(self, flow_id: str, kind: FrameKind, params: dict[str, Any], *, aside: bool = False) -> None:
         flow = self.bot.flows.get(flow_id)
         if flow is None:
             raise FlowError(f"unknown flow '{flow_id}'", self.current)
@@ -604,7 +616,9 @@ class Turn:
                 variables[name] = None
         for name, value in params.items():
             variables.setdefault(name, plain(value))
-        self.state.frames.append(Frame(flow_id, flow.entry, variables, kind))
+        frame = Frame(flow_id, flow.entry, variables, kind, aside=aside)
+        self.state.frames.append(frame)
+        self.marks[id(frame)] = len(self.replies)
         self.trace["steps"].append({"enter": flow_id, "as": kind})
 
     async def pop(self, value: Any) -> None:
@@ -620,7 +634,53 @@ class Turn:
                 self.write(call.model.into, value, parent)
             parent.pc = call.next if call is not None else None
         elif frame.kind == "digression" and parent.wait is not None:
-            await self.resume(parent)
+            if frame.aside or not self.started_topic(frame):
+                await self.resume(parent)
+            else:
+                await self.after_topic(parent)
+
+    def started_topic(self, frame: Frame) -> bool:
+        """Whether an interruption started a new topic: it outlived its turn, or offered choices
+        (buttons, quick replies, cards). A short aside (an answer, then nothing) did not."""
+        if frame.topic or id(frame) not in self.marks:
+            return True
+        return any(_offers_choices(r) for r in self.replies[self.marks[id(frame)] :])
+
+    async def after_topic(self, frame: Frame) -> None:
+        """A new topic interrupted `frame`'s question and has ended: its flow's policy."""
+        assert frame.wait is not None
+        flow = self.bot.flows.get(frame.flow)
+        policy = flow.model.after_interruption if flow and flow.model else "drop"
+        self.trace["steps"].append({"interrupted": frame.wait.step, "flow": frame.flow, "then": policy})
+        if policy == "resume":
+            await self.resume(frame)
+        elif policy == "ask":
+            prompt = flow.model.resume_prompt if flow and flow.model else None
+            ctx = self.ctx("reply", frame)
+            payloads = self.builder.build(prompt if prompt is not None else DEFAULT_TEXTS["resume"], ctx)
+            options = [("Yes", RESUME_YES), ("No", RESUME_NO)]
+            self.replies.extend(attach_options(payloads, options, "quick_replies"))
+            frame.wait.confirm = True
+            frame.wait.timer = None
+        else:
+            self.state.frames.clear()
+
+    async def on_resume_answer(self, frame: Frame) -> None:
+        """The answer to "shall we go back?": yes asks the question again; no drops the flow;
+        anything else drops it and is handled as a new message."""
+        assert frame.wait is not None
+        frame.wait.confirm = False
+        t = self.turn
+        said = normalise(t.text or "")
+        if t.payload == RESUME_YES or (t.type == "text" and said in _YES):
+            self.trace["route"] = f"back to {frame.flow}.{frame.wait.step}"
+            await self.resume(frame)
+            return
+        self.state.frames.clear()
+        if t.payload == RESUME_NO or (t.type == "text" and said in _NO):
+            self.trace["route"] = f"not back to {frame.flow}"
+            return
+        await self.on_free()
 
     async def resume(self, frame: Frame) -> None:
         """Re-enter a waiting step after a digression: re-prompt and re-arm its timer."""
@@ -843,3 +903,8 @@ def _type_ok(decl: M.VariableDecl, value: Any) -> bool:
     if not isinstance(value, types):
         return False
     return decl.type != "enum" or not decl.values or value in decl.values
+
+
+def _offers_choices(reply: dict[str, Any]) -> bool:
+    """Whether a reply offers the user something to pick (buttons, quick replies, cards)."""
+    return reply.get("type") in _CHOICE_TYPES or bool(reply.get("quick_replies"))

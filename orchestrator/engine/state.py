@@ -48,15 +48,19 @@ class Wait:
     attempt: int = 1
     timer: TimerState | None = None
     options: list[list[Any]] | None = None  # choose: [index, payload, title] as shown
+    confirm: bool = False  # after an interruption: asking whether to go back to this step
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "step": self.step,
             "kind": self.kind,
             "attempt": self.attempt,
             "timer": self.timer.to_json() if self.timer else None,
             "options": self.options,
         }
+        if self.confirm:
+            data["confirm"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Wait:
@@ -68,6 +72,7 @@ class Wait:
             attempt=int(data.get("attempt", 1)),
             timer=TimerState(**timer) if timer else None,
             options=data.get("options"),
+            confirm=bool(data.get("confirm", False)),
         )
 
 
@@ -76,7 +81,8 @@ class Frame:
     """One running flow. `pc` is the step being run or waited on (None: the flow is done).
 
     kind: `root` (started by a trigger or `start`), `call` (returns into the caller's call
-    step), `digression` (an interruption: when it ends the frame below re-prompts),
+    step), `digression` (an interruption: when it ends the frame below re-prompts, or, when it
+    started a new topic, follows that flow's `after_interruption`),
     `handler` (a handler run after a step: the frame below continues at its `pc`).
     """
 
@@ -85,15 +91,22 @@ class Frame:
     vars: dict[str, Any] = field(default_factory=dict)
     kind: FrameKind = "root"
     wait: Wait | None = None
+    aside: bool = False  # a digression run by a handler aside (no_match, timeout): always resumes
+    topic: bool = False  # a digression that outlived its turn: it started a new topic
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "flow": self.flow,
             "pc": self.pc,
             "vars": self.vars,
             "kind": self.kind,
             "wait": self.wait.to_json() if self.wait else None,
         }
+        if self.aside:
+            data["aside"] = True
+        if self.topic:
+            data["topic"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Frame:
@@ -105,6 +118,8 @@ class Frame:
             vars=dict(data.get("vars") or {}),
             kind=data.get("kind", "root"),
             wait=Wait.from_json(wait) if wait else None,
+            aside=bool(data.get("aside", False)),
+            topic=bool(data.get("topic", False)),
         )
 
 

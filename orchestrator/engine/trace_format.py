@@ -81,6 +81,10 @@ def _step_line(entry: dict[str, Any]) -> list[str]:
         return [f"← exit {entry['exit']}"]
     if "resume" in entry:
         return [f"↺ resume {entry.get('flow')}.{entry['resume']} (asked again)"]
+    if "interrupted" in entry:
+        then = {"drop": "dropped", "resume": "asked again", "ask": "asking whether to go back"}
+        what = then.get(entry.get("then"), entry.get("then"))
+        return [f"⤳ {entry.get('flow')}.{entry['interrupted']} was interrupted by a new topic: {what}"]
     if "end" in entry:
         return [f"■ end: {entry['end']}"]
     if "condition" in entry:

@@ -44,7 +44,7 @@ async def answer_wait(turn: Turn, frame: Frame, step: CompiledStep) -> None:
             return
         if frame.wait is not None:
             frame.wait.timer = None
-        turn.push(handler.flow, "digression", dict(handler.with_))
+        turn.push(handler.flow, "digression", dict(handler.with_), aside=True)
     await turn.run_frames()
 
 
