@@ -2,10 +2,10 @@
 
 Botpress Messaging's teams has the config schema of its version 1.0.0 and no implementation
 yet (config-only); the seed platforms (qiscus, tiledesk, chat21, messagemedia) and telegram,
-slack, twilio, messenger, smooch and vonage have the config models of their channel modules
-(Botpress's keys, plus optional ones of ours), and `implementation(name)` gives their
-`Channel` class. Every config also accepts `apiUrl` (replaces the platform's base URL) and
-`enabled` (false removes the channel at sync).
+slack, twilio, messenger, smooch, vonage and whatsapp (Meta's Cloud API, not in Botpress) have
+the config models of their channel modules (Botpress's keys, plus optional ones of ours), and
+`implementation(name)` gives their `Channel` class. Every config also accepts `apiUrl`
+(replaces the platform's base URL) and `enabled` (false removes the channel at sync).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .telegram import TelegramChannel
 from .tiledesk import TiledeskChannel
 from .twilio import TwilioChannel
 from .vonage import VonageChannel
+from .whatsapp import WhatsAppChannel
 
 CURRENT_VERSION = "1.0.0"
 
@@ -114,6 +115,7 @@ for _channel in (
     MessengerChannel,
     SmoochChannel,
     VonageChannel,
+    WhatsAppChannel,
 ):
     register(_channel.name, _channel.Config, _channel)
 

@@ -22,6 +22,7 @@ from tests.fakes.telegram import TelegramFake
 from tests.fakes.tiledesk import TiledeskFake
 from tests.fakes.twilio import TwilioFake
 from tests.fakes.vonage import VonageFake
+from tests.fakes.whatsapp import WhatsAppFake
 
 HOST = "127.0.0.1"
 WEBHOOK_SECRET = "local-webhook-secret"
@@ -39,6 +40,7 @@ def _configs(
     ms: MessengerFake,
     sm: SmoochFake,
     vn: VonageFake,
+    wa: WhatsAppFake,
 ) -> dict[str, dict[str, object]]:
     """The `channels` section of a sync body that points every channel at its fake."""
     return {
@@ -93,6 +95,13 @@ def _configs(
             "apiSecret": vn.api_secret,
             "signatureSecret": vn.signature_secret,
         },
+        "whatsapp": {
+            "apiUrl": wa.url,
+            "phoneNumberId": wa.phone_number_id,
+            "accessToken": wa.access_token,
+            "appSecret": wa.app_secret,
+            "verifyToken": wa.verify_token,
+        },
     }
 
 
@@ -108,6 +117,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "messenger": f"{ORCHESTRATOR}/messenger",
         "smooch": f"{ORCHESTRATOR}/smooch",
         "vonage": f"{ORCHESTRATOR}/vonage",
+        "whatsapp": f"{ORCHESTRATOR}/whatsapp",
     }
     spec = {
         "qiscus": {"kind": "text", "text": "hello", "room_id": "1"},
@@ -120,6 +130,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "messenger": {"kind": "text", "text": "hello"},
         "smooch": {"kind": "text", "text": "hello"},
         "vonage": {"kind": "text", "text": "hello"},
+        "whatsapp": {"kind": "text", "text": "hello"},
     }
     lines = []
     for name, fake in fakes.items():
@@ -132,7 +143,7 @@ async def main(base_port: int) -> None:
     """Start, print, wait for Ctrl-C, stop."""
     qiscus, tiledesk, chat21, mm = QiscusFake(), TiledeskFake(), Chat21Fake(), MessageMediaFake()
     tg, sl, tw, ms = TelegramFake(), SlackFake(), TwilioFake(), MessengerFake()
-    sm, vn = SmoochFake(), VonageFake()
+    sm, vn, wa = SmoochFake(), VonageFake(), WhatsAppFake()
     fakes: dict[str, FakePlatform] = {
         "qiscus": qiscus,
         "tiledesk": tiledesk,
@@ -144,6 +155,7 @@ async def main(base_port: int) -> None:
         "messenger": ms,
         "smooch": sm,
         "vonage": vn,
+        "whatsapp": wa,
     }
     for offset, fake in enumerate(fakes.values()):
         await fake.start(HOST, base_port + offset)
@@ -151,7 +163,7 @@ async def main(base_port: int) -> None:
         for name, fake in fakes.items():
             print(f"{name:13} {fake.url}")
         print("\nChannel configs (the `channels` of a sync body):")
-        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl, tw, ms, sm, vn), indent=2))
+        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl, tw, ms, sm, vn, wa), indent=2))
         print(
             "\nMake a fake post a signed webhook (spec keys: see each fake's docstring;"
             ' add "signature": "forged" or "none" for bad ones):'
@@ -171,7 +183,7 @@ if __name__ == "__main__":
         type=int,
         default=8701,
         help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram, slack, twilio, messenger, "
-        "smooch, vonage",
+        "smooch, vonage, whatsapp",
     )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

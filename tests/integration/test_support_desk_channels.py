@@ -1,5 +1,5 @@
 """The support-desk bot holds the same scripted conversation on Telegram, Slack, Twilio,
-Messenger, Sunshine Conversations and Vonage (WhatsApp), each against its fake; every step is
+Messenger, Sunshine Conversations, Vonage and WhatsApp Cloud, each against its fake; every step is
 checked at the fake in the platform's format.
 
 The script: hi → the welcome menu; a menu button (FAQ) → the FAQ topics as quick replies; a
@@ -26,6 +26,7 @@ from tests.fakes.smooch import SmoochFake
 from tests.fakes.telegram import TelegramFake
 from tests.fakes.twilio import TwilioFake
 from tests.fakes.vonage import VonageFake
+from tests.fakes.whatsapp import WhatsAppFake
 from tests.integration.harness import Harness, start
 
 STEPS = ("hi", "menu_button", "faq", "quick_reply", "carousel", "card_button", "account_linking", "handoff")
@@ -641,6 +642,100 @@ class VonageDriver(Driver):
             assert bodies[0]["text"] == CONNECTING
 
 
+# ---------------------------------------------------------------- WhatsApp Cloud API
+
+
+def wa_ids(body: dict[str, Any]) -> list[str]:
+    interactive = body["interactive"]
+    if interactive["type"] == "button":
+        return [b["reply"]["id"] for b in interactive["action"]["buttons"]]
+    return [r["id"] for s in interactive["action"]["sections"] for r in s["rows"]]
+
+
+class WhatsAppDriver(Driver):
+    name = "whatsapp"
+    user = "16505551234"
+
+    def __init__(self, fake: WhatsAppFake) -> None:
+        self.fake = self.wa = fake
+
+    def config(self) -> dict[str, Any]:
+        wa = self.wa
+        return {
+            "apiUrl": wa.url,
+            "phoneNumberId": wa.phone_number_id,
+            "accessToken": wa.access_token,
+            "appSecret": wa.app_secret,
+            "verifyToken": wa.verify_token,
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path for c in calls] == [f"/v19.0/{self.wa.phone_number_id}"]
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        return [
+            (self.wa.build_webhook({"signature": "none"}), h.hook, 401),
+            (self.wa.build_webhook({"signature": "forged"}), h.hook, 403),
+        ]
+
+    def statuses(self) -> list[dict[str, Any]]:
+        return [{"kind": "status", "status": "delivered"}, {"kind": "status", "status": "failed"}]
+
+    def act(self, step: str) -> dict[str, Any]:
+        return {
+            "hi": {"text": "hi"},
+            "menu_button": {"kind": "list_reply", "payload": "MENU_FAQ", "title": "FAQ"},
+            "faq": {"kind": "list_reply", "payload": "FAQ_HOURS", "title": "Opening hours"},
+            "quick_reply": {"kind": "button_reply", "payload": "MENU", "title": "Main menu"},
+            "carousel": {"text": "pricing"},
+            "card_button": {"text": "2"},  # Choose Pro, from the numbered carousel
+            "account_linking": {"text": "link my account"},
+            "handoff": {"text": "I want a real person"},
+        }[step]
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        assert all(c.status == 200 for c in calls), [(c.status, c.body) for c in calls]
+        assert all(c.headers["Authorization"] == f"Bearer {self.wa.access_token}" for c in calls)
+        bodies = [c.json for c in calls]
+        assert all((b["messaging_product"], b["to"]) == ("whatsapp", self.user) for b in bodies)
+        assert self.wa.undelivered == []  # every reply within the 24-hour window
+        if step in ("hi", "quick_reply"):
+            [welcome] = bodies
+            assert welcome["interactive"]["type"] == "list"
+            assert welcome["interactive"]["body"]["text"].startswith("Hi! I'm the support bot")
+            assert wa_ids(welcome) == [*MENU, "HANDOFF"]
+        elif step == "menu_button":
+            [faq] = bodies
+            assert wa_ids(faq) == list(FAQ.values())
+            assert h.watch.user_messages()[-1].message.payload["payload"] == "MENU_FAQ"
+        elif step == "faq":
+            hours, more = bodies
+            assert hours["text"] == {"body": HOURS, "preview_url": False}
+            assert more["interactive"]["type"] == "button" and wa_ids(more) == ["MENU", "HANDOFF"]
+        elif step == "carousel":
+            intro, free, pro, carousel = bodies
+            assert intro["text"]["body"] == "Here are our plans:"
+            assert (free["image"], pro["image"]["caption"]) == (
+                {"link": "https://shop.example.com/img/free.png", "caption": "Free"},
+                "Pro",
+            )
+            text = carousel["text"]["body"]
+            assert "2. Choose Pro" in text and "Details: https://shop.example.com/pricing#pro" in text
+            assert "Call sales: tel:+33123456789" in text and carousel["text"]["preview_url"]
+        elif step == "card_button":
+            [chosen] = bodies
+            assert h.watch.user_messages()[-1].message.payload["payload"] == "PLAN:pro"
+            assert chosen["interactive"]["body"]["text"].startswith("Great choice: the Pro plan.")
+        elif step == "account_linking":
+            [link] = bodies
+            assert link["interactive"]["type"] == "cta_url"
+            assert link["interactive"]["action"]["parameters"]["url"].startswith(
+                "https://accounts.example.com/link?"
+            )
+        elif step == "handoff":
+            assert bodies[0]["text"]["body"] == CONNECTING
+
+
 # ---------------------------------------------------------------- the test
 
 
@@ -651,6 +746,7 @@ FAKES: dict[str, Callable[[], FakePlatform]] = {
     "messenger": MessengerFake,
     "smooch": SmoochFake,
     "vonage": VonageFake,
+    "whatsapp": WhatsAppFake,
 }
 DRIVERS: dict[str, Callable[[Any], Driver]] = {
     "telegram": TelegramDriver,
@@ -659,6 +755,7 @@ DRIVERS: dict[str, Callable[[Any], Driver]] = {
     "messenger": MessengerDriver,
     "smooch": SmoochDriver,
     "vonage": VonageDriver,
+    "whatsapp": WhatsAppDriver,
 }
 
 
@@ -719,6 +816,15 @@ async def test_delivery_statuses_are_recorded_not_messages(aiohttp_client, tmp_p
     assert (h.count("messages"), h.count("conversations")) == (0, 0)
     [failure] = [e for e in await h.health() if e["type"] == "delivery-failure"]
     assert failure["data"]["detail"] and failure["data"]["status"] in ("rejected", "failed")
+
+
+async def test_whatsapp_refuses_a_reply_outside_the_24_hour_window(aiohttp_client, tmp_path) -> None:
+    async for fake in serving(WhatsAppFake()):
+        h = await start(aiohttp_client, tmp_path, "whatsapp", WhatsAppDriver(fake).config(), fake)
+        await h.quiet_turn({"text": "hi", "age": 25 * 3600})  # delivered a day late
+        assert fake.requests == [] and fake.undelivered == []
+        [refused] = [e for e in await h.health() if e["type"] == "send-failure"]
+        assert "24-hour customer service window" in refused["data"]["detail"]
 
 
 async def test_telegram_sync_refuses_a_wrong_token(aiohttp_client, tmp_path) -> None:
