@@ -1,12 +1,27 @@
 # Two commands for a new user: `make run` and `make test`. Both set up .venv themselves.
-PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONFIG := $(if $(wildcard config.yaml),config.yaml,config.example.yaml)
+IS_311 := import sys; sys.exit(sys.version_info < (3, 11))
+
+# The first Python >= 3.11 of python3.12, python3.11, python3.13, python3 (or PYTHON=...).
+PYTHON ?= $(shell for p in python3.12 python3.11 python3.13 python3; do \
+  $$p -c '$(IS_311)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+
+# A .venv whose python is gone or older than 3.11 (made by a wrong Python) is rebuilt.
+ifneq ($(wildcard $(VENV)),)
+ifneq ($(shell $(BIN)/python -c '$(IS_311)' >/dev/null 2>&1 && echo ok),ok)
+$(info .venv was not made by a Python >= 3.11: rebuilding it)
+$(shell rm -rf $(VENV))
+endif
+endif
 
 .PHONY: chromium run test lint bench fakes clean mutate
 
 $(BIN)/python:
+	$(if $(and $(PYTHON),$(shell $(PYTHON) -c '$(IS_311)' >/dev/null 2>&1 && echo ok)),,$(error \
+	  no Python >= 3.11 $(if $(PYTHON),(PYTHON=$(PYTHON) is not one),found (tried python3.12, python3.11, \
+	  python3.13, python3)): install one, or run make PYTHON=/path/to/python3.11))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
