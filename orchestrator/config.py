@@ -6,6 +6,7 @@ the key, and the CLI turns it into exit code 2.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -136,21 +137,31 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the config file must be a mapping of sections")
         data = loaded or {}
-    _apply_env_overrides(data, os.environ if environ is None else environ)
+    from_env = _apply_env_overrides(data, os.environ if environ is None else environ)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"])
+        loc = tuple(str(part) for part in error["loc"])
+        key = ".".join(loc)
+        where = f" (from {from_env[loc[:2]]})" if loc[:2] in from_env else ""
         if error["type"] == "extra_forbidden":
-            raise ConfigError(f"config: unknown key '{key}'") from exc
-        raise ConfigError(f"config: invalid value for '{key}': {error['msg']}") from exc
+            hint = _did_you_mean(loc)
+            raise ConfigError(f"config: unknown key '{key}'{where}{hint}") from exc
+        raise ConfigError(f"config: invalid value for '{key}'{where}: {error['msg']}") from exc
 
 
-def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """`ORCH_SERVER__PORT=8080` sets data['server']['port']."""
+def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """`ORCH_SERVER__PORT=8080` sets data['server']['port']; returns which variable set what.
+    `ORCH_SERVER_PORT` (one underscore) is refused with the name it was meant to be."""
+    origins: dict[tuple[str, ...], str] = {}
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
+        if not name.startswith(ENV_PREFIX):
+            continue
+        if "__" not in name:
+            meant = _double_underscored(name)
+            if meant:
+                raise ConfigError(f"config: {name} is not read (did you mean {meant}?)")
             continue
         section, _, key = name[len(ENV_PREFIX) :].partition("__")
         section, key = section.lower(), key.lower()
@@ -159,3 +170,31 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> No
             raise ConfigError(f"config: section '{section}' must be a mapping")
         # Raw strings: pydantic converts "8080" to int and "true" to bool where the key wants it.
         target[key] = raw
+        origins[(section,)] = origins[(section, key)] = name
+    return origins
+
+
+def _keys(loc: tuple[str, ...]) -> list[str]:
+    """The keys allowed where `loc` points (its last part is the key itself)."""
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        inner = field.annotation if field is not None else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return []
+        model = inner
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _did_you_mean(loc: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(loc[-1], _keys(loc), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _double_underscored(name: str) -> str | None:
+    """`ORCH_SERVER__PORT` for `ORCH_SERVER_PORT`, when that names a setting."""
+    rest = name[len(ENV_PREFIX) :].lower()
+    for section in Settings.model_fields:
+        if rest.startswith(section + "_") and rest[len(section) + 1 :] in _keys((section, "")):
+            return f"{ENV_PREFIX}{section.upper()}__{rest[len(section) + 1 :].upper()}"
+    return None

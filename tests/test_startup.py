@@ -49,7 +49,30 @@ def test_environment_overrides_any_key(tmp_path: Path) -> None:
         ("server: {port: high}\n", {}, "config: invalid value for 'server.port'"),
         ("", {"ORCH_WEBHOOKS__MAX_ATTEMPTS": "0"}, "config: invalid value for 'webhooks.max_attempts'"),
         ("", {"ORCH_STORAGE__URL": "mysql://x"}, "config: invalid value for 'storage.url'"),
-        ("", {"ORCH_NOPE__X": "1"}, "config: unknown key 'nope'"),
+        ("", {"ORCH_NOPE__X": "1"}, "config: unknown key 'nope' (from ORCH_NOPE__X)"),
+        ("server: {prot: 1}\n", {}, "config: unknown key 'server.prot' (did you mean 'port'?)"),
+        ("servr: {}\n", {}, "config: unknown key 'servr' (did you mean 'server'?)"),
+        ("logging: {jsn: true}\n", {}, "config: unknown key 'logging.jsn' (did you mean 'json'?)"),
+        (
+            "",
+            {"ORCH_SERVER__PROT": "1"},
+            "config: unknown key 'server.prot' (from ORCH_SERVER__PROT) (did you mean 'port'?)",
+        ),
+        (
+            "",
+            {"ORCH_WEBHOK__TIMEOUT": "1"},
+            "config: unknown key 'webhok' (from ORCH_WEBHOK__TIMEOUT) (did you mean 'webhooks'?)",
+        ),
+        (
+            "",
+            {"ORCH_SERVER__PORT": "high"},
+            "config: invalid value for 'server.port' (from ORCH_SERVER__PORT): ",
+        ),
+        (
+            "",
+            {"ORCH_SERVER_ADMIN_KEY": "k"},
+            "config: ORCH_SERVER_ADMIN_KEY is not read (did you mean ORCH_SERVER__ADMIN_KEY?)",
+        ),
     ],
 )
 def test_wrong_keys_are_named(tmp_path: Path, yaml_text: str, environ: dict[str, str], message: str) -> None:
@@ -58,6 +81,11 @@ def test_wrong_keys_are_named(tmp_path: Path, yaml_text: str, environ: dict[str,
     with pytest.raises(ConfigError) as error:
         load_settings(path, environ=environ)
     assert str(error.value).startswith(message)
+
+
+def test_unrelated_orch_variables_are_left_alone(tmp_path: Path) -> None:
+    settings = load_settings(None, environ={"ORCH_ST_SEED": "1", "ORCHESTRA": "x", "ORCH_": ""})
+    assert settings.server.port == 3100
 
 
 def test_serve_exits_2_with_one_line_on_a_bad_config(tmp_path: Path) -> None:
