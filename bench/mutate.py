@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import io
 import random
 import re
 import subprocess
 import sys
 import time
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,11 +118,18 @@ def _statement_lines(tree: ast.Module) -> set[int]:
     return found
 
 
+def _comment_columns(source: str) -> dict[int, int]:
+    """Line → column where its comment starts (a change there is an equivalent mutant)."""
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    return {tok.start[0]: tok.start[1] for tok in tokens if tok.type == tokenize.COMMENT}
+
+
 def mutants(module: str, names: set[str] | None) -> list[Mutant]:
     source = (ROOT / module).read_text()
     lines = source.splitlines()
     tree = ast.parse(source)
     scope = _lines_in_scope(tree, names, len(lines))
+    comments = _comment_columns(source)
     found: list[Mutant] = []
     for number in sorted(scope):
         text = lines[number - 1]
@@ -131,6 +140,8 @@ def mutants(module: str, names: set[str] | None) -> list[Mutant]:
             continue
         for old, new in SWAPS:
             for match in re.finditer(re.escape(old), text):
+                if match.start() >= comments.get(number, len(text)):
+                    continue
                 mutated = text[: match.start()] + new + text[match.end() :]
                 found.append(Mutant(module, number, f"{old.strip()} -> {new.strip()}", mutated))
     for number in sorted(_statement_lines(tree) & scope):

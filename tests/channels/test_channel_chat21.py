@@ -253,3 +253,13 @@ async def test_webhook_over_http(chat21_fake: Chat21Fake, http: aiohttp.ClientSe
         ) as resp:
             assert (await resp.json())["status"] == expected
     assert target.parsed[0].messages[0].payload == {"type": "text", "text": "hey"}
+
+
+async def test_a_stored_config_without_webhook_secret_refuses_every_request() -> None:
+    """A config stored before webhookSecret was required (validation skipped): 401, never open."""
+    fake, channel = Chat21Fake(), Chat21Channel()
+    stored = config(fake).model_copy(update={"webhookSecret": None})
+    for req in (inbound(fake.build_webhook({}), query={"secret": SECRET}), inbound(fake.build_webhook({}))):
+        with pytest.raises(VerificationError) as refused:
+            await channel.verify(req, stored)
+        assert refused.value.status == 401

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from orchestrator.channels.base import InboundRequest, VerificationError
+from orchestrator.channels.replay import ReplayGuard
 from orchestrator.channels.tiledesk import TiledeskChannel
 from tests.channels.test_channel_tiledesk import config
 from tests.fakes.tiledesk import AUD_PREFIX, TiledeskFake
@@ -73,3 +74,19 @@ async def test_an_empty_token_or_jti_is_refused() -> None:
     assert await _status(channel, _with(webhook, token=""), fake) == 401
     empty_jti = _token(fake, iat=int(time.time()), jti="")
     assert await _status(channel, _with(webhook, token=empty_jti), fake) == 403
+
+
+def test_the_freshness_window_and_the_seen_set_at_their_edges() -> None:
+    now = [1_000_000.0]
+    guard = ReplayGuard(window=300, clock=lambda: now[0])
+    guard.check(now[0] - 300, "edge-past", "m1")  # exactly at the window: accepted
+    guard.check(now[0] + 300, "edge-future", "m2")
+    for iat in (now[0] - 300.001, now[0] + 300.001):
+        with pytest.raises(VerificationError):
+            guard.check(iat, "late", "m3")
+    guard.check(now[0], "j", "m4")
+    now[0] += 600  # twice the window: still remembered (a token that old is refused anyway)
+    with pytest.raises(VerificationError, match="replayed"):
+        guard.check(now[0], "j", "m5")
+    now[0] += 0.001  # older than twice the window: forgotten
+    guard.check(now[0], "j", "m6")
