@@ -1,6 +1,7 @@
 """An external bot in a dozen lines: it receives `message.new` webhooks and answers each user.
 
 CLIENT_ID=… CLIENT_TOKEN=… WEBHOOK_TOKEN=… python examples/external_bot.py
+(optional: API=http://127.0.0.1:3100/api/v1, PORT=8000 where it listens for the webhooks)
 """
 
 import os
@@ -40,4 +41,5 @@ def make_app(client_id: str, client_token: str, webhook_token: str) -> web.Appli
 
 if __name__ == "__main__":
     env = os.environ
-    web.run_app(make_app(env["CLIENT_ID"], env["CLIENT_TOKEN"], env["WEBHOOK_TOKEN"]), port=8000)
+    app = make_app(env["CLIENT_ID"], env["CLIENT_TOKEN"], env["WEBHOOK_TOKEN"])
+    web.run_app(app, host="127.0.0.1", port=int(env.get("PORT", "8000")))
