@@ -158,6 +158,8 @@ class WebhookWorker:
             "Content-Type": "application/json",
             "x-bp-messaging-client-id": delivery.client_id,
             "x-bp-messaging-webhook-token": delivery.token,
+            # The same on every attempt: a receiver drops the duplicates at-least-once brings.
+            "x-bp-messaging-event-id": str(delivery.seq),
         }
         try:
             async with self._session.post(delivery.url, data=delivery.body, headers=headers) as resp:

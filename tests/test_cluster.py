@@ -78,6 +78,36 @@ async def test_a_collect_on_one_instance_is_answered_from_another(
         await receiver.stop()
 
 
+async def test_instances_share_webhook_deliveries_once_each_in_order(
+    two_instances: tuple[TestClient, TestClient],
+) -> None:
+    a, b = two_instances
+    receiver = await Receiver().start()
+    try:
+        on_a = await new_client(a)
+        on_b = ApiClient(b, on_a.id, on_a.token)
+        await on_a.post("/sync", {"webhooks": [{"url": receiver.url, "events": ["message.new"]}]}, status=200)
+        conversations = [await on_a.conversation() for _ in range(3)]
+        sent: dict[str, list[str]] = {}
+        for n in range(30):  # alternately on each instance; both workers deliver
+            user_id, conversation_id = conversations[n % 3]
+            api = (on_a, on_b)[n % 2]
+            body = {
+                "conversationId": conversation_id,
+                "authorId": user_id,
+                "payload": {"type": "text", "text": str(n)},
+            }
+            message = await api.post("/messages", body, status=201)
+            sent.setdefault(conversation_id, []).append(message["id"])
+        delivered = await receiver.wait_for(30, "message.new", timeout=10)
+        ids = [d.body["data"]["message"]["id"] for d in delivered]
+        assert sorted(ids) == sorted(i for of_one in sent.values() for i in of_one)  # each once
+        for in_order in sent.values():
+            assert [i for i in ids if i in in_order] == in_order
+    finally:
+        await receiver.stop()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
