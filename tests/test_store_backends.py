@@ -288,3 +288,33 @@ async def raw_exec(url: str, sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def test_a_failing_write_does_not_take_concurrent_writes_down(store: Store) -> None:
+    await store.create_client("taken", "t0", "d0")
+    ids = [f"client-{n}" for n in range(30)]
+    results = await asyncio.gather(
+        *(store.create_client(client_id, f"t-{client_id}", "d") for client_id in ids),
+        store.create_client("taken", "t-again", "d"),  # fails in the middle of a batch
+        *(store.create_client(f"late-{n}", f"t-late-{n}", "d") for n in range(30)),
+        return_exceptions=True,
+    )
+    assert results[:30] == [None] * 30 and results[31:] == [None] * 30
+    assert isinstance(results[30], Conflict)
+    assert all([await store.get_client(client_id) for client_id in ids])
+    assert await store.get_client_token("t-again") is None  # the failed write left nothing
+
+
+async def test_a_write_whose_caller_gave_up_is_still_committed(store_url: str) -> None:
+    store = open_store(store_url)
+    await store.open()
+    write = asyncio.create_task(store.create_client("c", "t", "d"))
+    await asyncio.sleep(0)  # the write is queued…
+    write.cancel()  # …and its caller goes away
+    with pytest.raises(asyncio.CancelledError):
+        await write
+    await store.close()  # closing waits for accepted writes
+    reopened = open_store(store_url)
+    await reopened.open()
+    assert await reopened.get_client("c") is not None
+    await reopened.close()

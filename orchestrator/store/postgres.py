@@ -50,8 +50,12 @@ Conn = asyncpg.Connection
 Work = Callable[[Conn], Awaitable[T]]
 
 MIGRATION_LOCK = 0x6F72_6368  # advisory lock key ("orch") held while migrating
+# A conversation's last message time (the index on messages(conversation_id, sent_on) answers it).
+LAST_MESSAGE = "SELECT MAX(m.sent_on) AS at FROM messages m WHERE m.conversation_id = c.id"
 TURN_LOCK_SPACE = 0x7475  # first key of the two-key advisory lock of a conversation's turns
 GRACE = 1.0  # seconds a write already running may overrun its deadline
+FLUSHERS = 3  # write transactions under way at once
+BATCH = 64  # most writes committed together
 WEBHOOK_TTL = 2.0  # seconds a client's webhooks are cached for `wants_events`
 
 # SQLSTATE classes and codes that are the environment's, not a bug.
@@ -69,6 +73,14 @@ _STATES = {
     "58030": UNAVAILABLE,  # io_error
     "25006": UNAVAILABLE,  # read_only_sql_transaction (a standby)
 }
+
+
+class _Rejected(Exception):
+    """A write of a batch failed on its own terms (carried in `error`); the batch rolled back."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def classify_pg(exc: BaseException) -> StorageFault | None:
@@ -118,7 +130,9 @@ class PostgresStore(Store):
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._locks: asyncpg.Pool | None = None  # connections that hold turn locks
-        self._writes: set[asyncio.Task[Any]] = set()
+        self._writes: set[asyncio.Task[Any]] = set()  # the flushers
+        self._pending: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        self._flushing = 0
         self._webhooks: dict[str, tuple[float, list[Webhook]]] = {}
 
     # -- lifecycle
@@ -133,6 +147,7 @@ class PostgresStore(Store):
                 command_timeout=self._timeout,
                 server_settings=settings,
                 timeout=self._timeout,
+                reset=_keep_session,  # nothing session-wide is set on these: save a round trip
             )
             self._locks = await asyncpg.create_pool(
                 self._dsn,
@@ -202,31 +217,95 @@ class PostgresStore(Store):
 
     async def _write(self, work: Work[T]) -> T:
         """Run `work` in a transaction, committed before this returns (rolled back if it
-        raises); it completes even when the caller is cancelled."""
-        task = asyncio.ensure_future(self._transact(work))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        raises); it completes even when the caller is cancelled.
+
+        Group commit: up to `FLUSHERS` transactions run at once; writes that arrive while all
+        are busy go together into the next one (one commit, one WAL flush for the lot). Should
+        one of them fail, the batch is rolled back and each write runs again on its own, so a
+        write fails only for its own reasons."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        entry = (work, future)
+        self._pending.append(entry)
+        if self._flushing < FLUSHERS:
+            self._flushing += 1
+            task = asyncio.create_task(self._flush())
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
         try:
             async with asyncio.timeout(self._timeout + GRACE):
-                return await asyncio.shield(task)
+                return await asyncio.shield(future)
         except TimeoutError:
-            fault = StorageFault(SLOW, f"a write took over {self._timeout:g} s and may still complete")
+            if entry in self._pending:  # never started: it will not be applied
+                self._pending.remove(entry)
+                fault = StorageFault(BUSY, f"no database connection free within {self._timeout:g} s")
+            else:
+                fault = StorageFault(SLOW, f"a write took over {self._timeout:g} s and may still complete")
             self._watch.failed(fault)
             raise fault from None
 
-    async def _transact(self, work: Work[T]) -> T:
+    async def _flush(self) -> None:
+        try:
+            while self._pending:  # no await between the last check and the count going down
+                batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
+                try:
+                    results = await self._transact([work for work, _ in batch])
+                except _Rejected:  # one write failed on its own terms: each alone, then
+                    outcomes = [await self._alone(work) for work, _ in batch]
+                except BaseException as exc:  # a fault (or a failed commit): nothing was written
+                    outcomes = [(False, exc)] * len(batch)
+                else:
+                    outcomes = [(True, result) for result in results]
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._flushing -= 1
+
+    async def _alone(self, work: Work[Any]) -> tuple[bool, Any]:
+        try:
+            return True, (await self._transact([work]))[0]
+        except _Rejected as rejected:
+            return False, rejected.error
+        except asyncpg.DeadlockDetectedError as exc:
+            return False, self._fault_or(exc)
+        except BaseException as exc:
+            return False, exc
+
+    async def _transact(self, works: list[Work[Any]]) -> list[Any]:
+        """Run writes in one transaction; `_Rejected` (rolled back) when one fails for its own
+        reasons, the StorageFault when the database does."""
         async with self._conn() as conn:
             try:
                 async with conn.transaction():
-                    result = await work(conn)
-            except asyncpg.UniqueViolationError as exc:
-                raise Conflict(str(exc)) from exc
-            except (StoreError, Conflict):
+                    results = []
+                    for work in works:
+                        try:
+                            results.append(await work(conn))
+                        except asyncpg.UniqueViolationError as exc:
+                            raise _Rejected(Conflict(str(exc))) from exc
+                        except (StoreError, Conflict) as exc:
+                            raise _Rejected(exc) from exc
+                        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+                            if len(works) == 1:
+                                raise
+                            # Locks taken in another order by a concurrent batch (of another
+                            # instance): run each write on its own instead.
+                            raise _Rejected(exc) from exc
+                        except Exception as exc:
+                            if classify_pg(exc) is None:
+                                raise _Rejected(exc) from exc
+                            raise
+            except _Rejected:
                 raise
             except Exception as exc:
                 raise self._fault_or(exc) from exc
         self._watch.succeeded()
-        return result
+        return results
 
     async def _read(self, fetch: Callable[[Conn], Awaitable[T]]) -> T:
         """Run a read; once more on a fresh connection when the first one had been lost (a
@@ -463,9 +542,9 @@ class PostgresStore(Store):
 
     async def list_conversations(self, user_id: str, limit: int) -> list[Conversation]:
         sql = (
-            "SELECT id, client_id, user_id, created_on FROM conversations WHERE user_id = $1"
-            " ORDER BY last_message_on IS NOT NULL, last_message_on DESC NULLS LAST,"
-            " created_on DESC, seq DESC"
+            "SELECT id, client_id, user_id, created_on FROM conversations c"
+            f" CROSS JOIN LATERAL ({LAST_MESSAGE}) last WHERE user_id = $1"
+            " ORDER BY last.at IS NOT NULL, last.at DESC NULLS LAST, created_on DESC, seq DESC"
         )
         args: tuple[Any, ...] = (user_id,)
         if limit:
@@ -478,8 +557,9 @@ class PostgresStore(Store):
         self, client_id: str, limit: int
     ) -> list[tuple[Conversation, datetime | None]]:
         rows = await self._all(
-            "SELECT id, client_id, user_id, created_on, last_message_on FROM conversations"
-            " WHERE client_id = $1 ORDER BY COALESCE(last_message_on, created_on) DESC, seq DESC LIMIT $2",
+            "SELECT id, client_id, user_id, created_on, last.at FROM conversations c"
+            f" CROSS JOIN LATERAL ({LAST_MESSAGE}) last"
+            " WHERE client_id = $1 ORDER BY COALESCE(last.at, created_on) DESC, seq DESC LIMIT $2",
             client_id,
             limit,
         )
@@ -561,9 +641,6 @@ class PostgresStore(Store):
     async def delete_conversation_messages(self, conversation_id: str) -> int:
         async def work(conn: Conn) -> int:
             status = await conn.execute("DELETE FROM messages WHERE conversation_id = $1", conversation_id)
-            await conn.execute(
-                "UPDATE conversations SET last_message_on = NULL WHERE id = $1", conversation_id
-            )
             return _rowcount(status)
 
         return await self._write(work)
@@ -903,6 +980,10 @@ class PostgresStore(Store):
             return _rowcount(seen) + _rowcount(values)
 
         return await self._write(work)
+
+
+async def _keep_session(conn: Conn) -> None:
+    """The main pool's connections hold no session state (no LISTEN, no session locks)."""
 
 
 def _rowcount(status: str) -> int:
