@@ -123,7 +123,31 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--config", type=Path, help="YAML config file (its storage.url is read)")
     explain.add_argument("--json", action="store_true", help="print the stored JSON instead")
     explain.set_defaults(run=_explain)
+
+    move = commands.add_parser(
+        "migrate-store",
+        help="copy a SQLite database into an empty PostgreSQL one (moving to several instances)",
+        description="Copy every table (clients, tokens, conversations, messages, bot state, timers, "
+        "pending webhook events…) from a SQLite database into an empty PostgreSQL database, then "
+        "check that each table has as many rows on both sides. Stop the service first; keep the "
+        "same storage.encryption_key.",
+    )
+    move.add_argument("--from", dest="source", required=True, metavar="sqlite:///PATH")
+    move.add_argument("--to", dest="target", required=True, metavar="postgresql://…")
+    move.set_defaults(run=_migrate_store)
     return parser
+
+
+def _migrate_store(args: argparse.Namespace) -> int:
+    from .store.move import move
+
+    try:
+        counts = asyncio.run(move(args.source, args.target))
+    except (StoreError, OSError) as exc:
+        print(f"orchestrator migrate-store: {exc}", file=sys.stderr)
+        return 2
+    print(f"copied {sum(counts.values())} rows in {len(counts)} tables; every count matches")
+    return 0
 
 
 def _settings(path: Path | None) -> Settings:
