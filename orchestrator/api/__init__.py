@@ -12,6 +12,7 @@ from ..store import StorageFault
 from . import admin, clients, conversations, endpoints, messages, openapi, sync, users
 from .docs_page import setup_docs
 from .routing import (
+    BOTS,
     CLIENT_ID,
     ROUTES,
     SERVICES,
@@ -23,7 +24,7 @@ from .routing import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SERVICES", "setup_api"]
+__all__ = ["BOTS", "SERVICES", "setup_api"]
 _MODULES = (admin, clients, conversations, endpoints, messages, sync, users)  # register routes
 
 TOO_LARGE = "PayloadTooLargeError: request entity too large"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .routing import Call, json_response, route, text_response
+from .routing import BOTS, Call, json_response, route, text_response
 from .schemas import (
     ConversationBody,
     ConversationEventBody,
@@ -64,10 +64,8 @@ async def list_conversations(call: Call) -> web.Response:
 )
 async def post_event(call: Call) -> web.Response:
     conversation = await call.services.conversations.get(call.client_id, call.params.id)
-    bots = call.services.bots
-    outcome = None
-    if bots is not None:
-        outcome = await bots.inject_event(call.client_id, conversation, call.body.event, call.body.data)
+    bots = call.request.app[BOTS]
+    outcome = await bots.inject_event(call.client_id, conversation, call.body.event, call.body.data)
     if outcome is None:
         return text_response("this conversation's client has no built-in bot (sync sets one)", 409)
     return json_response(

@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from .. import jsonutil, tokens
-from ..services.container import Services
+from ..services.container import BotTurns, Services
 from ..store.records import Client
 from .schemas import Empty, NoQuery
 from .validation import RequestInvalid, parse
@@ -25,6 +25,7 @@ from .validation import RequestInvalid, parse
 log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
+BOTS = web.AppKey("bots", BotTurns)  # the bot runner: `POST /conversations/{id}/events`
 CLIENT_ID = web.RequestKey("client_id", str)  # the authenticated client (for fault reports)
 CLIENT_ID_HEADER = "x-bp-messaging-client-id"
 CLIENT_TOKEN_HEADER = "x-bp-messaging-client-token"

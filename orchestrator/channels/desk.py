@@ -22,7 +22,10 @@ import dataclasses
 import logging
 from typing import Any
 
+from ..bus import Bus
 from ..bus.topics import HANDOFF_REQUESTED, HandoffRequested
+from ..services.container import BotTurns
+from ..services.endpoints import EndpointService
 from ..store.records import Conversation
 from .base import HandoffNotSupported, SendError
 from .dispatch import ConversationQueues, Dispatcher
@@ -39,14 +42,17 @@ RELEASE_ON_CLOSE = frozenset({"qiscus"})
 class DeskBridge:
     """Hand-offs to desk platforms and their events back to the bot (see the module doc)."""
 
-    def __init__(self, hub: ChannelHub, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, hub: ChannelHub, dispatcher: Dispatcher, bus: Bus, endpoints: EndpointService, bots: BotTurns
+    ) -> None:
         self.hub = hub
         self.dispatcher = dispatcher
+        self._bus, self._endpoints, self._bots = bus, endpoints, bots
         self.events = ConversationQueues()
         self._subscription: Any = None
 
     def start(self) -> None:
-        self._subscription = self.hub.services.bus.subscribe(HANDOFF_REQUESTED, self._on_handoff)
+        self._subscription = self._bus.subscribe(HANDOFF_REQUESTED, self._on_handoff)
 
     async def stop(self, timeout: float) -> None:
         if self._subscription is not None:
@@ -64,7 +70,7 @@ class DeskBridge:
 
     async def _handoff(self, client_id: str, conversation: Conversation, request: dict[str, Any]) -> None:
         configs = await self.hub.configs(client_id)
-        for endpoint in await self.hub.services.endpoints.of_conversation(conversation.id):
+        for endpoint in await self._endpoints.of_conversation(conversation.id):
             channel, config = self.hub.channels.get(endpoint.channel), configs.get(endpoint.channel)
             if channel is None or config is None or not channel.supports_handoff(config):
                 continue
@@ -107,16 +113,14 @@ class DeskBridge:
                 await self.dispatcher.submit(
                     conversation.id, lambda: self._release(client_id, channel, conversation)
                 )
-        bots = self.hub.services.bots
-        if bots is not None:
-            await bots.inject_event(client_id, conversation, event, data)
+        await self._bots.inject_event(client_id, conversation, event, data)
 
     async def _release(self, client_id: str, name: str, conversation: Conversation) -> None:
         found = await self.hub.config(client_id, name)
         if found is None:
             return
         channel, config = found
-        endpoints = await self.hub.services.endpoints.of_conversation(conversation.id)
+        endpoints = await self._endpoints.of_conversation(conversation.id)
         endpoint = next((e for e in endpoints if e.channel == name), None)
         if endpoint is None:
             return

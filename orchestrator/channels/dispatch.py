@@ -24,7 +24,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..bus import Bus
 from ..bus.topics import MESSAGE_CREATED, MessageCreated
+from ..services.endpoints import EndpointService
 from ..store.records import Endpoint as StoredEndpoint
 from .base import Channel, ChannelConfig, RenderError, SendError
 from .hub import ChannelHub, same_endpoint
@@ -105,13 +107,14 @@ class ConversationQueues:
 class Dispatcher:
     """Sends stored messages to the conversation's channel endpoints (see the module doc)."""
 
-    def __init__(self, hub: ChannelHub) -> None:
+    def __init__(self, hub: ChannelHub, bus: Bus, endpoints: EndpointService) -> None:
         self.hub = hub
+        self._bus, self._endpoints = bus, endpoints
         self.queues = ConversationQueues()
         self._subscription: Any = None
 
     def start(self) -> None:
-        self._subscription = self.hub.services.bus.subscribe(MESSAGE_CREATED, self._on_message)
+        self._subscription = self._bus.subscribe(MESSAGE_CREATED, self._on_message)
 
     async def stop(self, timeout: float) -> None:
         if self._subscription is not None:
@@ -133,7 +136,7 @@ class Dispatcher:
         configs = await self.hub.configs(event.client_id)
         if not configs:
             return
-        endpoints = await self.hub.services.endpoints.of_conversation(event.conversation.id)
+        endpoints = await self._endpoints.of_conversation(event.conversation.id)
         for endpoint in endpoints:
             if same_endpoint(endpoint, event.source):
                 continue  # never echo a message back where it came from

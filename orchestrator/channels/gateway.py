@@ -1,5 +1,6 @@
-"""The service side of channels: the inbound webhook route, and the wiring of outbound dispatch,
-hand-off bridging and the credentials test at sync (`setup_channels`).
+"""The service side of channels: the inbound webhook route (`Inbound`), the credentials test at
+sync (`CredentialsTester`) and the context the channels run in (`running`); `app.create_app`
+builds and wires them.
 
 Inbound, `ANY /webhooks/v1/<scope>/<channel><tail>` (scope: the client's name, else its id):
 
@@ -29,16 +30,27 @@ it before anything is written.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
+from ..services.clients import ClientService
 from ..services.container import Services
 from ..services.errors import Invalid, Unavailable
 from ..store.records import Endpoint as StoredEndpoint
 from . import registry
-from .base import ChannelTestError, InboundMessage, InboundRequest, SendError, Target, VerificationError
+from .base import (
+    ChannelTestError,
+    InboundMessage,
+    InboundRequest,
+    RetryPolicy,
+    SendError,
+    Target,
+    VerificationError,
+)
 from .desk import DeskBridge
 from .dispatch import Dispatcher
 from .hub import RETRY, ChannelHub
@@ -51,45 +63,42 @@ ROUTE = "/webhooks/v1/{scope}/{channel}{tail:.*}"
 DESK_EVENTS = frozenset({"agent_joined", "agent_released", "closed"})
 STOP_TIMEOUT = 5.0  # seconds queued sends and desk events get to finish at shutdown
 
-__all__ = ["DISPATCHER", "HUB", "RETRY", "setup_channels"]
+__all__ = ["DISPATCHER", "HUB", "RETRY", "CredentialsTester", "Inbound", "add_webhook_route", "running"]
 
 
-def setup_channels(app: web.Application, services: Services) -> None:
-    """Add `/webhooks/v1/<scope>/<channel>` and start outbound dispatch with the app."""
-    hub = ChannelHub(services)
-    dispatcher = Dispatcher(hub)
-    desk = DeskBridge(hub, dispatcher)
-    inbound = Inbound(hub, desk, dispatcher)
-    app[HUB] = hub
-    app[DISPATCHER] = dispatcher
+def add_webhook_route(app: web.Application, inbound: Inbound) -> None:
+    """Add `ANY /webhooks/v1/<scope>/<channel><tail>` (see the module doc)."""
     app.router.add_route("*", ROUTE, inbound.handle)
-    services.sync.tester = CredentialsTester(hub)
 
-    async def start(app: web.Application) -> None:
-        # on_startup runs after the cleanup contexts: the store is open, the bot runner set.
-        await hub.start(app.get(RETRY))
-        dispatcher.start()
-        desk.start()
 
-    async def stop(app: web.Application) -> None:
-        # on_shutdown runs before the cleanup contexts close the store; it must not raise, or
-        # aiohttp would skip them.
+@contextlib.asynccontextmanager
+async def running(
+    hub: ChannelHub, dispatcher: Dispatcher, desk: DeskBridge, retry: RetryPolicy | None
+) -> AsyncIterator[None]:
+    """The channels run inside this: channel instances and the HTTP session, outbound dispatch
+    and the desk bridge. On exit, queued sends and desk events get `STOP_TIMEOUT` s to finish;
+    a failure to stop is logged, never raised (what runs after must still stop)."""
+    await hub.start(retry)
+    dispatcher.start()
+    desk.start()
+    try:
+        yield
+    finally:
         for step in (lambda: desk.stop(STOP_TIMEOUT), lambda: dispatcher.stop(STOP_TIMEOUT), hub.close):
             try:
                 await step()
             except Exception:
                 log.exception("stopping channels")
 
-    app.on_startup.append(start)
-    app.on_shutdown.append(stop)
-
 
 class CredentialsTester:
-    """`SyncService.tester`: the channel's `test_credentials` and `setup`, a ChannelTestError
-    as Invalid naming `body.channels.<name>.<field>`. Config-only channels are not tested."""
+    """The tester `SyncService` gets: the channel's `test_credentials` and `setup`, a
+    ChannelTestError as Invalid naming `body.channels.<name>.<field>`. Config-only channels
+    are not tested. `external_url` is `server.external_url`."""
 
-    def __init__(self, hub: ChannelHub) -> None:
+    def __init__(self, hub: ChannelHub, clients: ClientService, external_url: str) -> None:
         self.hub = hub
+        self._clients, self._external_url = clients, external_url
 
     async def test(self, name: str, raw: dict[str, Any]) -> None:
         """Call the platform with the credentials."""
@@ -104,9 +113,9 @@ class CredentialsTester:
         if found is None:
             return
         channel, config = found
-        client = await self.hub.services.clients.get(client_id)
+        client = await self._clients.get(client_id)
         scope = (client.name if client is not None else None) or client_id
-        base = self.hub.services.settings.server.external_url.rstrip("/")
+        base = self._external_url.rstrip("/")
         url = f"{base}/webhooks/v1/{scope}/{name}"
         await self._named(name, channel.setup(await self.hub.session(), config, url))
 
@@ -131,12 +140,12 @@ class CredentialsTester:
 class Inbound:
     """The webhook route (see the module doc)."""
 
-    def __init__(self, hub: ChannelHub, desk: DeskBridge, dispatcher: Dispatcher) -> None:
+    def __init__(self, hub: ChannelHub, desk: DeskBridge, dispatcher: Dispatcher, services: Services) -> None:
         self.hub = hub
-        self.services = hub.services
+        self.services = services
         self.desk = desk
         self.dispatcher = dispatcher
-        self.external_url = hub.services.settings.server.external_url
+        self.external_url = services.settings.server.external_url
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["channel"]

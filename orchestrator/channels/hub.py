@@ -22,8 +22,11 @@ import aiohttp
 from aiohttp import web
 from pydantic import ValidationError
 
+from ..bus import Bus
 from ..bus.topics import CLIENT_SYNCED
-from ..services.container import Services
+from ..config import ChannelSettings
+from ..services.channel_state import ChannelStateService
+from ..services.health import HealthService
 from ..store.records import Endpoint as StoredEndpoint
 from . import registry
 from .base import Channel, ChannelConfig, DeliveryStatus, Endpoint, RetryPolicy, Target
@@ -59,8 +62,10 @@ def same_endpoint(a: StoredEndpoint, b: StoredEndpoint | None) -> bool:
 class ChannelHub:
     """Channel instances, the shared HTTP session, configs, kv values and health events."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(
+        self, settings: ChannelSettings, bus: Bus, state: ChannelStateService, health: HealthService
+    ) -> None:
+        self._settings, self._bus, self._state, self._health = settings, bus, state, health
         self.channels: dict[str, Channel[Any]] = {}
         self.http: aiohttp.ClientSession | None = None
         self._configs: dict[str, Loaded] = {}
@@ -73,15 +78,13 @@ class ChannelHub:
 
     async def start(self, retry: RetryPolicy | None = None) -> None:
         """Build one instance of each implemented channel and open the HTTP session."""
-        settings = self.services.settings.channels
+        settings = self._settings
         policy = replace(
             retry or RetryPolicy(), attempts=settings.max_attempts, timeout=settings.send_timeout
         )
         self.channels = {name: cls(policy) for name, cls in registry.IMPLEMENTATIONS.items()}
         self.http = aiohttp.ClientSession()
-        self._subscription = self.services.bus.subscribe(
-            CLIENT_SYNCED, lambda event: self.forget(event.client_id)
-        )
+        self._subscription = self._bus.subscribe(CLIENT_SYNCED, lambda event: self.forget(event.client_id))
 
     async def close(self) -> None:
         if self._subscription is not None:
@@ -110,7 +113,7 @@ class ChannelHub:
             return loaded
         generation = self._generation.get(client_id, 0)
         loaded = {}
-        for stored in await self.services.channel_state.configs(client_id):
+        for stored in await self._state.configs(client_id):
             channel = self.channels.get(stored.channel)
             if channel is None:
                 continue  # config-only channel (telegram…): nothing to send or receive
@@ -154,10 +157,10 @@ class ChannelHub:
     # ------------------------------------------------------------ kv values
 
     async def _get(self, key: str) -> Any:
-        return await self.services.channel_state.get(key)
+        return await self._state.get(key)
 
     async def _set(self, key: str, value: Any) -> None:
-        await self.services.channel_state.put(key, value)
+        await self._state.put(key, value)
 
     async def _set_changed(self, key: str, value: Any) -> None:
         """Write only what changed (these rarely do): a read costs less than a commit."""
@@ -221,7 +224,7 @@ class ChannelHub:
         if suppressed:
             data = {**data, "suppressed": suppressed}
         try:
-            await self.services.health.record(client_id, channel, type_, data)
+            await self._health.record(client_id, channel, type_, data)
         except Exception:
             log.exception("cannot record the %s health event of %s", type_, channel)
         return True

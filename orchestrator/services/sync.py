@@ -46,14 +46,14 @@ class SyncService:
         catalogue: ChannelCatalogue,
         *,
         test_on_sync: bool,
-        tester: CredentialTester | None = None,
-        bot_exists: BotExists | None = None,
+        tester: CredentialTester,
+        bot_exists: BotExists,
     ) -> None:
         self._store, self._bus, self._clients = store, bus, clients
         self._catalogue = catalogue
         self._test_on_sync = test_on_sync
-        self.tester = tester
-        self.bot_exists = bot_exists
+        self._tester = tester
+        self._bot_exists = bot_exists
 
     async def sync(
         self,
@@ -64,15 +64,15 @@ class SyncService:
     ) -> list[dict[str, Any]]:
         """Apply a client's configuration; the webhooks with their tokens, in request order."""
         wanted = self._validate_channels(client_id, channels or {})
-        if bot is not None and self.bot_exists is not None and not self.bot_exists(bot):
+        if bot is not None and not self._bot_exists(bot):
             raise Invalid("body.bot", f"'{bot}' is not a bot defined under the bots directory")
         current = {c.channel: c for c in await self._store.list_channel_configs(client_id)}
         changed = [c for c in wanted if c.channel not in current or current[c.channel] != c]
-        if self._test_on_sync and self.tester is not None:
+        if self._test_on_sync:
             for config in changed:  # every test runs before anything is written
-                await self.tester.test(config.channel, config.config)
+                await self._tester.test(config.channel, config.config)
             for config in changed:
-                await self.tester.setup(client_id, config.channel, config.config)
+                await self._tester.setup(client_id, config.channel, config.config)
         now = utcnow()
         health = [
             HealthEvent(c.channel, "create" if c.channel not in current else "configure", now)

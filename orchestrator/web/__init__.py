@@ -6,19 +6,14 @@ Content-Security-Policy that allows no inline script (see `SECURITY_HEADERS`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
-from ..bots import BotCatalog, Clock
-from ..engine_http import AiohttpHttpPort
-from ..reload import BotReloader
-from ..services.container import Services
-from .access import normalise_origin
 from .studio import Studio
-from .tryit import Sandbox
 from .webchat import SocketHandler, WebchatHub
+
+__all__ = ["WEBCHAT_HUB", "WebchatHub", "add_web_routes"]
 
 STATIC = Path(__file__).parent / "static"
 WEBCHAT_HUB = web.AppKey("webchat.hub", WebchatHub)
@@ -72,25 +67,16 @@ def _redirect(to: str) -> web.StreamResponse:
     return handle  # type: ignore[return-value]
 
 
-def setup_web(
-    app: web.Application,
-    services: Services,
-    catalog: BotCatalog,
-    reloader: BotReloader | None,
-    clock: Clock,
-) -> WebchatHub:
-    """Add the web chat and studio routes; the hub and the try-it HTTP port live with the app."""
-    hub = WebchatHub(services)
-    http = AiohttpHttpPort()
-    sandbox = Sandbox(catalog, http, services.settings.bots.env, clock)
-    studio = Studio(services, catalog, reloader, sandbox, lambda: hub.refused)
-    own = (normalise_origin(services.settings.server.external_url),)
-    app[WEBCHAT_HUB] = hub
+def add_web_routes(
+    app: web.Application, hub: WebchatHub, studio: Studio, own_origins: tuple[str, ...]
+) -> None:
+    """Add the web chat and studio routes (`own_origins`: the service's own, always allowed);
+    at shutdown the hub closes every socket before the server waits for its connections."""
     app.middlewares.append(security_headers)
     app.router.add_get("/webchat", _redirect("/webchat/"))
     app.router.add_get("/webchat/", _page("webchat.html"))
     app.router.add_get("/webchat/widget.js", _page("widget.js"))
-    app.router.add_get("/webchat/ws", SocketHandler(hub, own).__call__)
+    app.router.add_get("/webchat/ws", SocketHandler(hub, own_origins).__call__)
     app.router.add_static("/webchat/static/", STATIC)
     app.router.add_get("/studio", _redirect("/studio/"))
     app.router.add_get("/studio/", _page("studio.html"))
@@ -99,10 +85,4 @@ def setup_web(
     async def shutdown(_: web.Application) -> None:
         await hub.close()  # before the store closes: browsers reconnect and resume
 
-    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
-        yield
-        await http.close()
-
     app.on_shutdown.append(shutdown)
-    app.cleanup_ctx.append(lifecycle)
-    return hub

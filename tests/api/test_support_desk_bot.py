@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from examples import orders_api
+from orchestrator.api import BOTS as BOT_RUNNER
 from orchestrator.api import SERVICES
 from orchestrator.app import create_app
 from tests.conftest import ApiClient, make_settings, new_client
@@ -146,7 +147,7 @@ async def test_account_linking_success_and_timeout(aiohttp_client, tmp_path, ord
     [timer] = [t for t in timers if t.conversation_id == conversation_id and t.data.get("kind") == "timeout"]
     services = http.app[SERVICES]  # timers are internal: the API refuses a "timer" event
     conversation = await services.conversations.get(chat.client.id, conversation_id)
-    outcome = await services.bots.inject_event(
+    outcome = await http.app[BOT_RUNNER].inject_event(
         chat.client.id, conversation, "timer", {"timer_id": timer.timer_id, **timer.data}
     )
     assert outcome is not None
