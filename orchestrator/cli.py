@@ -1,9 +1,10 @@
-"""The `orchestrator` command: serve, and the authoring tools check, test, schema and explain."""
+"""The `orchestrator` command: serve, and the authoring tools check, test, shell, schema and explain."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import gc
 import json
@@ -109,6 +110,25 @@ def _parser() -> argparse.ArgumentParser:
         "--kind", choices=("bot", "flow", "test"), help="only the schema of this kind of file"
     )
     schema.set_defaults(run=_schema)
+
+    shell = commands.add_parser(
+        "shell",
+        help="talk to a bot in the terminal (no server): numbered options, /explain, /save …",
+        description="Talk to a bot through the production engine, in memory. Type a message, or a "
+        "number or a title to click an option; /help lists the commands (/explain, /reset, /clock, "
+        "/wait, /event, /vars, /save FILE writes the session as a conversation test).",
+    )
+    shell.add_argument("bot", nargs="?", metavar="BOT", help="a bot id or file (default: the only bot)")
+    shell.add_argument(
+        "--config",
+        type=Path,
+        help="config whose bots.env the flows read (default: config.yaml, else config.example.yaml)",
+    )
+    shell.add_argument("--clock", metavar="ISO", help="start the clock at this time (the bot's timezone)")
+    shell.add_argument("--channel", default="webchat", help="the channel the bot sees (default: webchat)")
+    shell.add_argument("--locale", help="the user's locale (default: the bot's)")
+    shell.add_argument("--bots-dir", type=Path, default=Path("bots"), help=argparse.SUPPRESS)
+    shell.set_defaults(run=_shell)
 
     explain = commands.add_parser(
         "explain",
@@ -399,6 +419,78 @@ def _schema(args: argparse.Namespace) -> int:
         print(f"wrote {out}")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+# ------------------------------------------------------------------ shell
+
+
+def _shell(args: argparse.Namespace) -> int:
+    from .engine import ActionRegistry
+    from .engine.checker import check_bot
+    from .engine.conversation_tests import project_root
+    from .engine_http import AiohttpHttpPort
+    from .shell import Shell, parse_clock
+    from .shell.session import RecordingActions, RecordingHttp, Session
+
+    files, missing = _bot_files([args.bot] if args.bot else [], args.bots_dir)
+    if missing or not files:
+        print(f"orchestrator: no bot {args.bot or 'under ' + str(args.bots_dir)}", file=sys.stderr)
+        return 2
+    if len(files) > 1:
+        names = ", ".join(p.stem for p in files)
+        print(
+            f"orchestrator: several bots ({names}): name one, e.g. orchestrator shell {files[0].stem}",
+            file=sys.stderr,
+        )
+        return 2
+    path = files[0]
+    result = check_bot(path, project_root(path.resolve().parent, Path.cwd()))
+    for d in result.diagnostics:
+        print(d, file=sys.stderr)
+    if result.bot is None:
+        print("orchestrator: the bot has errors (run `orchestrator check`)", file=sys.stderr)
+        return 2
+    bot = result.bot
+    config = args.config or next(
+        (p for p in (Path("config.yaml"), Path("config.example.yaml")) if p.is_file()), None
+    )
+    env = dict(_settings(config).bots.env)
+    try:
+        clock = parse_clock(args.clock, bot.timezone) if args.clock else None
+    except ValueError as exc:
+        print(f"orchestrator: --clock: {exc}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(ImportError):  # line editing and history for input(), where there is one
+        import readline  # noqa: F401
+    loop = asyncio.new_event_loop()
+    http = AiohttpHttpPort()
+    session = Session(
+        bot,
+        RecordingHttp(http),
+        RecordingActions(ActionRegistry.from_bot(bot)),
+        env,
+        clock=clock,
+        channel=args.channel,
+        locale=args.locale,
+    )
+    shell = Shell(session)
+    print(f"{bot.id} ({len(bot.flow_ids)} flows) — type a message; /help for commands, Ctrl-D to leave")
+    try:
+        while not shell.done:
+            try:
+                line = input("you> ")
+            except EOFError:
+                print()
+                break
+            except KeyboardInterrupt:
+                print()
+                continue
+            for out in loop.run_until_complete(shell.handle(line)):
+                print(out)
+    finally:
+        loop.run_until_complete(http.close())
+        loop.close()
     return 0
 
 
