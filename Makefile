@@ -16,7 +16,7 @@ $(shell rm -rf $(VENV))
 endif
 endif
 
-.PHONY: chromium run test lint bench fakes clean mutate
+.PHONY: chromium graphviz run test lint bench fakes clean mutate
 
 $(BIN)/python:
 	$(if $(and $(PYTHON),$(shell $(PYTHON) -c '$(IS_311)' >/dev/null 2>&1 && echo ok)),,$(error \
@@ -41,8 +41,17 @@ chromium:
 	      || echo "chromium could not be installed: the browser tests will skip"; \
 	  else echo "no /usr/bin/chromium and not root: the browser tests will skip"; fi; fi
 
+# `orchestrator graph` draws SVG with Debian's Graphviz: installed like chromium (else the
+# studio's own layout draws it, and the Graphviz test skips saying why).
+graphviz:
+	@if ! command -v dot >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz) >/dev/null 2>&1 \
+	      || echo "graphviz could not be installed: orchestrator graph uses the studio layout"; \
+	  else echo "no graphviz (dot) and not root: orchestrator graph uses the studio layout"; fi; fi
+
 # pytest runs last, so its summary is the run's closing line.
-test: $(VENV)/.installed chromium
+test: $(VENV)/.installed chromium graphviz
 	$(BIN)/ruff check .
 	$(BIN)/orchestrator check
 	$(BIN)/orchestrator test --min-coverage 90

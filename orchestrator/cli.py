@@ -1,4 +1,4 @@
-"""The `orchestrator` command: serve, and the authoring tools check, test, shell, schema and explain."""
+"""The `orchestrator` command: serve, and the authoring tools (check, test, shell, graph, schema, explain)."""
 
 from __future__ import annotations
 
@@ -129,6 +129,19 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("--locale", help="the user's locale (default: the bot's)")
     shell.add_argument("--bots-dir", type=Path, default=Path("bots"), help=argparse.SUPPRESS)
     shell.set_defaults(run=_shell)
+
+    graph = commands.add_parser(
+        "graph",
+        help="draw a bot's flows (SVG, Mermaid or Graphviz DOT) from the engine's step graph",
+        description="A picture of the flows: waiting steps rounded and bold, same-turn edges solid, "
+        "edges after the user answers dashed, call/start edges bold, handlers as hexagons.",
+    )
+    graph.add_argument("bot", metavar="BOT", help="a bot id or a bot file")
+    graph.add_argument("--flow", help="only this flow (the flows it runs appear as references)")
+    graph.add_argument("--format", choices=("svg", "mermaid", "dot"), default="svg")
+    graph.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: stdout)")
+    graph.add_argument("--bots-dir", type=Path, default=Path("bots"), help=argparse.SUPPRESS)
+    graph.set_defaults(run=_graph)
 
     explain = commands.add_parser(
         "explain",
@@ -491,6 +504,38 @@ def _shell(args: argparse.Namespace) -> int:
     finally:
         loop.run_until_complete(http.close())
         loop.close()
+    return 0
+
+
+# ------------------------------------------------------------------ graph
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from .engine.checker import check_bot
+    from .engine.conversation_tests import project_root
+    from .pictures import PictureError, draw
+
+    files, missing = _bot_files([args.bot], args.bots_dir)
+    if missing or not files:
+        where = f"neither a file nor {args.bots_dir}/{args.bot}.yaml"
+        print(f"orchestrator: no bot '{args.bot}' ({where})", file=sys.stderr)
+        return 2
+    result = check_bot(files[0], project_root(files[0].resolve().parent, Path.cwd()))
+    if result.bot is None:
+        print("\n".join(str(d) for d in result.diagnostics if d.is_error), file=sys.stderr)
+        print("orchestrator: the bot has errors (run `orchestrator check`)", file=sys.stderr)
+        return 2
+    try:
+        text, how = draw(result.bot, args.format, args.flow)
+    except PictureError as exc:
+        print(f"orchestrator: {exc}", file=sys.stderr)
+        return 2
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output} ({args.format}, {how})")
     return 0
 
 
