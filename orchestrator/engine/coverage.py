@@ -20,10 +20,14 @@ class Coverage:
     bot: BotVersion
     steps: set[Key] = field(default_factory=set)
     branches: set[tuple[str, str, str]] = field(default_factory=set)
+    entered: set[str] = field(default_factory=set)  # the flows the tests ran
+    only: frozenset[str] | None = None  # count only these flows (a run of some test files)
 
     def add_trace(self, trace: dict[str, Any]) -> None:
         """Record what one turn ran."""
         for entry in trace.get("steps") or []:
+            if isinstance(entry.get("enter"), str):
+                self.entered.add(entry["enter"])
             flow, step = entry.get("flow"), entry.get("step")
             if not isinstance(flow, str) or not isinstance(step, str):
                 continue
@@ -46,23 +50,33 @@ class Coverage:
             "branchRatio": round(self.branch_ratio, 4),
         }
 
+    def restricted_to_entered(self) -> None:
+        """Count only the flows these tests ran (`orchestrator test one.test.yaml`)."""
+        self.only = frozenset(self.entered)
+
     # ------------------------------------------------------------ figures
+    def counted(self) -> dict[Key, CompiledStep]:
+        """The steps that count: every step of the bot, or those of the flows in `only`."""
+        if self.only is None:
+            return dict(self.bot.steps)
+        return {k: s for k, s in self.bot.steps.items() if k[0] in self.only}
+
     def all_branches(self) -> list[tuple[CompiledStep, str]]:
-        return [(s, b) for s in _ordered(self.bot.steps.values()) for b in branch_names(s)]
+        return [(s, b) for s in _ordered(self.counted().values()) for b in branch_names(s)]
 
     def missed_steps(self) -> list[CompiledStep]:
-        return [s for s in _ordered(self.bot.steps.values()) if (s.flow, s.id) not in self.steps]
+        return [s for s in _ordered(self.counted().values()) if (s.flow, s.id) not in self.steps]
 
     def missed_branches(self) -> list[tuple[CompiledStep, str]]:
         return [(s, b) for s, b in self.all_branches() if (s.flow, s.id, b) not in self.branches]
 
     @property
     def step_total(self) -> int:
-        return len(self.bot.steps)
+        return len(self.counted())
 
     @property
     def step_count(self) -> int:
-        return sum(1 for key in self.bot.steps if key in self.steps)
+        return sum(1 for key in self.counted() if key in self.steps)
 
     @property
     def branch_total(self) -> int:
@@ -81,8 +95,12 @@ class Coverage:
         return self.branch_count / self.branch_total if self.branch_total else 1.0
 
     def summary(self) -> str:
+        scope = f"{self.bot.id} ({self.bot.file})"
+        if self.only is not None:
+            flows = sorted(f if not f.startswith("@") else "handler " + f[1:] for f in self.only)
+            scope = f"{self.bot.id} in the flows these tests ran ({', '.join(flows) or 'none'})"
         return (
-            f"coverage of {self.bot.id} ({self.bot.file}): {self.step_ratio:.1%} of steps "
+            f"coverage of {scope}: {self.step_ratio:.1%} of steps "
             f"({self.step_count}/{self.step_total}), {self.branch_ratio:.1%} of branches "
             f"({self.branch_count}/{self.branch_total})"
         )

@@ -107,6 +107,7 @@ class Turn:
         self.locale = inp.locale or self.bot.default_locale
         self.replies: list[dict[str, Any]] = []
         self.marks: dict[int, int] = {}  # id(frame) -> replies sent before it was pushed this turn
+        self.seeded = False  # inp.flow_vars given to a flow already
         self.handoff: HandoffRequest | None = None
         self.ended: str | None = None
         self.error: str | None = None
@@ -616,6 +617,9 @@ class Turn:
                 variables[name] = None
         for name, value in params.items():
             variables.setdefault(name, plain(value))
+        if self.inp.flow_vars and not self.seeded:  # a test's given.flow, for the first flow started
+            self.seeded = True
+            variables.update(plain(self.inp.flow_vars))
         frame = Frame(flow_id, flow.entry, variables, kind, aside=aside)
         self.state.frames.append(frame)
         self.marks[id(frame)] = len(self.replies)

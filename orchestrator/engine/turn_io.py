@@ -40,6 +40,7 @@ class TurnInput:
     conversation_id: str = ""
     user_id: str = ""
     agents_available: bool = True
+    flow_vars: dict[str, Any] | None = None  # flow.* of the first flow the turn starts (tests' given.flow)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from ..actions import ActionRegistry
 from ..compiled import BotVersion
 from ..coverage import Coverage
 from ..runtime import Engine, HandoffRequest, Timer, TurnInput, TurnResult
-from ..state import ConvState
+from ..state import ConvState, Frame, Wait
 from ..trace_format import describe_input, describe_reply, format_trace
 from .expectations import Observed, expect_problems
 from .loading import LoadedTestFile
@@ -79,6 +79,8 @@ class ConversationRun:
         bot: BotVersion,
         real_actions: ActionRegistry | None,
         coverage: Coverage,
+        *,
+        clock: str | None = None,
     ) -> None:
         assert loaded.model is not None
         self.file = loaded
@@ -94,7 +96,7 @@ class ConversationRun:
             given.agents_available if given.agents_available is not None else self.defaults.agents_available
         )
         self.env = {**self.defaults.env, **given.env}
-        self.now = parse_clock(given.clock or self.defaults.clock, self.where(()))
+        self.now = parse_clock(given.clock or self.defaults.clock or clock, self.where(()))
         self.problems: list[str] = []  # unmocked calls seen during a turn
         http_mocks = [*self.case.mocks.http, *self.defaults.mocks.http]
         action_mocks = {**self.defaults.mocks.actions, **self.case.mocks.actions}
@@ -133,13 +135,18 @@ class ConversationRun:
     async def run(self) -> int:
         """Run the test; the number of turns (CaseFailure when something does not match)."""
         given = self.case.given
-        if given.conv or self.case.start_at is not None:
+        if given.conv or self.case.start_at is not None or given.version_gone:
             st = ConvState(self.bot.id, self.bot.version, session=True)
             for name, decl in self.bot.variables.items():
                 if name.startswith("conv."):
                     st.conv[name[5:]] = copy.deepcopy(decl.default)
             st.conv.update(copy.deepcopy(given.conv))
+            if given.version_gone:  # waiting at a step an older version had
+                st.version = "an-older-version"
+                flow = next(iter(self.bot.flow_ids), "")
+                st.frames.append(Frame(flow, None, {}, "root", Wait("~step-of-an-older-version", "ask")))
             self.state = json.loads(json.dumps(st.to_json()))
+        self.seed = dict(given.flow) if given.flow and self.case.start_at is None else None
         if self.case.start_at is not None:
             sa = self.case.start_at
             result = await self.engine.run_from(self.turn_input({}), sa.flow, sa.step, given.flow)
@@ -151,7 +158,10 @@ class ConversationRun:
                 self.check_error()
                 event = user_event(item.user)
                 self.new_bot_turn(f"user {describe_input(_as_turn(event))}")
-                self.absorb(await self.engine.run_turn(self.turn_input(event)), pos)
+                inp = self.turn_input(event)
+                if self.seed is not None and not (self.state or {}).get("frames"):
+                    inp.flow_vars, self.seed = self.seed, None
+                self.absorb(await self.engine.run_turn(inp), pos)
             elif isinstance(item, WaitItem):
                 self.check_error()
                 await self.wait(item.wait, pos)

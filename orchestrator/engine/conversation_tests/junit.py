@@ -10,11 +10,12 @@ from .report import RunReport
 def junit_xml(report: RunReport) -> bytes:
     """JUnit XML: a testsuite per file, a testcase per test (file errors as a failing case)."""
     counts = report.counts()
+    broken = sum(1 for f in report.files if any(d.is_error for d in f.diagnostics))  # one case each
     suites = ET.Element(
         "testsuites",
         name="orchestrator test",
-        tests=str(len(report.tests)),
-        failures=str(counts["failed"]),
+        tests=str(len(report.tests) + broken),
+        failures=str(counts["failed"] + broken),
         skipped=str(counts["skipped"]),
         time=f"{report.seconds:.3f}",
     )

@@ -39,6 +39,8 @@ class MockHttp:
                 text = r.text if r.text is not None else ("" if r.json_ is None else json.dumps(r.json_))
                 return HttpResponse(r.status, copy.deepcopy(r.json_), text, dict(r.headers))
         body = f" json {json.dumps(req.json)}" if req.json is not None else ""
+        if req.form is not None:
+            body = f" form {json.dumps(dict(req.form))}"
         self.problems.append(
             f"unmocked HTTP call {req.method} {full_url(req)}{body} (add it under mocks.http)"
         )
@@ -57,7 +59,7 @@ def full_url(req: HttpRequest) -> str:
 
 
 def request_matches(match: HttpRequestMatch, req: HttpRequest) -> bool:
-    """Whether a request fits a pattern (glob URL, subset of query, headers and JSON)."""
+    """Whether a request fits a pattern (glob URL, subset of query, headers, form and JSON)."""
     if match.method and match.method.upper() != req.method.upper():
         return False
     if match.url is not None:
@@ -73,6 +75,10 @@ def request_matches(match: HttpRequestMatch, req: HttpRequest) -> bool:
         for k, v in match.headers.items():
             if lower.get(k.lower()) != v:
                 return False
+    if match.form is not None:
+        form = req.form or {}
+        if any(k not in form or str(form[k]) != str(v) for k, v in match.form.items()):
+            return False
     return match.json_ is None or subset(match.json_, req.json)
 
 

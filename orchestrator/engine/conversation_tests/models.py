@@ -167,6 +167,7 @@ class HttpRequestMatch(_Strict):
     url: str | None = Field(None, description="a glob: * matches anything (include ?… to match the query)")
     query: dict[str, Any] | None = None
     json_: Any = Field(None, alias="json", description="the JSON body (objects: the keys given)")
+    form: dict[str, Any] | None = Field(None, description="the form-encoded body: the fields given")
     headers: dict[str, str] | None = None
 
 
@@ -319,7 +320,15 @@ class Given(_Strict):
 
     clock: str | None = Field(None, description="ISO 8601 date-time with an offset")
     conv: dict[str, Any] = Field(default_factory=dict, description="conv.* values (a session is running)")
-    flow: dict[str, Any] = Field(default_factory=dict, description="flow.* values / params for start_at")
+    flow: dict[str, Any] = Field(
+        default_factory=dict,
+        description="flow.* values: params of start_at's flow, else of the conversation's first flow",
+    )
+    version_gone: bool = Field(
+        False,
+        description="the conversation was left waiting by an older bot version at a step this one does not "
+        "have: the first input runs the version_gone handler",
+    )
     user: dict[str, Any] = Field(default_factory=dict, description="stored user.* values")
     channel: str | None = None
     locale: str | None = None

@@ -24,8 +24,16 @@ class TestRunner:
 
     __test__ = False
 
-    def __init__(self, root: Path, *, allow_actions: bool = False, name_filter: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        allow_actions: bool = False,
+        name_filter: str | None = None,
+        clock: str | None = None,
+    ) -> None:
         self.root = root.resolve()
+        self.clock = clock  # the start of tests that set no clock (default: DEFAULT_CLOCK)
         self.allow_actions = allow_actions
         self.name_filter = name_filter
         self.checked: dict[Path, CheckResult] = {}
@@ -136,7 +144,7 @@ class TestRunner:
             return TestOutcome(case.name, loaded.display, pos, "skipped", message=reason)
         started = time.perf_counter()
         try:
-            run = ConversationRun(loaded, index, bot, real_actions, coverage)
+            run = ConversationRun(loaded, index, bot, real_actions, coverage, clock=self.clock)
         except ValueError as exc:  # e.g. a clock that does not parse
             return TestOutcome(case.name, loaded.display, pos, "failed", 0.0, str(exc))
         try:
