@@ -1,4 +1,4 @@
-"""The `orchestrator` command: serve, and the authoring tools (check, test, shell, graph, schema, explain)."""
+"""The `orchestrator` command: serve, and the authoring tools (check, test, shell, graph, record…)."""
 
 from __future__ import annotations
 
@@ -154,6 +154,21 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: stdout)")
     graph.add_argument("--bots-dir", type=Path, default=Path("bots"), help=argparse.SUPPRESS)
     graph.set_defaults(run=_graph)
+
+    record = commands.add_parser(
+        "record",
+        help="write a stored conversation as a conversation test (*.test.yaml), mocks included",
+        description="Read a conversation's turn traces and bot messages from the configured store "
+        "and write them as a conversation test: the user's inputs, the replies as expectations, timers "
+        "as waits, and mocks filled from what the HTTP steps and actions answered.",
+    )
+    record.add_argument("conversation", metavar="CONVERSATION_ID")
+    record.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: stdout)")
+    record.add_argument("--name", help="the test's name")
+    record.add_argument(
+        "--config", type=Path, help="YAML config file (its storage.url and bots.env are read)"
+    )
+    record.set_defaults(run=_record)
 
     explain = commands.add_parser(
         "explain",
@@ -574,6 +589,47 @@ def _graph(args: argparse.Namespace) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output} ({args.format}, {how})")
+    return 0
+
+
+# ------------------------------------------------------------------ record
+
+
+def _record(args: argparse.Namespace) -> int:
+    from .record import RecordError, record_yaml
+    from .store import open_store
+
+    settings = _settings(args.config)
+    database = _sqlite_file(settings.storage.url)
+    if database is not None and not database.exists():
+        print(
+            f"orchestrator: no database at {database} (storage.url {settings.storage.url})", file=sys.stderr
+        )
+        return 2
+
+    async def read() -> tuple[list[dict], list[dict]]:
+        store = open_store(settings.storage.url, settings.storage.encryption_key)
+        await store.open()
+        try:
+            traces = await store.list_traces(args.conversation)
+            messages = await store.list_messages(args.conversation, 10_000, None)
+        finally:
+            await store.close()
+        ordered = sorted(reversed(messages), key=lambda m: m.sent_on)  # the store lists newest first
+        return traces, [m.payload for m in ordered if m.author_id is None]
+
+    try:
+        traces, bot_messages = asyncio.run(read())
+        text = record_yaml(args.conversation, traces, bot_messages, dict(settings.bots.env), args.name)
+    except (StoreError, RecordError) as exc:
+        print(f"orchestrator: {exc}", file=sys.stderr)
+        return 1
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}: run it with `orchestrator test {args.output}`")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from typing import TYPE_CHECKING, Any, cast
 
@@ -13,6 +14,7 @@ from ..errors import FlowError, describe_exception
 from ..http import redact
 from ..state import Frame
 from ..templating import plain
+from .http import TRACED_BODY
 
 if TYPE_CHECKING:
     from ..runtime import Turn
@@ -52,6 +54,8 @@ async def run_do(turn: Turn, frame: Frame, step: CompiledStep) -> None:
         frame.pc = step.branches["on_error"]
         return
     call["ms"] = round((time.perf_counter() - started) * 1000, 3)
+    if len(json.dumps(result, default=str)) <= TRACED_BODY:
+        call["result"] = result  # what `orchestrator record` turns into a mock
     turn.trace["calls"].append(call)
     if spec.into:
         turn.write(spec.into, result, frame)

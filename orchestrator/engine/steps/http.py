@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any, cast
 
@@ -11,6 +12,8 @@ from ..errors import FlowError, describe_exception
 from ..http import HttpRequest, HttpResponse, redact
 from ..state import Frame
 from ..templating import plain
+
+TRACED_BODY = 4096  # a JSON answer up to this size (serialised) is kept in the turn's trace
 
 if TYPE_CHECKING:
     from ..runtime import Turn
@@ -52,6 +55,8 @@ async def run_http(turn: Turn, frame: Frame, step: CompiledStep) -> None:
     }
     if req.query:
         call["query"] = dict(req.query)
+    if response is not None and response.json is not None and len(json.dumps(response.json)) <= TRACED_BODY:
+        call["response"] = response.json  # what `orchestrator record` turns into a mock
     if problem:
         call["error"] = redact(problem, secrets)
     turn.trace["calls"].append(call)
