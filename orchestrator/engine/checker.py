@@ -87,6 +87,7 @@ _SKIP_KEYS = frozenset(
         "timeout",
         "retries",
         "skip_if_set",
+        "prefill",
         "interruptible",
         "triggers_first",
         "priority",
@@ -313,7 +314,7 @@ class _Checker:
                 return {v for names in self.flow_vars.values() for v in names}
             return self.flow_vars.get(flow, set())
         if scope == "turn":
-            return set(TURN_NAMES)
+            return set(TURN_NAMES) | set(self.bot.captures)
         if scope == "sys":
             return set(SYS_NAMES)
         return set()

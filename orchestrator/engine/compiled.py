@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .diagnostics import Diagnostic
 from .hours import Schedule
-from .matching import CompiledTrigger
+from .matching import CompiledTrigger, capture_names
 from .models import BotFile, Flow, FlowFile, Limits, Matchers, ParamDecl, StepBase, VariableDecl
 from .templating import Templates
 from .yaml_loader import Path as DataPath
@@ -119,6 +120,12 @@ class BotVersion:
         """Source position of a step, or None."""
         step = self.steps.get((flow_id, step_id))
         return step.pos if step else None
+
+    @cached_property
+    def captures(self) -> tuple[str, ...]:
+        """The named groups of every regex trigger: the `turn.<name>` values they set."""
+        scoped = [t for f in self.flows.values() for h in f.handlers.values() for t in h.triggers]
+        return capture_names([*self.triggers, *scoped])
 
     @property
     def flow_ids(self) -> list[str]:

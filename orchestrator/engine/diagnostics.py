@@ -38,6 +38,7 @@ E_STEP_ACTION = "E113"  # a step with no action key, or several
 E_DURATION = "E114"  # a duration that cannot be parsed ("5s", "2m", "1h30m", "800ms")
 E_HOURS = "E115"  # business hours or timezone that cannot be parsed
 E_REGEX = "E116"  # a trigger regex that does not compile
+E_REGEX_GROUP = "E117"  # a regex group named like a built-in turn.* value (text, payload, …)
 
 # references
 E_UNKNOWN_STEP = "E201"
@@ -94,6 +95,7 @@ CODES: dict[str, str] = {
     E_DURATION: "invalid duration",
     E_HOURS: "invalid business hours or timezone",
     E_REGEX: "invalid regular expression",
+    E_REGEX_GROUP: "regex group shadows a turn value",
     E_UNKNOWN_STEP: "unknown step",
     E_UNKNOWN_FLOW: "unknown flow",
     E_UNKNOWN_MESSAGE: "unknown message",

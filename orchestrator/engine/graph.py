@@ -88,7 +88,7 @@ class FlowGraph:
                 to(b["on_error"])
         elif kind == "ask":
             to(nxt, now=False)
-            if m.ask.skip_if_set:
+            if m.ask.skip_if_set or m.ask.prefill:
                 to(nxt)
             to(b.get("on_fail", nxt), now=False)
             if "on_timeout" in b:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from orchestrator.payloads import inbound_adapter
 
+from . import extract
 from .matching import Probe, normalise
 
 TurnType = Literal["text", "payload", "event", "attachment", "location"]
@@ -120,10 +121,16 @@ def coerce(kind: str, turn: TurnEvent, *, today: date, values: list[Any] | None 
         return (True, text)
     if kind == "int":
         compact = text.replace(" ", "").replace("_", "")
-        return (True, int(compact)) if _INT.match(compact) else (False, None)
+        if _INT.match(compact):
+            return (True, int(compact))
+        found = extract.number(text)  # "4 people", "four"
+        return (True, found) if isinstance(found, int) else (False, None)
     if kind == "float":
         compact = text.replace(" ", "")
-        return (True, float(compact.replace(",", "."))) if _FLOAT.match(compact) else (False, None)
+        if _FLOAT.match(compact):
+            return (True, float(compact.replace(",", ".")))
+        found = extract.amount(text)  # "$50", "50 dollars", "1,234.50"
+        return (found is not None, found)
     if kind == "bool":
         word = normalise(text)
         if word in _YES:
@@ -131,7 +138,8 @@ def coerce(kind: str, turn: TurnEvent, *, today: date, values: list[Any] | None 
         return (True, False) if word in _NO else (False, None)
     if kind == "email":
         if not _EMAIL.match(text):
-            return (False, None)
+            found = extract.find_email(text)  # "it's bob@example.com"
+            return (found is not None, found)
         local, _, domain = text.partition("@")
         return (True, f"{local}@{domain.lower()}")
     if kind == "phone":
@@ -140,9 +148,24 @@ def coerce(kind: str, turn: TurnEvent, *, today: date, values: list[Any] | None 
             return (False, None)
         return (True, ("+" if text.startswith("+") else "") + digits)
     if kind == "date":
-        iso = _date(text, today)
+        iso = _date(text, today) or extract.find_date(text, today)  # "next friday"
         return (iso is not None, iso)
     if kind == "enum":
-        chosen = _enum(text, values or [])
+        chosen = _enum(text, values or []) or extract.choice(text, values or [])  # "greek food"
         return (chosen is not None, chosen)
     raise ValueError(f"unknown input type '{kind}'")
+
+
+def coerce_stored(kind: str, value: Any) -> Any:
+    """A value written into a variable declared `kind`, converted where that is safe: a
+    numeric string into a number ("40" → 40 for int, "12,5" → 12.5 for float), a whole float
+    into an int. Anything else is returned as it is (the caller checks the type)."""
+    if isinstance(value, str) and kind in ("int", "float"):
+        compact = value.strip().replace(" ", "").replace("_", "")
+        if kind == "int" and _INT.match(compact):
+            return int(compact)
+        if kind == "float" and _FLOAT.match(compact):
+            return float(compact.replace(",", "."))
+    if kind == "int" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

@@ -114,6 +114,7 @@ class Candidate:
     trigger: CompiledTrigger
     score: float
     matched: str
+    groups: tuple[tuple[str, str | None], ...] = ()  # a regex's named groups, for turn.*
 
     def rank(self) -> tuple[int, int, float, int]:
         """Sort key: kind, then priority, then score, then declaration order."""
@@ -123,7 +124,7 @@ class Candidate:
     def describe(self) -> dict[str, Any]:
         """The candidate as it appears in traces."""
         t = self.trigger
-        return {
+        out = {
             "target": t.target,
             "handler": t.handler,
             "trigger": t.label,
@@ -132,6 +133,9 @@ class Candidate:
             "priority": t.priority,
             "where": t.where,
         }
+        if self.groups:
+            out["captured"] = dict(self.groups)
+        return out
 
 
 def _keyword_score(words: tuple[str, ...], tokens: tuple[str, ...], fuzzy: bool) -> float:
@@ -173,7 +177,7 @@ def match(trigger: CompiledTrigger, probe: Probe) -> Candidate | None:
         return None
     if trigger.kind == "regex":
         m = trigger.regex.search(probe.text) if trigger.regex else None
-        return Candidate(trigger, 1.0, m.group(0)) if m else None
+        return Candidate(trigger, 1.0, m.group(0), tuple(m.groupdict().items())) if m else None
     best: Candidate | None = None
     for words in trigger.keywords:
         score = _keyword_score(words, probe.tokens, trigger.fuzzy)
@@ -279,6 +283,12 @@ def keyword_index(triggers: tuple[CompiledTrigger, ...]) -> KeywordIndex:
             _INDEXES.pop(next(iter(_INDEXES)))
         index = _INDEXES[key] = KeywordIndex(triggers)
     return index
+
+
+def capture_names(triggers: Iterable[CompiledTrigger]) -> tuple[str, ...]:
+    """The named groups of the regex triggers, sorted: each is a `turn.<name>` value."""
+    names = {n for t in triggers if t.kind == "regex" and t.regex for n in t.regex.groupindex}
+    return tuple(sorted(names))
 
 
 def rank(triggers: Iterable[CompiledTrigger], probe: Probe) -> list[Candidate]:

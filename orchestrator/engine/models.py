@@ -439,6 +439,11 @@ class AskSpec(Strict):
     timeout: Duration | None = None
     on_timeout: Branch | None = None
     skip_if_set: bool = False
+    prefill: bool = Field(
+        False,
+        description="take a valid value of the ask's type from the user's message that led "
+        'here ("table for 4" fills an int) instead of asking; not for str asks',
+    )
     interruptible: bool | None = None
     triggers_first: bool | None = Field(
         None,

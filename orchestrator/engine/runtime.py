@@ -32,7 +32,7 @@ from .actions import ActionRegistry
 from .compiled import BotVersion, CompiledStep, HandlerRef
 from .errors import FlowError, describe_exception
 from .http import HttpPort, redact
-from .inputs import TurnEvent, normalise_event
+from .inputs import TurnEvent, coerce_stored, normalise_event
 from .matching import Candidate, CompiledTrigger, normalise, rank
 from .replies import ReplyBuilder, attach_options
 from .state import ConvState, Frame, FrameKind, HandoffState, TimerState, copy_json
@@ -130,6 +130,8 @@ class Turn:
         self.state = ConvState(self.bot.id, self.bot.version)
         self.user: dict[str, Any] = {}
         self.turn = TurnEvent("event", event="none")
+        self.captures: dict[str, str | None] = {}  # a winning regex's named groups (turn.*)
+        self.consumed = False  # a question took this turn's input as its answer (no prefill)
         hours = self.bot.business_hours
         self.open = hours.is_open(now, self.bot.timezone) if hours else True
 
@@ -412,6 +414,8 @@ class Turn:
 
     def candidates(self, triggers: list[CompiledTrigger], route: str) -> Candidate | None:
         found = [c for c in rank(triggers, self.turn.probe()) if self.flow_allowed(c)]
+        if found and found[0].groups:
+            self.captures.update(found[0].groups)
         if found:
             self.trace["candidates"] = [c.describe() for c in found]
             self.trace["winner"] = {**found[0].describe(), "reason": route}
@@ -776,7 +780,7 @@ class Turn:
             "turns": st.turns,
         }
         ctx = {
-            "turn": Scope("turn", self.turn.scope()),
+            "turn": Scope("turn", self.turn_scope()),
             "flow": Scope("flow", frame.vars if frame else {}),
             "conv": Scope("conv", st.conv),
             "user": Scope("user", self.user),
@@ -786,6 +790,16 @@ class Turn:
         if extra:
             ctx.update(extra)
         return ctx
+
+    def turn_scope(self) -> dict[str, Any]:
+        """`turn.*`: the input, and the named groups of regex triggers (None unless the
+        winning trigger of this turn captured them; built-in names win over groups)."""
+        scope = self.turn.scope()
+        if not self.bot.captures:
+            return scope
+        groups = dict.fromkeys(self.bot.captures)
+        groups.update(self.captures)
+        return {**groups, **scope}
 
     def cond(self, expression: str, frame: Frame | None) -> bool:
         value = self.templates.truthy(expression, self.ctx("condition", frame))
@@ -821,8 +835,14 @@ class Turn:
             decl = self.bot.variables.get(f"{scope}.{parts[0]}")
             if scope == "user" and (decl is None or not decl.persist):
                 raise FlowError(f"'{target}' is not a declared persistent user variable", self.current)
+            if decl is not None and len(parts) == 1:
+                value = coerce_stored(decl.type, value)
             if decl is not None and len(parts) == 1 and not _type_ok(decl, value):
-                raise FlowError(f"'{target}' is declared {decl.type}, cannot store {value!r}", self.current)
+                raise FlowError(
+                    f"'{target}' is declared {decl.type}, cannot store {value!r}"
+                    + _TYPE_HINTS.get(decl.type, ""),
+                    self.current,
+                )
         box = self.container(scope, frame)
         for part in parts[:-1]:
             nxt = box.get(part)
@@ -894,6 +914,15 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
     "list": (list,),
     "dict": (dict,),
+}
+
+
+_TYPE_HINTS = {
+    "int": " (numeric text is converted; to find a number in a sentence use `| extract_number`)",
+    "float": " (numeric text is converted; to find an amount in a sentence use `| extract_amount`)",
+    "email": " (to find an address in a sentence use `| extract_email`)",
+    "date": " (to find a date in a sentence use `| extract_date`)",
+    "enum": " (to find one of the values in a sentence use `| extract_choice([...])`)",
 }
 
 

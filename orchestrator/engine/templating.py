@@ -21,11 +21,13 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context
 from jinja2.exceptions import TemplateError, UndefinedError
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum, missing
+
+from . import extract
 
 RENDER_BUDGET = 1.0  # seconds of CPU one expression or template may take
 MAX_INT_BITS = 4096  # the largest integer `**` or `*` may build (about 1,233 digits)
@@ -263,11 +265,30 @@ def _search(value: Any, pattern: str) -> bool:
     return isinstance(value, str) and re.search(pattern, value) is not None
 
 
+@pass_context
+def _extract_date(context: Any, value: Any, today: Any = None) -> str | None:
+    if today is None:
+        sys_scope = context.get("sys")
+        today = sys_scope["today"] if sys_scope is not None and "today" in sys_scope else date.today()
+    return extract.find_date(value, today)
+
+
+EXTRACTORS = {
+    "extract_number": extract.number,
+    "extract_amount": extract.amount,
+    "extract_currency": extract.currency,
+    "extract_date": _extract_date,
+    "extract_email": extract.find_email,
+    "extract_choice": extract.choice,
+}
+
+
 def _new_environment() -> SandboxedEnvironment:
     # Immutable: templates cannot mutate state behind the engine's back (`x.append(1)`).
     env = _BoundedEnvironment(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
     env.globals.update(range=_BoundedRange, lipsum=_lipsum)
     env.filters.update(mask_email=_mask_email, money=_money, date=_date, plural=_plural)
+    env.filters.update(EXTRACTORS)
     env.tests.update(email=_is(_EMAIL), phone=_is(_PHONE), url=_is(_URL), match=_match, search=_search)
     return env
 

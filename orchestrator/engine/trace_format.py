@@ -108,6 +108,8 @@ def _step_line(entry: dict[str, Any]) -> list[str]:
     if "answer" in entry:
         verdict = "valid" if entry.get("valid") else "invalid"
         return [f"{name}  answer {_value(entry['answer'])} ({verdict})"]
+    if "prefilled" in entry:
+        return [f"{name}  prefilled {_value(entry['prefilled'])} from the message"]
     if "option" in entry:
         picked = entry["option"]
         text = f"option {picked}" if picked is not None else "no option matched"

@@ -25,8 +25,29 @@ async def run_ask(turn: Turn, frame: Frame, step: CompiledStep) -> None:
             frame.wait = None
             frame.pc = step.next
             return
+    if spec.prefill and prefill(turn, frame, step, spec):
+        return
     send_prompt(turn, frame, step, None, {})
     turn.arm_timer(frame, spec.timeout)
+
+
+_NOT_PREFILLED = frozenset({"str", "any", "attachment"})
+
+
+def prefill(turn: Turn, frame: Frame, step: CompiledStep, spec: M.AskSpec) -> bool:
+    """`prefill: true`: the user's message of this turn, unless a question already took it as
+    its answer, holds a valid value of the ask's type ("table for 4 with greek food" fills a
+    number of people and a cuisine): store it and go on without asking."""
+    if turn.consumed or turn.turn.type != "text" or spec.type in _NOT_PREFILLED:
+        return False
+    ok, value = coerce(spec.type, turn.turn, values=spec.values, today=turn.local_now.date())
+    if not ok or failing_check(turn, spec.validate_, value, frame) is not None:
+        return False
+    turn.trace["steps"].append({"flow": step.flow, "step": step.id, "prefilled": value})
+    turn.write(spec.into, value, frame)
+    frame.wait = None
+    frame.pc = step.next
+    return True
 
 
 async def answer_ask(turn: Turn, frame: Frame, step: CompiledStep) -> None:
@@ -44,6 +65,7 @@ async def answer_ask(turn: Turn, frame: Frame, step: CompiledStep) -> None:
         {"flow": step.flow, "step": step.id, "answer": value, "valid": ok and not failed}
     )
     if ok and failed is None:
+        turn.consumed = True
         turn.write(spec.into, value, frame)
         frame.wait = None
         frame.pc = step.next

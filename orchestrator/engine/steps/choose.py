@@ -41,6 +41,7 @@ async def answer_choose(turn: Turn, frame: Frame, step: CompiledStep) -> None:
             await retry(turn, frame, step, None, turn.turn.text)
         return
     option = spec.options[index]
+    turn.consumed = True
     turn.trace["steps"].append(
         {"flow": step.flow, "step": step.id, "option": option.payload, "branch": f"option:{index}"}
     )
