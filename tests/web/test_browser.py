@@ -236,6 +236,8 @@ async def test_widget_studio_and_restart(world: World) -> None:
         await studio.get_by_label("Admin key").fill(KEY)
         await studio.get_by_role("button", name="Open").click()
         await studio.locator("#graph svg g.node").first.wait_for()
+        await studio.get_by_role("button", name="Support desk (support-desk)").click()  # several bots
+        await studio.locator('#graph g.node[data-step="faq_menu.pick_topic"]').wait_for()
         await studio.locator("#conversations button").first.click()
         await studio.locator("#turns .trace", has_text="steps:").first.wait_for()
         await studio.locator('#graph g.node[data-step="faq_menu.pick_topic"]').click()
