@@ -1,4 +1,5 @@
-"""`make mutate`: a small mutation run (issue 9). One mutation at a time is applied to a module,
+"""`make mutate`: a small mutation run (issue 9). One mutation at a time is applied to a module
+(in a scratch copy of the tree: the working tree is never touched),
 the module's tests run (`pytest -x`, bounded), and the file is restored. A mutant the tests
 do not fail on "survives". Prints the score per module and the survivors.
 
@@ -14,8 +15,10 @@ import ast
 import io
 import random
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tokenize
 from dataclasses import dataclass
@@ -151,11 +154,20 @@ def mutants(module: str, names: set[str] | None) -> list[Mutant]:
     return found
 
 
-def run_tests(tests: list[str], timeout: float) -> str:
+def scratch_copy() -> Path:
+    """A copy of the tree to mutate, so the working tree is never touched (an interrupted run
+    leaves no mutant behind). Its tests import the copy: pytest runs with the copy as cwd."""
+    target = Path(tempfile.mkdtemp(prefix="mutate-"))
+    skip = shutil.ignore_patterns(".venv", ".git", "data", "test-artifacts", "__pycache__", ".*cache")
+    shutil.copytree(ROOT, target / "tree", ignore=skip)
+    return target / "tree"
+
+
+def run_tests(tree: Path, tests: list[str], timeout: float) -> str:
     try:
         done = subprocess.run(
             [PY, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *IGNORED, *tests],
-            cwd=ROOT,
+            cwd=tree,
             capture_output=True,
             timeout=timeout,
         )
@@ -173,14 +185,15 @@ def main() -> int:
     args = parser.parse_args()
     chosen = args.modules or list(TARGETS)
     rng = random.Random(args.seed)
+    tree = scratch_copy()
     totals = [0, 0]
     for module in chosen:
         tests, names = TARGETS[module]
         every = mutants(module, names)
         picked = rng.sample(every, min(args.sample, len(every))) if args.sample else every
-        path = ROOT / module
+        path = tree / module
         original = path.read_text()
-        survivors = []
+        survivors, tried = [], 0
         started = time.monotonic()
         for mutant in picked:
             lines = original.splitlines(keepends=True)
@@ -188,20 +201,21 @@ def main() -> int:
             try:
                 compile("".join(lines), module, "exec")
             except SyntaxError:
-                continue
+                continue  # not a mutant at all: not counted
+            tried += 1
             try:
                 path.write_text("".join(lines))
-                outcome = run_tests(tests, args.timeout)
+                outcome = run_tests(tree, tests, args.timeout)
             finally:
                 path.write_text(original)
             if outcome == "survived":
                 survivors.append(mutant)
-        killed = len(picked) - len(survivors)
+        killed = tried - len(survivors)
         totals[0] += killed
-        totals[1] += len(picked)
-        score = 100 * killed / len(picked) if picked else 100
+        totals[1] += tried
+        score = 100 * killed / tried if tried else 100
         print(
-            f"{module}: {killed}/{len(picked)} killed ({score:.0f}%) of {len(every)} mutants,"
+            f"{module}: {killed}/{tried} killed ({score:.0f}%) of {len(every)} mutants,"
             f" {time.monotonic() - started:.0f} s",
             flush=True,
         )
@@ -209,6 +223,7 @@ def main() -> int:
             print(f"  survived {module}:{mutant.line}: {mutant.description}", flush=True)
     if totals[1]:
         print(f"overall: {totals[0]}/{totals[1]} killed ({100 * totals[0] / totals[1]:.0f}%)")
+    shutil.rmtree(tree.parent, ignore_errors=True)
     return 0
 
 
