@@ -97,6 +97,7 @@ async def test_sigterm_answers_open_collects_and_restart_delivers(tmp_path: Path
         answered = await asyncio.wait_for(collect, 10)
         assert answered["responses"] == [] and answered["message"]["conversationId"] == conversation
         assert time.monotonic() - started < 10, "the collect was held to its own timeout"
+        print(f"SIGTERM: a 40 s collect answered {time.monotonic() - started:.2f} s after the signal")
         assert await asyncio.wait_for(process.wait(), 20) == 0
     await receiver.start(hook_port)
     restarted = await _serve(tmp_path, port)
@@ -206,9 +207,11 @@ async def test_sigterm_during_a_turn_finishes_it_and_restart_fires_due_timers(tm
                 assert db.execute("SELECT COUNT(*) FROM timers").fetchone()[0] == 1  # not fired yet
 
             restarted = await _serve(tmp_path, port, bots="bots", env="{API: 'http://127.0.0.1:9'}")
+            started = time.monotonic()
             async with asyncio.timeout(15):
                 while len(await texts(paused)) < 3:  # the timer fires after the restart
                     await asyncio.sleep(0.1)
+            print(f"SIGTERM during a turn: due timer fired {time.monotonic() - started:.2f} s after restart")
             assert await texts(paused) == ["pause", "Wait for it...", "Done waiting."]
             assert await texts(turning) == ["status", "Status: green"]  # stored once, whole
     finally:

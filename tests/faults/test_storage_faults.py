@@ -207,6 +207,7 @@ async def test_slow_commit_is_answered_by_its_deadline(
     # Slow itself, or queued behind a slow write (the webhook worker's claim may come first).
     assert "storage slow" in text or "storage busy" in text
     assert waited < 1.0 + 1.0 + 1.0, f"hung {waited:.1f} s"
+    print(f"slow commit: 503 after {waited:.2f} s (storage.timeout 1 s)")
     await conn._execute(conn._conn.set_trace_callback, None)
     await asyncio.sleep(0)  # (the slow commit itself completes in the background)
     for _ in range(50):
