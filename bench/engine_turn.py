@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orchestrator.config import load_settings
 from orchestrator.engine import ActionRegistry, Engine, TurnInput, load_bot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,9 @@ QUESTION = {"type": "text", "text": "what are your opening hours?"}
 
 async def run(turns: int, repeat: int) -> dict[str, float]:
     bot = load_bot(ROOT / "bots" / "support-desk.yaml", ROOT)
-    engine = Engine(bot, http=None, actions=ActionRegistry.from_bot(bot), env={})  # type: ignore[arg-type]
+    # the env the server gives it (config.example.yaml): its values are secrets the trace masks
+    env = load_settings(ROOT / "config.example.yaml", environ={}).bots.env
+    engine = Engine(bot, http=None, actions=ActionRegistry.from_bot(bot), env=env)  # type: ignore[arg-type]
     now = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)  # a Wednesday, within opening hours
     first = await engine.run_turn(TurnInput(event=QUESTION, conv_state=None, user_vars={}, now=now))
     assert len(first.replies) == 2, first.replies  # the FAQ answer and its follow-up

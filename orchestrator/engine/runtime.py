@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from . import models as M
 from .actions import ActionRegistry
 from .compiled import BotVersion, CompiledStep, HandlerRef
@@ -75,6 +77,8 @@ class Engine:
         self.env = dict(env)
         # values that must never show in traces (short ones would mask too much)
         self.secrets = tuple(v for v in self.env.values() if isinstance(v, str) and len(v) >= 4)
+        # each secret as it reads inside a JSON string (escaping is per character)
+        self.secret_needles = tuple(orjson.dumps(s).decode()[1:-1] for s in self.secrets)
 
     async def run_turn(self, inp: TurnInput) -> TurnResult:
         """Run one turn. Never raises for flow errors (see `TurnResult.error`)."""
@@ -214,7 +218,7 @@ class Turn:
             error=self.error,
             ms=round((time.perf_counter() - started) * 1000, 3),
         )
-        if self.e.secrets:
+        if self.e.secrets and _may_mention(self.trace, self.e.secret_needles):
             self.trace = _redact_tree(self.trace, self.e.secrets)
         return TurnResult(
             conv_state=st.to_json(),
@@ -890,6 +894,16 @@ def _reply_summary(payload: dict[str, Any]) -> dict[str, Any]:
         if isinstance(payload.get(key), str):
             out[key] = payload[key]
     return out
+
+
+def _may_mention(tree: Any, needles: tuple[str, ...]) -> bool:
+    """Whether a secret may appear in the tree: one search of its JSON text instead of a walk
+    of every string (a turn's trace has dozens); True when the tree is not plain JSON."""
+    try:
+        text = orjson.dumps(tree).decode()
+    except TypeError:
+        return True
+    return any(needle in text for needle in needles)
 
 
 def _redact_tree(value: Any, secrets: tuple[str, ...]) -> Any:
