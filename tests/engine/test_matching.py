@@ -101,3 +101,52 @@ def test_the_keyword_index_ranks_exactly_like_matching_each_trigger():
         expected = [c for t in triggers if (c := match(t, probe)) is not None]
         expected.sort(key=lambda c: c.rank(), reverse=True)
         assert [c.describe() for c in rank(triggers, probe)] == [c.describe() for c in expected], said
+
+
+def test_typo_limits_at_their_edges():
+    """Issue 9 item 14: 4 letters exact, 5-8 letters one typo, 9 and more two, and no more."""
+    from orchestrator.engine.matching import allowed_typos, match
+
+    assert [allowed_typos("x" * n) for n in (4, 5, 8, 9)] == [0, 1, 1, 2]
+    cases = [  # (keyword, typed, matches?)
+        ("cost", "cots", False),  # 4 letters: exact only
+        ("price", "prise", True),  # 5 letters: one typo
+        ("price", "prcie", True),  # one swap
+        ("price", "prxxe", False),
+        ("delivery", "delivry", True),  # 8 letters: one (a deletion)
+        ("delivery", "delvry", False),
+        ("password", "passwrd", True),
+        ("passwords", "pasword", True),  # 9 letters: two
+        ("passwords", "paswod", False),  # three
+    ]
+    for keyword, typed, expected in cases:
+        trigger = kw("t", keyword, fuzzy=True)
+        assert bool(rank([trigger], text(typed))) is expected, (keyword, typed)
+        assert bool(match(trigger, text(typed))) is expected, (keyword, typed)
+
+
+def test_edit_distance_cut_offs_are_exact():
+    assert edit_distance("abcd", "abcde", 1) == 1  # a length difference equal to the limit
+    assert edit_distance("abcd", "abcdef", 1) == 2  # beyond: limit + 1 at once
+    assert edit_distance("abcdef", "abxdef", 1) == 1  # a row whose best equals the limit
+    assert edit_distance("form", "from", 1) == 1 and edit_distance("ab", "ba", 2) == 1  # swaps
+    assert edit_distance("abcdef", "badcfe", 2) == 3  # three swaps: over the limit
+    assert edit_distance("aaa", "a", 2) == 2  # no swap with the column before the first
+
+
+def test_among_equal_phrases_the_first_declared_is_the_match():
+    trigger = kw("t", "order", "status")
+    for ranked in (
+        rank([trigger], text("order status")),
+        [m for m in [_match(trigger, "order status")] if m],
+    ):
+        assert ranked[0].matched == "order" and ranked[0].score == 1.01
+    fuzzy = kw("f", "shipping", "shopping", fuzzy=True)  # "shipxing" is one typo from both
+    assert rank([fuzzy], text("shipxing"))[0].matched == "shipping"
+    assert _match(fuzzy, "shipxing").matched == "shipping"
+
+
+def _match(trigger, typed):
+    from orchestrator.engine.matching import match
+
+    return match(trigger, text(typed))
