@@ -63,6 +63,16 @@ async def test_collect_returns_at_end_of_turn_well_before_timeout(
     assert all("authorId" not in r for r in reply["responses"])
 
 
+async def test_a_collect_without_timeout_waits_for_the_turn(client: ApiClient, receiver: Receiver) -> None:
+    await client.post("/sync", {"webhooks": [{"url": receiver.url}]}, status=200)
+    user_id, conversation_id = await client.conversation()
+    bot = asyncio.create_task(external_bot(client, receiver, ["Hi!"]))
+    body = {"conversationId": conversation_id, "authorId": user_id, "payload": {"type": "text", "text": "hi"}}
+    reply = await client.post("/messages/collect", body, status=201)  # default: 10 s
+    await bot
+    assert [r["payload"]["text"] for r in reply["responses"]] == ["Hi!"]
+
+
 async def test_collect_times_out_with_what_was_gathered(client: ApiClient) -> None:
     user_id, conversation_id = await client.conversation()
     started = time.monotonic()

@@ -150,3 +150,29 @@ def _match(trigger, typed):
     from orchestrator.engine.matching import match
 
     return match(trigger, text(typed))
+
+
+def test_triggers_that_must_not_fire():
+    linked = CompiledTrigger("event", "linked", event="account_linked")
+    assert not rank([linked], Probe.of(payload=None, event="agent_joined", text=None))
+    assert not rank([linked], Probe.of(payload="account_linked", event=None, text=None))
+    menu = CompiledTrigger("payload", "menu", payload="MENU")
+    assert not rank([menu], Probe.of(payload="MENU_FAQ", event=None, text=None))  # no prefix without *
+    assert not rank([menu], Probe.of(payload=None, event="MENU", text="MENU"))
+
+
+def test_an_exact_hit_of_a_fuzzy_trigger_is_not_demoted():
+    fuzzy = kw("fuzzy", "refund", fuzzy=True, order=1)
+    plain = kw("plain", "refund", order=2)
+    assert [c.trigger.target for c in rank([plain, fuzzy], text("refund"))] == ["fuzzy", "plain"]
+    assert [c.trigger.target for c in rank([plain, fuzzy], text("refnud"))] == ["fuzzy"]
+
+
+def test_traces_name_the_trigger():
+    click = Probe.of(payload="MENU", event=None, text=None)
+    [candidate] = rank([CompiledTrigger("payload", "menu", payload="MENU")], click)
+    assert candidate.describe()["trigger"] == "payload MENU" and candidate.describe()["matched"] == "MENU"
+
+
+def test_one_letter_against_a_double_letter():
+    assert edit_distance("s", "ss", 1) == 1 and edit_distance("ss", "s", 1) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from orchestrator.api import SERVICES
 from orchestrator.app import create_app
 from tests.conftest import ApiClient, make_settings, new_client
@@ -82,3 +84,46 @@ async def test_caps(aiohttp_client, tmp_path) -> None:
         "timeout": 1,
     }
     await client.post("/messages/collect", body, status=201)
+
+
+async def test_each_collect_gives_its_share_back(aiohttp_client, tmp_path) -> None:
+    """With caps of one, collects one after another all pass (the count goes back to none,
+    and no counter is kept per conversation once its collects are answered)."""
+    settings = make_settings(tmp_path, collect={"max_per_client": 1, "max_per_conversation": 1})
+    http = await aiohttp_client(create_app(settings))
+    client = await new_client(http)
+    user_id, conversation_id = await client.conversation()
+    body = {"conversationId": conversation_id, "authorId": user_id, "payload": {"type": "text", "text": "x"}}
+    for _ in range(3):
+        await client.post("/messages/collect", {**body, "timeout": 1}, status=201)
+    service = http.app[SERVICES].collect
+    assert (service._per_client, service._per_conversation, service.open_count) == ({}, {}, 0)
+
+
+async def test_release_all_answers_open_collects_at_once(client: ApiClient) -> None:
+    """What shutdown calls: every open collect (even `timeout: 0`, which is not "answer now"
+    but "until the turn ends, 50 s at most") is answered with what it gathered, and counted."""
+    service = client.http.app[SERVICES].collect
+    user_id, conversation_id = await client.conversation()
+    done = await client.post(
+        "/messages/collect",
+        {
+            "conversationId": conversation_id,
+            "authorId": user_id,
+            "payload": {"type": "text", "text": "a"},
+            "timeout": 1,
+        },
+        status=201,
+    )
+    assert done["responses"] == []
+    body = {"conversationId": conversation_id, "authorId": user_id, "payload": {"type": "text", "text": "b"}}
+    held = asyncio.ensure_future(
+        client.http.post("/api/v1/messages/collect", json={**body, "timeout": 0}, headers=client.headers)
+    )
+    await _wait_open(client, 1)
+    with pytest.raises(TimeoutError):  # timeout 0 does not answer at once
+        await asyncio.wait_for(asyncio.shield(held), 0.3)
+    assert service.release_all() == 1  # the finished collect is not counted again
+    resp = await asyncio.wait_for(held, 5)
+    assert resp.status == 201 and (await resp.json())["responses"] == []
+    assert service.release_all() == 0
