@@ -12,6 +12,8 @@ Inbound, `ANY /webhooks/v1/<scope>/<channel><tail>` (scope: the client's name, e
    is mapped to a conversation and the message's reply context kept; then
    - a desk or system event (`{"type": "event"}`) goes to the bot (`inject_event`), not stored;
      desk events only for conversations we know (found by thread when the sender is `"*"`);
+     `conversation_started` (Teams: the bot was added; Tiledesk) also fires the
+     `conversation.started` webhook, and a non-desk event keeps its reply context;
    - an agent's message (`from_agent`) is stored without author (like the bot's: the user did
      not write it), so the bot never runs on it and it is never echoed back to its desk;
    - a bare number answering the latest numbered list sent there becomes that option's postback;
@@ -61,6 +63,7 @@ HUB = web.AppKey("channels.hub", ChannelHub)
 DISPATCHER = web.AppKey("channels.dispatcher", Dispatcher)
 ROUTE = "/webhooks/v1/{scope}/{channel}{tail:.*}"
 DESK_EVENTS = frozenset({"agent_joined", "agent_released", "closed"})
+STARTED = "conversation_started"  # a platform's "conversation started" event (fires the webhook)
 STOP_TIMEOUT = 5.0  # seconds queued sends and desk events get to finish at shutdown
 
 __all__ = ["DISPATCHER", "HUB", "RETRY", "CredentialsTester", "Inbound", "add_webhook_route", "running"]
@@ -219,12 +222,15 @@ class Inbound:
             return  # the platform retried a webhook we already took
         is_desk_event = is_event and payload.get("event") in DESK_EVENTS
         create = not is_desk_event and not message.bot_absent
-        found = await self._conversation(client_id, name, message, create=create)
+        started = is_event and payload.get("event") == STARTED
+        found = await self._conversation(client_id, name, message, create=create, started=started)
         if found is None:
             log.info("%s: %s for an unknown conversation ignored", name, payload.get("event"))
             return
         conversation_id, user_id, endpoint = found
         if is_event:
+            if create:  # the bot may answer a platform event (Teams: the bot was added)
+                await self.hub.keep_reply_context(conversation_id, name, message.reply_context)
             self._acknowledge(client_id, name, conversation_id, message)
             conversation = await self.services.conversations.get(client_id, conversation_id)
             self.desk.on_event(
@@ -252,7 +258,7 @@ class Inbound:
             )
 
     async def _conversation(
-        self, client_id: str, name: str, message: InboundMessage, *, create: bool
+        self, client_id: str, name: str, message: InboundMessage, *, create: bool, started: bool = False
     ) -> tuple[str, str, StoredEndpoint] | None:
         """(conversation id, user id, endpoint) of a message; by thread for senders the
         platform does not name and when not creating; None when unknown."""
@@ -264,7 +270,7 @@ class Inbound:
             endpoint = StoredEndpoint(name, ep.identity, known["sender"], ep.thread, registry.CURRENT_VERSION)
             return known["conversation"], known["user"], endpoint
         endpoint = StoredEndpoint(name, ep.identity, ep.sender, ep.thread, registry.CURRENT_VERSION)
-        mapping = await self.services.endpoints.map(client_id, endpoint)
+        mapping = await self.services.endpoints.map(client_id, endpoint, started=started)
         await self.hub.keep_thread(client_id, endpoint, mapping.conversation_id, mapping.user_id)
         return mapping.conversation_id, mapping.user_id, endpoint
 

@@ -1,11 +1,11 @@
 """Which channels exist, their versions and config models, and their implementations.
 
-Botpress Messaging's teams has the config schema of its version 1.0.0 and no implementation
-yet (config-only); the seed platforms (qiscus, tiledesk, chat21, messagemedia) and telegram,
-slack, twilio, messenger, smooch, vonage and whatsapp (Meta's Cloud API, not in Botpress) have
-the config models of their channel modules (Botpress's keys, plus optional ones of ours), and
-`implementation(name)` gives their `Channel` class. Every config also accepts `apiUrl`
-(replaces the platform's base URL) and `enabled` (false removes the channel at sync).
+Every channel of Botpress Messaging 1.0.0 (telegram, slack, twilio, messenger, teams, smooch,
+vonage, with Botpress's keys plus optional ones of ours), the seed platforms (qiscus, tiledesk,
+chat21, messagemedia) and whatsapp (Meta's Cloud API, not in Botpress) have the config models of
+their channel modules, and `implementation(name)` gives their `Channel` class; webchat is
+configured here. Every config also accepts `apiUrl` (replaces the platform's base URL) and
+`enabled` (false removes the channel at sync).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from .messenger import MessengerChannel
 from .qiscus import QiscusChannel
 from .slack import SlackChannel
 from .smooch import SmoochChannel
+from .teams import TeamsChannel
 from .telegram import TelegramChannel
 from .tiledesk import TiledeskChannel
 from .twilio import TwilioChannel
@@ -49,12 +50,6 @@ class ChannelConfigModel(BaseModel):
     apiUrl: str | None = None
 
 
-class TeamsConfig(ChannelConfigModel):
-    appId: str
-    appPassword: str
-    tenantId: str | None = None
-
-
 class WebchatConfig(ChannelConfigModel):
     """Our own web chat widget: nothing to configure but who may embed it."""
 
@@ -62,7 +57,6 @@ class WebchatConfig(ChannelConfigModel):
 
 
 CONFIG_MODELS: dict[str, type[ChannelConfigModel]] = {
-    "teams": TeamsConfig,
     "webchat": WebchatConfig,
 }
 VERSIONS: dict[str, tuple[str, ...]] = {name: (CURRENT_VERSION,) for name in CONFIG_MODELS}
@@ -116,6 +110,7 @@ for _channel in (
     SmoochChannel,
     VonageChannel,
     WhatsAppChannel,
+    TeamsChannel,
 ):
     register(_channel.name, _channel.Config, _channel)
 

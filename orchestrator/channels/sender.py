@@ -78,7 +78,7 @@ def error_detail(status: int, body: Any, text: str) -> str:
                 return "; ".join(str(d) for d in detailed)
             if error.get("message"):
                 return str(error["message"])
-        for key in ("msg", "err", "message", "error", "description", "detail", "title"):
+        for key in ("error_description", "msg", "err", "message", "error", "description", "detail", "title"):
             value = body.get(key)
             if isinstance(value, str) and value:
                 details = body.get("details")
@@ -195,13 +195,22 @@ async def probe(
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
     json: Any = None,
+    form: Mapping[str, str] | None = None,
 ) -> Response:
     """A credentials test: one attempt; a failure becomes ChannelTestError naming the config
     field `fields[status]` (or `default_field` for other statuses and network errors)."""
     once = replace(policy, attempts=1)
     try:
         return await call(
-            http, method, url, platform=platform, policy=once, headers=headers, params=params, json=json
+            http,
+            method,
+            url,
+            platform=platform,
+            policy=once,
+            headers=headers,
+            params=params,
+            json=json,
+            form=form,
         )
     except SendError as exc:
         field = fields.get(exc.status, default_field) if exc.status else default_field

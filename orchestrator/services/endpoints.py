@@ -20,22 +20,26 @@ class EndpointService:
         self._store, self._bus = store, bus
         self._endpoints: dict[str, list[Endpoint]] = {}
 
-    async def map(self, client_id: str, endpoint: Endpoint) -> EndpointMapping:
-        """The user and conversation of an endpoint, created on first sight (with webhooks)."""
+    async def map(self, client_id: str, endpoint: Endpoint, *, started: bool = False) -> EndpointMapping:
+        """The user and conversation of an endpoint, created on first sight (with webhooks);
+        `started`: the platform says the conversation started (Teams: the bot was added), which
+        fires `conversation.started`."""
         now = utcnow()
 
         def events_for(mapping: EndpointMapping) -> list[OutboxEvent]:
             found: list[OutboxEvent] = []
             if mapping.new_user:
                 found.append(events.user_new(User(mapping.user_id, client_id)))
+            conversation = Conversation(mapping.conversation_id, client_id, mapping.user_id, now)
             if mapping.new_conversation:
-                conversation = Conversation(mapping.conversation_id, client_id, mapping.user_id, now)
                 found.append(events.conversation_new(conversation))
+            if started:
+                found.append(events.conversation_started(conversation, endpoint.channel))
             return found
 
         new_ids = (str(uuid.uuid4()), str(uuid.uuid4()))
         mapping = await self._store.map_endpoint(client_id, endpoint, new_ids, now, events_for)
-        if mapping.new_user or mapping.new_conversation:
+        if mapping.new_user or mapping.new_conversation or started:
             self._endpoints.pop(mapping.conversation_id, None)
             await self._bus.publish(OUTBOX, OutboxWritten())
         return mapping

@@ -18,6 +18,7 @@ from tests.fakes.messenger import MessengerFake
 from tests.fakes.qiscus import QiscusFake
 from tests.fakes.slack import SlackFake
 from tests.fakes.smooch import SmoochFake
+from tests.fakes.teams import TeamsFake
 from tests.fakes.telegram import TelegramFake
 from tests.fakes.tiledesk import TiledeskFake
 from tests.fakes.twilio import TwilioFake
@@ -41,6 +42,7 @@ def _configs(
     sm: SmoochFake,
     vn: VonageFake,
     wa: WhatsAppFake,
+    tm: TeamsFake,
 ) -> dict[str, dict[str, object]]:
     """The `channels` section of a sync body that points every channel at its fake."""
     return {
@@ -102,6 +104,12 @@ def _configs(
             "appSecret": wa.app_secret,
             "verifyToken": wa.verify_token,
         },
+        "teams": {
+            "apiUrl": tm.url,
+            "openIdMetadataUrl": tm.metadata_url,
+            "appId": tm.app_id,
+            "appPassword": tm.app_password,
+        },
     }
 
 
@@ -118,6 +126,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "smooch": f"{ORCHESTRATOR}/smooch",
         "vonage": f"{ORCHESTRATOR}/vonage",
         "whatsapp": f"{ORCHESTRATOR}/whatsapp",
+        "teams": f"{ORCHESTRATOR}/teams",
     }
     spec = {
         "qiscus": {"kind": "text", "text": "hello", "room_id": "1"},
@@ -131,6 +140,7 @@ def _examples(fakes: dict[str, FakePlatform]) -> list[str]:
         "smooch": {"kind": "text", "text": "hello"},
         "vonage": {"kind": "text", "text": "hello"},
         "whatsapp": {"kind": "text", "text": "hello"},
+        "teams": {"kind": "text", "text": "hello"},
     }
     lines = []
     for name, fake in fakes.items():
@@ -143,7 +153,7 @@ async def main(base_port: int) -> None:
     """Start, print, wait for Ctrl-C, stop."""
     qiscus, tiledesk, chat21, mm = QiscusFake(), TiledeskFake(), Chat21Fake(), MessageMediaFake()
     tg, sl, tw, ms = TelegramFake(), SlackFake(), TwilioFake(), MessengerFake()
-    sm, vn, wa = SmoochFake(), VonageFake(), WhatsAppFake()
+    sm, vn, wa, tm = SmoochFake(), VonageFake(), WhatsAppFake(), TeamsFake()
     fakes: dict[str, FakePlatform] = {
         "qiscus": qiscus,
         "tiledesk": tiledesk,
@@ -156,6 +166,7 @@ async def main(base_port: int) -> None:
         "smooch": sm,
         "vonage": vn,
         "whatsapp": wa,
+        "teams": tm,
     }
     for offset, fake in enumerate(fakes.values()):
         await fake.start(HOST, base_port + offset)
@@ -163,7 +174,7 @@ async def main(base_port: int) -> None:
         for name, fake in fakes.items():
             print(f"{name:13} {fake.url}")
         print("\nChannel configs (the `channels` of a sync body):")
-        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl, tw, ms, sm, vn, wa), indent=2))
+        print(json.dumps(_configs(qiscus, tiledesk, chat21, mm, tg, sl, tw, ms, sm, vn, wa, tm), indent=2))
         print(
             "\nMake a fake post a signed webhook (spec keys: see each fake's docstring;"
             ' add "signature": "forged" or "none" for bad ones):'
@@ -183,7 +194,7 @@ if __name__ == "__main__":
         type=int,
         default=8701,
         help="qiscus on this port, then tiledesk, chat21, messagemedia, telegram, slack, twilio, messenger, "
-        "smooch, vonage, whatsapp",
+        "smooch, vonage, whatsapp, teams",
     )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

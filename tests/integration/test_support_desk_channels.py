@@ -1,5 +1,5 @@
 """The support-desk bot holds the same scripted conversation on Telegram, Slack, Twilio,
-Messenger, Sunshine Conversations, Vonage and WhatsApp Cloud, each against its fake; every step is
+Messenger, Teams, Sunshine Conversations, Vonage and WhatsApp Cloud, each against its fake; every step is
 checked at the fake in the platform's format.
 
 The script: hi → the welcome menu; a menu button (FAQ) → the FAQ topics as quick replies; a
@@ -14,6 +14,9 @@ fake for each step.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -23,6 +26,7 @@ from tests.fakes.base import FakePlatform, Recorded, Webhook, serving
 from tests.fakes.messenger import MessengerFake
 from tests.fakes.slack import SlackFake
 from tests.fakes.smooch import SmoochFake
+from tests.fakes.teams import HERO, TeamsFake
 from tests.fakes.telegram import TelegramFake
 from tests.fakes.twilio import TwilioFake
 from tests.fakes.vonage import VonageFake
@@ -736,6 +740,112 @@ class WhatsAppDriver(Driver):
             assert bodies[0]["text"]["body"] == CONNECTING
 
 
+# ---------------------------------------------------------------- Microsoft Teams
+
+
+def hero_values(activity: dict[str, Any]) -> list[str]:
+    cards = [a["content"] for a in activity.get("attachments", []) if a["contentType"] == HERO]
+    buttons = [b for c in cards for b in c.get("buttons", [])]
+    return [b["value"]["payload"] for b in buttons if b["type"] == "messageBack"]
+
+
+def suggested(activity: dict[str, Any]) -> list[str]:
+    return [a["title"] for a in (activity.get("suggestedActions") or {}).get("actions", [])]
+
+
+class TeamsDriver(Driver):
+    name = "teams"
+
+    def __init__(self, fake: TeamsFake) -> None:
+        self.fake = self.tm = fake
+
+    def config(self) -> dict[str, Any]:
+        tm = self.tm
+        return {
+            "apiUrl": tm.url,
+            "openIdMetadataUrl": tm.metadata_url,
+            "appId": tm.app_id,
+            "appPassword": tm.app_password,
+            "tenantId": tm.tenant_id,
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path for c in calls] == [f"/{self.tm.tenant_id}/oauth2/v2.0/token"]
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        return [
+            (self.tm.build_webhook({"signature": mode}), h.hook, status)
+            for mode, status in (
+                ("none", 401),
+                ("forged", 403),
+                ("unknown_kid", 403),
+                ("audience", 403),
+                ("expired", 403),
+                ("service_url", 403),
+            )
+        ] + [(self.tm.build_webhook({"tenant": "another-tenant"}), h.hook, 403)]
+
+    def act(self, step: str) -> dict[str, Any]:
+        return {
+            "hi": {"text": "hi"},
+            "menu_button": {"kind": "click", "payload": "MENU_FAQ", "text": "FAQ"},
+            "faq": {"text": "Opening hours"},  # a suggested action: its title comes back
+            "quick_reply": {"text": "Main menu"},
+            "carousel": {"text": "<at>Support desk</at> pricing"},
+            "card_button": {"kind": "click", "payload": "PLAN:pro", "text": "Choose Pro"},
+            "account_linking": {"text": "link my account"},
+            "handoff": {"text": "I want a real person"},
+        }[step]
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        posts = [c for c in calls if "/v3/conversations/" in c.path]
+        assert all(c.status == 201 for c in posts), [(c.status, c.body) for c in posts]
+        assert all(c.path.startswith("/smba/v3/conversations/a%3A17I0") or "a:17I0" in c.path for c in posts)
+        assert all(c.json["from"] == {"id": self.tm.bot_id} for c in posts)
+        bodies = [c.json for c in posts if c.json["type"] == "message"]
+        if step in ("hi", "quick_reply"):
+            [welcome] = bodies
+            assert welcome["attachments"][0]["content"]["text"].startswith("Hi! I'm the support bot")
+            assert hero_values(welcome) == MENU and suggested(welcome) == ["Talk to a person"]
+        elif step == "menu_button":
+            [faq] = bodies
+            assert suggested(faq) == list(FAQ)
+            assert h.watch.user_messages()[-1].message.payload["type"] == "postback"
+        elif step == "faq":
+            hours, more = bodies
+            assert hours["text"] == HOURS
+            assert suggested(more) == ["Main menu", "Talk to a person"]
+            assert h.watch.user_messages()[-1].message.payload == {
+                "type": "quick_reply",
+                "payload": "FAQ_HOURS",
+                "text": "Opening hours",
+            }
+        elif step == "carousel":
+            intro, carousel = bodies
+            assert intro["text"] == "Here are our plans:"
+            assert carousel["attachmentLayout"] == "carousel"
+            cards = [a["content"] for a in carousel["attachments"]]
+            assert [c["title"] for c in cards] == ["Free", "Pro", "Business"]
+            assert cards[0]["images"] == [{"url": "https://shop.example.com/img/free.png"}]
+            assert cards[1]["buttons"][1] == {
+                "type": "openUrl",
+                "title": "Details",
+                "value": "https://shop.example.com/pricing#pro",
+            }
+            assert hero_values(carousel) == ["PLAN:free", "PLAN:pro", "PLAN:business"]
+        elif step == "card_button":
+            [chosen] = bodies
+            assert chosen["attachments"][0]["content"]["text"].startswith("Great choice: the Pro plan.")
+            assert hero_values(chosen) == ["MENU_CONTACT", "MENU"]
+        elif step == "account_linking":
+            [link] = bodies
+            [button] = link["attachments"][0]["content"]["buttons"]
+            assert button["type"] == "openUrl"
+            assert button["value"].startswith("https://accounts.example.com/link?")
+        elif step == "handoff":
+            assert bodies[0]["text"] == CONNECTING
+
+
 # ---------------------------------------------------------------- the test
 
 
@@ -747,6 +857,7 @@ FAKES: dict[str, Callable[[], FakePlatform]] = {
     "smooch": SmoochFake,
     "vonage": VonageFake,
     "whatsapp": WhatsAppFake,
+    "teams": TeamsFake,
 }
 DRIVERS: dict[str, Callable[[Any], Driver]] = {
     "telegram": TelegramDriver,
@@ -756,6 +867,7 @@ DRIVERS: dict[str, Callable[[Any], Driver]] = {
     "smooch": SmoochDriver,
     "vonage": VonageDriver,
     "whatsapp": WhatsAppDriver,
+    "teams": TeamsDriver,
 }
 
 
@@ -804,7 +916,7 @@ async def test_forged_webhooks_store_nothing(aiohttp_client, tmp_path, driver: D
     assert h.watch.created == []
     assert (h.count("messages"), h.count("conversations"), h.count("inbound_seen")) == (0, 0, 0)
     assert [e["type"] for e in await h.health()].count("verify-failure") == 1  # rate-limited
-    assert h.unseen() == []
+    assert [c for c in h.unseen() if "/.well-known/" not in c.path] == []  # Teams fetched its keys
 
 
 async def test_delivery_statuses_are_recorded_not_messages(aiohttp_client, tmp_path, driver: Driver) -> None:
@@ -825,6 +937,24 @@ async def test_whatsapp_refuses_a_reply_outside_the_24_hour_window(aiohttp_clien
         assert fake.requests == [] and fake.undelivered == []
         [refused] = [e for e in await h.health() if e["type"] == "send-failure"]
         assert "24-hour customer service window" in refused["data"]["detail"]
+
+
+async def test_teams_bot_added_fires_conversation_started(aiohttp_client, tmp_path) -> None:
+    async for fake in serving(TeamsFake()):
+        h = await start(aiohttp_client, tmp_path, "teams", TeamsDriver(fake).config(), fake)
+        hooks = [{"url": "http://127.0.0.1:1/hook"}]
+        channels = {"teams": TeamsDriver(fake).config()}
+        await h.client.post(
+            "/sync", {"bot": "support-desk", "channels": channels, "webhooks": hooks}, status=200
+        )
+        assert (await h.post({"kind": "added"}))[0] == 200
+        with contextlib.closing(sqlite3.connect(h.db)) as db:
+            bodies = [json.loads(b) for (b,) in db.execute("SELECT body FROM outbox ORDER BY seq")]
+        [started] = [b for b in bodies if b["type"] == "conversation.started"]
+        assert started["data"]["channel"] == "teams"
+        assert [b["type"] for b in bodies][:3] == ["user.new", "conversation.new", "conversation.started"]
+        await h.quiet_turn({"text": "hi"})  # the conversation goes on as usual
+        assert fake.sent[-1]["attachments"][0]["content"]["text"].startswith("Hi! I'm the support bot")
 
 
 async def test_telegram_sync_refuses_a_wrong_token(aiohttp_client, tmp_path) -> None:
