@@ -37,12 +37,12 @@ async def test_unknown_scope_and_unconfigured_channels_are_404(
             "bot": "support-desk",
             "channels": {
                 "qiscus": sdk_config(qiscus),
-                "teams": {"appId": "config-only", "appPassword": "channel"},
+                "webchat": {"allowedOrigins": ["https://shop.example.com"]},
             },
         },
         status=200,
     )
-    assert (await h.post_raw(webhook, url=f"{base}/{h.client.id}/teams"))[0] == 404
+    assert (await h.post_raw(webhook, url=f"{base}/{h.client.id}/webchat"))[0] == 404
     assert h.watch.created == [] and h.count("inbound_seen") == 0
 
 
@@ -159,7 +159,7 @@ async def test_config_only_channels_are_not_tested_at_sync(
         {
             "channels": {
                 "messagemedia": test_messagemedia_e2e.config(messagemedia),
-                "teams": {"appId": "not-checked", "appPassword": "anywhere"},
+                "webchat": {"allowedOrigins": ["https://shop.example.com"]},
             }
         },
         status=200,
