@@ -1,6 +1,7 @@
-"""The support-desk bot holds the same scripted conversation on Telegram, Slack, Twilio,
-Messenger, Teams, Sunshine Conversations, Vonage and WhatsApp Cloud, each against its fake; every step is
-checked at the fake in the platform's format.
+"""The support-desk bot holds the same scripted conversation on every channel (Telegram, Slack,
+Twilio, Messenger, Teams, Sunshine Conversations, Vonage, WhatsApp Cloud, Qiscus, Tiledesk,
+Chat21, MessageMedia), each against its fake; every step is checked at the fake in the
+platform's format.
 
 The script: hi → the welcome menu; a menu button (FAQ) → the FAQ topics as quick replies; a
 quick reply (Opening hours) → the answer and "Anything else?" with quick replies; the quick
@@ -23,15 +24,19 @@ from typing import Any
 import pytest
 
 from tests.fakes.base import FakePlatform, Recorded, Webhook, serving
+from tests.fakes.chat21 import Chat21Fake
+from tests.fakes.messagemedia import MessageMediaFake
 from tests.fakes.messenger import MessengerFake
+from tests.fakes.qiscus import QiscusFake
 from tests.fakes.slack import SlackFake
 from tests.fakes.smooch import SmoochFake
 from tests.fakes.teams import HERO, TeamsFake
 from tests.fakes.telegram import TelegramFake
+from tests.fakes.tiledesk import TiledeskFake
 from tests.fakes.twilio import TwilioFake
 from tests.fakes.vonage import VonageFake
 from tests.fakes.whatsapp import WhatsAppFake
-from tests.integration.harness import Harness, start
+from tests.integration.harness import Harness, actions, postbacks, start
 
 STEPS = ("hi", "menu_button", "faq", "quick_reply", "carousel", "card_button", "account_linking", "handoff")
 MENU = ["MENU_FAQ", "MENU_ORDER", "MENU_CONTACT", "MENU_LINK"]
@@ -846,6 +851,260 @@ class TeamsDriver(Driver):
             assert bodies[0]["text"] == CONNECTING
 
 
+# ---------------------------------------------------------------- the seed platforms
+
+
+class ActionsDriver(Driver):
+    """Tiledesk and Chat21: Tiledesk-style messages whose buttons carry `action`s."""
+
+    extra: dict[str, Any] = {}
+
+    def act(self, step: str) -> dict[str, Any]:
+        def click(action: str, text: str) -> dict[str, Any]:
+            return {"kind": "action", "action": action, "text": text}
+
+        return {
+            **self.extra,
+            **{
+                "hi": {"text": "hi"},
+                "menu_button": click("MENU_FAQ", "FAQ"),
+                "faq": click("FAQ_HOURS", "Opening hours"),
+                "quick_reply": click("MENU", "Main menu"),
+                "carousel": {"text": "pricing"},
+                "card_button": click("PLAN:pro", "Choose Pro"),
+                "account_linking": {"text": "link my account"},
+                "handoff": {"text": "I want a real person"},
+            }[step],
+        }
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        posts = [c for c in calls if c.method == "POST" and c.path.endswith("/messages")]
+        assert posts and all(c.status == 200 for c in posts), [(c.status, c.body) for c in calls]
+        bodies = [c.json for c in posts]
+        if step in ("hi", "quick_reply"):
+            [welcome] = bodies
+            assert welcome["text"].startswith("Hi! I'm the support bot")
+            assert actions(welcome) == [*MENU, "HANDOFF"]
+        elif step == "menu_button":
+            assert actions(bodies[0]) == list(FAQ.values())
+        elif step == "faq":
+            hours, more = bodies
+            assert hours["text"] == HOURS and actions(more) == ["MENU", "HANDOFF"]
+        elif step == "carousel":
+            intro, gallery = bodies
+            assert intro["text"] == "Here are our plans:"
+            assert gallery["attributes"]["attachment"]["type"] == "gallery"
+            assert actions(gallery) == ["PLAN:free", "PLAN:pro", "PLAN:business"]
+        elif step == "card_button":
+            assert bodies[0]["text"].startswith("Great choice: the Pro plan.")
+            assert actions(bodies[0]) == ["MENU_CONTACT", "MENU"]
+        elif step == "account_linking":
+            [button] = bodies[0]["attributes"]["attachment"]["buttons"]
+            assert button["type"] == "url" and button["link"].startswith("https://accounts.example.com/link?")
+        elif step == "handoff":
+            assert bodies[0]["text"] == CONNECTING
+
+
+class TiledeskDriver(ActionsDriver):
+    name = "tiledesk"
+    extra = {"request_id": "support-group-64690469599137001a6dc6f5-0000000000000000000000000000000a"}
+    steps = STEPS[:-1]  # the hand-off goes to Tiledesk's agents: its own test
+
+    def __init__(self, fake: TiledeskFake) -> None:
+        self.fake = self.td = fake
+
+    def config(self) -> dict[str, Any]:
+        td = self.td
+        return {
+            "apiUrl": td.url,
+            "projectId": td.project_id,
+            "botId": td.bot_id,
+            "botSecret": td.bot_secret,
+            "subscriptionSecret": td.subscription_secret,
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path for c in calls] == [f"/{self.td.project_id}/bots/{self.td.bot_id}"]
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        return [
+            (self.td.build_webhook({**self.extra, "text": "hi", "signature": "forged"}), h.hook, 403),
+            (self.td.build_webhook({**self.extra, "text": "hi", "signature": "none"}), h.hook, 401),
+            (self.td.build_webhook({"text": "hi", "via": "resthook", "signature": "forged"}), h.hook, 403),
+        ]
+
+
+CHAT21_SECRET = "chat21-webhook-secret-0123"
+
+
+class Chat21Driver(ActionsDriver):
+    name = "chat21"
+    tail = f"?secret={CHAT21_SECRET}"
+
+    def __init__(self, fake: Chat21Fake) -> None:
+        self.fake = self.c21 = fake
+
+    def config(self) -> dict[str, Any]:
+        c21 = self.c21
+        return {
+            "apiUrl": f"{c21.url}/api",
+            "appId": c21.app_id,
+            "botId": c21.bot_id,
+            "jwtKey": c21.jwt_key,
+            "webhookSecret": CHAT21_SECRET,
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path for c in calls] == [f"/api/{self.c21.app_id}/{self.c21.bot_id}/conversations"]
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        bare = h.hook.partition("?")[0]
+        webhook = self.c21.build_webhook({"text": "hi"})
+        return [
+            (webhook, bare, 401),
+            (webhook, f"{bare}?secret=guess", 403),
+            (self.c21.build_webhook({"signature": "forged"}), bare, 401),
+            (self.c21.build_webhook({"signature": "jwt"}), bare, 401),  # every Chat21 user has one
+        ]
+
+
+MM_SECRET = "mm-callback-secret-0123"
+
+
+class MessageMediaDriver(Driver):
+    name = "messagemedia"
+    tail = f"/{MM_SECRET}"
+
+    def __init__(self, fake: MessageMediaFake) -> None:
+        self.fake = self.mm = fake
+
+    def config(self) -> dict[str, Any]:
+        mm = self.mm
+        return {
+            "apiUrl": mm.url,
+            "apiKey": mm.api_key,
+            "apiSecret": mm.api_secret,
+            "webhookSecret": MM_SECRET,
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path for c in calls] == ["/beta/conversations/users"]
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        base = h.hook.removesuffix(self.tail)
+        webhook = self.mm.build_webhook({"text": "hi"})
+        return [(webhook, base, 401), (webhook, f"{base}/guessed", 403)]
+
+    def act(self, step: str) -> dict[str, Any]:
+        return {
+            "hi": {"text": "hi"},
+            "menu_button": {"kind": "reply", "text": "1"},  # a tapped reply action: FAQ
+            "faq": {"kind": "reply", "text": "1"},  # Opening hours
+            "quick_reply": {"kind": "reply", "text": "1"},  # Main menu
+            "carousel": {"text": "pricing"},
+            "card_button": {"text": "2"},  # typed: Choose Pro
+            "account_linking": {"text": "link my account"},
+            "handoff": {"text": "I want a real person"},
+        }[step]
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        assert calls and all(c.status == 200 and c.json["channel"] == "facebook" for c in calls)
+        bodies = [c.json for c in calls]
+
+        def replies(body: dict[str, Any]) -> list[str]:
+            return [a["displayText"] for a in body.get("actions", [])]
+
+        if step in ("hi", "quick_reply"):
+            [welcome] = bodies
+            assert welcome["text"].startswith("Hi! I'm the support bot") and "1. FAQ" in welcome["text"]
+            assert replies(welcome)[0] == "FAQ" and replies(welcome)[-1] == "Talk to a person"
+        elif step == "menu_button":
+            assert replies(bodies[0]) == list(FAQ)
+            assert h.watch.user_messages()[-1].message.payload["payload"] == "MENU_FAQ"
+        elif step == "faq":
+            hours, more = bodies
+            assert hours["text"] == HOURS and replies(more) == ["Main menu", "Talk to a person"]
+        elif step == "carousel":
+            intro, carousel = bodies
+            assert intro["text"] == "Here are our plans:"
+            assert "2. Choose Pro" in carousel["text"]
+            assert "Details: https://shop.example.com/pricing#pro" in carousel["text"]
+        elif step == "card_button":
+            assert bodies[0]["text"].startswith("Great choice: the Pro plan.")
+            assert h.watch.user_messages()[-1].message.payload["payload"] == "PLAN:pro"
+        elif step == "account_linking":
+            assert "https://accounts.example.com/link?" in bodies[0]["text"]
+        elif step == "handoff":
+            assert bodies[0]["text"] == CONNECTING
+
+
+class QiscusDriver(Driver):
+    name = "qiscus"
+    room = "42"
+
+    def __init__(self, fake: QiscusFake) -> None:
+        self.fake = self.qs = fake
+
+    def config(self) -> dict[str, Any]:
+        qs = self.qs
+        return {
+            "apiUrl": qs.url,
+            "appId": qs.app_id,
+            "secretKey": qs.secret_key,
+            "botUserId": qs.bot_user_id,
+            "signatureToken": qs.signature_token,
+        }
+
+    def check_sync(self, calls: list[Recorded], h: Harness) -> None:
+        assert [c.path for c in calls] == ["/api/v2.1/rest/user_profile"]
+
+    def forged(self, h: Harness) -> list[tuple[Webhook, str, int]]:
+        return [
+            (self.qs.build_webhook({"text": "hi", "room_id": self.room, "signature": mode}), h.hook, status)
+            for mode, status in (("none", 401), ("forged", 403))
+        ]
+
+    def act(self, step: str) -> dict[str, Any]:
+        def click(payload: str, text: str) -> dict[str, Any]:
+            return {"kind": "postback", "payload": payload, "text": text, "room_id": self.room}
+
+        return {
+            "hi": {"text": "hi", "room_id": self.room},
+            "menu_button": click("MENU_FAQ", "FAQ"),
+            "faq": click("FAQ_HOURS", "Opening hours"),
+            "quick_reply": click("MENU", "Main menu"),
+            "carousel": {"text": "pricing", "room_id": self.room},
+            "card_button": click("PLAN:pro", "Choose Pro"),
+            "account_linking": {"text": "link my account", "room_id": self.room},
+            "handoff": {"text": "I want a real person", "room_id": self.room},
+        }[step]
+
+    def check(self, step: str, calls: list[Recorded], h: Harness) -> None:
+        posts = [c for c in calls if c.path.endswith("/post_comment")]
+        assert posts and all(c.status == 200 and c.json["room_id"] == self.room for c in posts)
+        bodies = [c.json for c in posts]
+        if step in ("hi", "quick_reply"):
+            [welcome] = bodies
+            assert welcome["message"].startswith("Hi! I'm the support bot")
+            assert postbacks(welcome) == [*MENU, "HANDOFF"]
+        elif step == "menu_button":
+            assert postbacks(bodies[0]) == list(FAQ.values())
+        elif step == "faq":
+            hours, more = bodies
+            assert hours["message"] == HOURS and postbacks(more) == ["MENU", "HANDOFF"]
+        elif step == "carousel":
+            intro, carousel = bodies
+            assert intro["message"] == "Here are our plans:" and carousel["type"] == "carousel"
+            assert postbacks(carousel) == ["PLAN:free", "PLAN:pro", "PLAN:business"]
+        elif step == "card_button":
+            assert bodies[0]["message"].startswith("Great choice: the Pro plan.")
+            assert postbacks(bodies[0]) == ["MENU_CONTACT", "MENU"]
+        elif step == "account_linking":
+            assert "https://accounts.example.com/link?" in str(bodies[0])
+        elif step == "handoff":
+            assert bodies[0]["message"] == CONNECTING
+
+
 # ---------------------------------------------------------------- the test
 
 
@@ -858,6 +1117,10 @@ FAKES: dict[str, Callable[[], FakePlatform]] = {
     "vonage": VonageFake,
     "whatsapp": WhatsAppFake,
     "teams": TeamsFake,
+    "qiscus": QiscusFake,
+    "tiledesk": TiledeskFake,
+    "chat21": Chat21Fake,
+    "messagemedia": MessageMediaFake,
 }
 DRIVERS: dict[str, Callable[[Any], Driver]] = {
     "telegram": TelegramDriver,
@@ -868,6 +1131,10 @@ DRIVERS: dict[str, Callable[[Any], Driver]] = {
     "vonage": VonageDriver,
     "whatsapp": WhatsAppDriver,
     "teams": TeamsDriver,
+    "qiscus": QiscusDriver,
+    "tiledesk": TiledeskDriver,
+    "chat21": Chat21Driver,
+    "messagemedia": MessageMediaDriver,
 }
 
 
@@ -919,9 +1186,17 @@ async def test_forged_webhooks_store_nothing(aiohttp_client, tmp_path, driver: D
     assert [c for c in h.unseen() if "/.well-known/" not in c.path] == []  # Teams fetched its keys
 
 
-async def test_delivery_statuses_are_recorded_not_messages(aiohttp_client, tmp_path, driver: Driver) -> None:
-    if not driver.statuses():
-        pytest.skip(f"{driver.name} posts no delivery statuses")
+@pytest.fixture(params=["vonage", "whatsapp"])
+async def status_driver(request: pytest.FixtureRequest) -> AsyncIterator[Driver]:
+    """The channels whose platforms post delivery statuses."""
+    async for fake in serving(FAKES[request.param]()):
+        yield DRIVERS[request.param](fake)
+
+
+async def test_delivery_statuses_are_recorded_not_messages(
+    aiohttp_client, tmp_path, status_driver: Driver
+) -> None:
+    driver = status_driver
     h = await start(aiohttp_client, tmp_path, driver.name, driver.config(), driver.fake)
     for spec in driver.statuses():
         assert (await h.post(spec))[0] == 200
