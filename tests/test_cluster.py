@@ -4,11 +4,8 @@ is answered from the other, and the bus survives a Redis restart."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from orchestrator.app import create_app
 from orchestrator.bus.redis import RedisBus
 
-from .backends import redis_or_skip, redis_prefix
+from .backends import PrivateRedis, redis_or_skip, redis_prefix
 from .conftest import ApiClient, make_settings, new_client
 from .receiver import Receiver
 
@@ -108,58 +105,9 @@ async def test_instances_share_webhook_deliveries_once_each_in_order(
         await receiver.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class PrivateRedis:
-    """A redis-server of this test's own on an ephemeral port, that can be restarted."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
 @pytest.fixture
-def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("no redis-server binary to restart (apt-get install redis-server)")
-    server = PrivateRedis(tmp_path)
-    server.start()
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis.or_skip(tmp_path)
     yield server
     server.stop()
 
