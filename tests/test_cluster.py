@@ -13,7 +13,24 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from orchestrator.app import create_app
+from orchestrator.bus import REMOTE
 from orchestrator.bus.redis import RedisBus
+from orchestrator.bus.topics import (
+    CLIENT_SYNCED,
+    CONVERSATION_HANDOFF,
+    MESSAGE_CREATED,
+    OUTBOX,
+    WEBHOOK_FAILED,
+    ClientSynced,
+    HandoffChanged,
+    MessageCreated,
+    OutboxWritten,
+    TurnEnded,
+    WebhookFailed,
+    collect_topic,
+    turn_topic,
+)
+from orchestrator.store.records import Conversation, Endpoint, Message, utcnow
 
 from .backends import PrivateRedis, redis_or_skip, redis_prefix
 from .conftest import ApiClient, make_settings, new_client
@@ -105,6 +122,28 @@ async def test_instances_share_webhook_deliveries_once_each_in_order(
         await receiver.stop()
 
 
+async def test_a_web_chat_on_one_instance_shows_a_reply_posted_to_another(
+    two_instances: tuple[TestClient, TestClient],
+) -> None:
+    a, b = two_instances
+    on_a = await new_client(a)
+    on_b = ApiClient(b, on_a.id, on_a.token)
+    origin = "https://shop.example.com"
+    await on_a.post("/sync", {"channels": {"webchat": {"allowedOrigins": [origin]}}}, status=200)
+    ws = await a.ws_connect(f"/webchat/ws?clientId={on_a.id}", headers={"Origin": origin})
+    await ws.send_json({"type": "hello"})
+    async with asyncio.timeout(5):
+        ready = await ws.receive_json()
+        while (await ws.receive_json())["type"] != "synced":
+            pass
+        body = {"conversationId": ready["conversationId"], "payload": {"type": "text", "text": "from b"}}
+        await on_b.post("/messages", body, status=201)  # an external bot answers through B
+        while (frame := await ws.receive_json())["type"] != "message":
+            pass
+    assert frame["message"]["payload"]["text"] == "from b"
+    await ws.close()
+
+
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server = PrivateRedis.or_skip(tmp_path)
@@ -118,21 +157,59 @@ async def test_the_bus_reconnects_after_a_redis_restart(private_redis: PrivateRe
     await a.open()
     await b.open()
     heard: asyncio.Queue[Any] = asyncio.Queue()
-    b.subscribe("turn.m1", heard.put_nowait)
+    b.subscribe(turn_topic("m1"), heard.put_nowait)
     try:
-        await a.publish("turn.m1", "m1")
-        assert await asyncio.wait_for(heard.get(), 2) == "m1"
+        await a.publish(turn_topic("m1"), TurnEnded("m1"))
+        assert await asyncio.wait_for(heard.get(), 2) == TurnEnded("m1")
         private_redis.stop()
-        await a.publish("turn.m1", "lost")  # Redis is down: dropped, not raised
+        await a.publish(turn_topic("m1"), TurnEnded("lost"))  # Redis is down: dropped, not raised
         private_redis.start()
         async with asyncio.timeout(5):  # both resubscribe; then events cross again
             while True:
-                await a.publish("turn.m1", "after")
+                await a.publish(turn_topic("m1"), TurnEnded("after"))
                 try:
-                    if await asyncio.wait_for(heard.get(), 0.2) == "after":
+                    if await asyncio.wait_for(heard.get(), 0.2) == TurnEnded("after"):
                         break
                 except TimeoutError:
                     continue
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_every_crossing_topic_arrives_as_its_payload_type() -> None:
+    url = f"{redis_or_skip()}?prefix={redis_prefix()}"
+    a, b = RedisBus(url), RedisBus(url)
+    await a.open()
+    await b.open()
+    now = utcnow()
+    conversation = Conversation("conv", "c1", "u1", now)
+    message = Message("m1", "conv", None, now, {"type": "text", "text": "hi"}, "m0")
+    source = Endpoint("telegram", "bot", "sender", "thread", "1.0.0")
+    sent = {  # topic published -> (topic it arrives on, event)
+        collect_topic("m0"): (collect_topic("m0"), message),
+        turn_topic("m0"): (turn_topic("m0"), TurnEnded("m0")),
+        CLIENT_SYNCED: (CLIENT_SYNCED, ClientSynced("c1")),
+        OUTBOX: (OUTBOX, OutboxWritten()),
+        MESSAGE_CREATED: (
+            REMOTE + MESSAGE_CREATED,
+            MessageCreated("c1", conversation, message, source, True),
+        ),
+        CONVERSATION_HANDOFF: (REMOTE + CONVERSATION_HANDOFF, HandoffChanged("c1", "conv", "agent")),
+    }
+    heard: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    for arrives_on, _ in sent.values():
+        b.subscribe(arrives_on, lambda event, topic=arrives_on: heard.put_nowait((topic, event)))
+    try:
+        for topic, (_, event) in sent.items():
+            await a.publish(topic, event)
+        got = dict([await asyncio.wait_for(heard.get(), 2) for _ in sent])
+        assert got == dict(sent.values())
+        # and nothing else crosses: webhook.failed stays where it happened
+        b.subscribe(WEBHOOK_FAILED, lambda event: heard.put_nowait((WEBHOOK_FAILED, event)))
+        await a.publish(WEBHOOK_FAILED, WebhookFailed("http://x/", "HTTP 500"))
+        await a.publish(turn_topic("m0"), TurnEnded("m0"))
+        assert await asyncio.wait_for(heard.get(), 2) == (turn_topic("m0"), TurnEnded("m0"))
     finally:
         await a.close()
         await b.close()

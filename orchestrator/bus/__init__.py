@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Any], None]
 
+# Prefix of a topic's copies from other instances where those must not run the topic's own
+# handlers again (see bus/redis.py): `remote:message.created`, `remote:conversation.handoff`.
+REMOTE = "remote:"
+
 
 class Subscription:
     """A handle that removes one handler from one topic."""

@@ -9,10 +9,11 @@ reply may come from any instance), at the price of every instance seeing every c
 
 Topics that cross (see `CODECS`): `collect.<id>` and `turn.<id>` (a collect held on one
 instance, answered by a turn or an external bot's reply on another), `client.synced` (cache
-invalidation) and `outbox` (wakes every delivery worker; claims decide who delivers). Topics
-that stay on their instance: `message.created` (the instance that stored a message runs its bot
-turn and sends it to channels, exactly once), `webhook.failed`, `conversation.handoff` and
-`handoff.requested` (handled where the turn ran).
+invalidation) and `outbox` (wakes every delivery worker; claims decide who delivers).
+`message.created` and `conversation.handoff` cross as `remote:message.created` and
+`remote:conversation.handoff` (see `ARRIVE_AS`): the instance that stored a message runs its bot
+turn and sends it to channels, exactly once, while the web chat's sockets on every instance show
+it. `webhook.failed` and `handoff.requested` stay where they happened.
 
 When Redis is unreachable, publishes still reach local handlers and the crossing copy is
 dropped (logged once per outage); the listener reconnects with backoff and resubscribes. A
@@ -33,8 +34,21 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from .. import jsonutil
-from ..store.records import Message, iso, parse_iso
-from . import Bus, Handler, MemoryBus, Subscription
+from ..store.records import Conversation, Endpoint, Message, iso, parse_iso
+from . import REMOTE, Bus, Handler, MemoryBus, Subscription
+from .topics import (
+    CLIENT_SYNCED,
+    CONVERSATION_HANDOFF,
+    MESSAGE_CREATED,
+    OUTBOX,
+    ClientSynced,
+    HandoffChanged,
+    MessageCreated,
+    OutboxWritten,
+    TurnEnded,
+    collect_topic,
+    turn_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +77,61 @@ def _message_in(data: dict[str, Any]) -> Message:
     )
 
 
-def _same(value: Any) -> Any:
-    return value
+def _created_out(event: MessageCreated) -> dict[str, Any]:
+    conversation, source = event.conversation, event.source
+    return {
+        "client_id": event.client_id,
+        "conversation": [
+            conversation.id,
+            conversation.client_id,
+            conversation.user_id,
+            iso(conversation.created_on),
+        ],
+        "message": _message_out(event.message),
+        "source": None
+        if source is None
+        else [source.channel, source.identity, source.sender, source.thread, source.channel_version],
+        "collect": event.collect,
+        "bot_absent": event.bot_absent,
+    }
 
 
-_PLAIN: Codec = (_same, _same)
+def _created_in(data: dict[str, Any]) -> MessageCreated:
+    conversation = data["conversation"]
+    source = data["source"]
+    return MessageCreated(
+        data["client_id"],
+        Conversation(conversation[0], conversation[1], conversation[2], parse_iso(conversation[3])),
+        _message_in(data["message"]),
+        None if source is None else Endpoint(*source),
+        data["collect"],
+        data["bot_absent"],
+    )
+
+
+def _handoff_out(event: HandoffChanged) -> dict[str, Any]:
+    return {"client_id": event.client_id, "conversation_id": event.conversation_id, "state": event.state}
+
+
+def _handoff_in(data: dict[str, Any]) -> HandoffChanged:
+    return HandoffChanged(data["client_id"], data["conversation_id"], data["state"])
+
+
 # Topic (or topic prefix ending in ".") -> how its events cross; topics not here stay local.
 CODECS: dict[str, Codec] = {
-    "collect.": (_message_out, _message_in),
-    "turn.": _PLAIN,
-    "client.synced": _PLAIN,
-    "outbox": _PLAIN,
+    collect_topic(""): (_message_out, _message_in),
+    turn_topic(""): (lambda e: e.incoming_id, TurnEnded),
+    CLIENT_SYNCED: (lambda e: e.client_id, ClientSynced),
+    OUTBOX: (lambda _: None, lambda _: OutboxWritten()),
+    MESSAGE_CREATED: (_created_out, _created_in),
+    CONVERSATION_HANDOFF: (_handoff_out, _handoff_in),
+}
+# Topics whose copies from other instances arrive under another name: their own handlers must
+# run once in the cluster (the bot turn, the channel send), while a few (the web chat's
+# sockets) want every instance's events too and subscribe to the `remote:` name as well.
+ARRIVE_AS = {
+    MESSAGE_CREATED: REMOTE + MESSAGE_CREATED,
+    CONVERSATION_HANDOFF: REMOTE + CONVERSATION_HANDOFF,
 }
 
 
@@ -195,4 +253,4 @@ class RedisBus(Bus):
             log.exception("bus: undecodable event on %s", self.channel)
             return
         self.received += 1
-        self._local.deliver(topic, event)
+        self._local.deliver(ARRIVE_AS.get(topic, topic), event)

@@ -33,7 +33,7 @@ from aiohttp import WSMsgType, web
 from pydantic import ValidationError
 
 from .. import jsonutil
-from ..bus import Subscription
+from ..bus import REMOTE, Subscription
 from ..bus.topics import CONVERSATION_HANDOFF, MESSAGE_CREATED, HandoffChanged, MessageCreated, turn_topic
 from ..payloads import inbound_adapter
 from ..services.container import Services
@@ -137,6 +137,9 @@ class WebchatHub:
         self._subscriptions = [
             bus.subscribe(MESSAGE_CREATED, self._on_message),
             bus.subscribe(CONVERSATION_HANDOFF, self._on_handoff),
+            # the same events from other instances (a reply posted to another instance)
+            bus.subscribe(REMOTE + MESSAGE_CREATED, self._on_message),
+            bus.subscribe(REMOTE + CONVERSATION_HANDOFF, self._on_handoff),
         ]
 
     async def close(self) -> None:
