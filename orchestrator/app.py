@@ -28,6 +28,7 @@ from .config import Settings
 from .engine_http import AiohttpHttpPort
 from .housekeeping import Housekeeping
 from .lifecycle import cleanup_context, started
+from .metrics import Metrics, instance_name
 from .reload import BotReloader
 from .services.channel_state import ChannelStateService
 from .services.clients import ClientService
@@ -71,6 +72,8 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     storage = settings.storage
     store = open_store(storage.url, storage.encryption_key, timeout=storage.timeout, watch=watch)
     bus = open_bus(settings.bus.url)
+    metrics = Metrics(instance_name(settings.server.port))
+    store.observe = metrics.store_call
 
     # Services, and the channel hub that sync's credentials test needs.
     clients = ClientService(store)
@@ -80,6 +83,9 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     endpoints = EndpointService(store, bus)
     messages = MessageService(store, bus, users, conversations, endpoints)
     health = HealthService(store, bus)
+    health.on_send_failure = metrics.send_failure
+    collect = CollectService(bus, messages, settings.collect)
+    collect.watchers.append(metrics.open_collects.set)
     channel_state = ChannelStateService(store)
     hub = ChannelHub(settings.channels, bus, channel_state, health)
     sync = SyncService(
@@ -100,12 +106,13 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
         conversations=conversations,
         endpoints=endpoints,
         messages=messages,
-        collect=CollectService(bus, messages, settings.collect),
+        collect=collect,
         sync=sync,
         health=health,
         channel_state=channel_state,
         storage_health=StorageHealth(store, watch, health),
         channel_catalogue=registry.CATALOGUE,
+        metrics=metrics,
     )
 
     # Bots and background workers.
@@ -113,7 +120,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     # one process runs every turn only on the in-memory bus: only then is bot state cached
     cache = StateCache() if isinstance(bus, MemoryBus) else None
     runner = BotRunner(services, catalog, engine_http, clock=clock, state_cache=cache)
-    worker = WebhookWorker(store, bus, settings.webhooks, health)
+    worker = WebhookWorker(store, bus, settings.webhooks, health, metrics)
     housekeeping = Housekeeping(services)
     reloader = BotReloader(catalog) if settings.bots.reload else None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -225,12 +226,15 @@ class BotRunner:
         """One turn of the bot for one inbound event; always ends the turn for collect."""
         try:
             async with self._conversation_lock(turn.conversation.id):
+                started = time.perf_counter()
                 try:
                     return await self._turn(turn)
                 except BaseException:
                     if self._state_cache is not None:
                         self._state_cache.forget(turn.conversation.id, turn.conversation.user_id)
                     raise
+                finally:
+                    self._services.metrics.turn_seconds.observe(time.perf_counter() - started)
         except StorageFault as exc:  # logged once per episode by StorageHealth
             self._services.storage_health.met(turn.client_id, exc)
             log.debug("bot %s, conversation %s: turn not stored (%s)", turn.bot_id, turn.conversation.id, exc)
@@ -270,6 +274,7 @@ class BotRunner:
                 user_id=conversation.user_id,
             )
         )
+        self._services.metrics.engine_steps.inc(len(result.trace.get("steps", ())))
         if result.error:
             log.error("bot %s, conversation %s: %s", bot_id, conversation.id, result.error)
         timers = [Timer(conversation.id, t.id, t.due, t.data) for t in result.timers]

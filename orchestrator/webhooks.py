@@ -29,6 +29,7 @@ from yarl import URL
 from .bus import Bus, Subscription
 from .bus.topics import OUTBOX, WEBHOOK_FAILED, WebhookFailed
 from .config import WebhookSettings
+from .metrics import Metrics
 from .services.health import HealthService
 from .store import StorageFault, Store
 from .store.records import Delivery
@@ -43,8 +44,16 @@ OVERFLOW_CHANNEL = "webhooks"  # the health report's entry for outbox trims
 class WebhookWorker:
     """Background task that empties the outbox."""
 
-    def __init__(self, store: Store, bus: Bus, settings: WebhookSettings, health: HealthService) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        settings: WebhookSettings,
+        health: HealthService,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._store, self._bus, self._settings, self._health = store, bus, settings, health
+        self._metrics = metrics
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
@@ -161,12 +170,22 @@ class WebhookWorker:
             # The same on every attempt: a receiver drops the duplicates at-least-once brings.
             "x-bp-messaging-event-id": str(delivery.seq),
         }
+        started = time.perf_counter()
         try:
             async with self._session.post(delivery.url, data=delivery.body, headers=headers) as resp:
                 await resp.read()
                 ok, error = 200 <= resp.status < 300, f"HTTP {resp.status}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             ok, error = False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if self._metrics is not None:
+            outcome = (
+                "delivered"
+                if ok
+                else "failed"
+                if delivery.attempts + 1 >= self._settings.max_attempts
+                else "retried"
+            )
+            self._metrics.delivery(outcome, time.perf_counter() - started)
         if ok:
             await self._store.complete_delivery(delivery.seq)
             self.delivered += 1

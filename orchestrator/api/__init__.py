@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from .. import __version__
+from .. import __version__, metrics
 from ..services.errors import Forbidden, Invalid, NotFound, TooMany, Unavailable
 from ..store import StorageFault
 from . import admin, clients, conversations, endpoints, messages, openapi, sync, users
@@ -76,6 +76,8 @@ def unavailable(fault: StorageFault) -> web.Response:
 
 def setup_api(app: web.Application) -> None:
     """Add every route under /api/v1, plus /status, /version and the OpenAPI document."""
+    services = app[SERVICES]
+    app.middlewares.append(metrics.middleware(services.metrics))
     app.middlewares.append(errors_middleware)
     for spec in ROUTES:
         app.router.add_route(spec.method, "/api/v1" + spec.path, bind(spec))
@@ -91,6 +93,7 @@ def setup_api(app: web.Application) -> None:
         return json_response(document)
 
     app.router.add_get("/status", status)
+    app.router.add_get("/metrics", metrics.handler(services.metrics, services.store.outbox_counts))
     app.router.add_get("/version", version)
     app.router.add_get("/api/v1/openapi.json", openapi_json)
     setup_docs(app)

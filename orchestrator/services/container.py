@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from ..bus import Bus
 from ..config import Settings
+from ..metrics import Metrics
 from ..store import Store
 from .catalogue import ChannelCatalogue
 from .channel_state import ChannelStateService
@@ -47,3 +48,4 @@ class Services:
     channel_state: ChannelStateService
     storage_health: StorageHealth
     channel_catalogue: ChannelCatalogue
+    metrics: Metrics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..bus import Bus
@@ -18,11 +19,14 @@ class HealthService:
 
     def __init__(self, store: Store, bus: Bus) -> None:
         self._store, self._bus = store, bus
+        self.on_send_failure: Callable[[str], None] | None = None  # told the channel (metrics)
 
     async def record(
         self, client_id: str, channel: str, type_: str, data: dict[str, Any] | None = None
     ) -> None:
         """A channel event: create, configure, delete, send-failure, verify-failure…"""
+        if type_ == "send-failure" and self.on_send_failure is not None:
+            self.on_send_failure(channel)
         event = HealthEvent(channel, type_, utcnow(), data)
         outbox = [events.health_new(client_id, channel, event.to_api())]
         await self._store.add_health_event(client_id, event, outbox)

@@ -60,6 +60,8 @@ class WebhookSpec:
 class Store(ABC):
     """Persistence for clients, users, conversations, messages, endpoints, outbox and bots."""
 
+    observe: Callable[[str, float], None] | None = None  # told ("read"|"write", seconds) per call
+
     def turn_lock(self, conversation_id: str) -> AbstractAsyncContextManager[None]:
         """Held while a conversation's bot turn runs, so that no two instances run one at once.
         A single-process backend has nothing to add to the runner's own lock."""
@@ -219,6 +221,10 @@ class Store(ABC):
     @abstractmethod
     async def next_delivery_at(self) -> float | None:
         """When the next pending delivery is due (epoch seconds), or None."""
+
+    @abstractmethod
+    async def outbox_counts(self) -> dict[str, int]:
+        """{'pending': n, 'failed': n} over every client (the metrics' outbox figures)."""
 
     @abstractmethod
     async def delivery_counts(self, client_id: str) -> dict[str, int]:

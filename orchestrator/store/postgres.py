@@ -224,6 +224,7 @@ class PostgresStore(Store):
         one of them fail, the batch is rolled back and each write runs again on its own, so a
         write fails only for its own reasons."""
         loop = asyncio.get_running_loop()
+        started = loop.time()
         future: asyncio.Future[Any] = loop.create_future()
         entry = (work, future)
         self._pending.append(entry)
@@ -234,7 +235,10 @@ class PostgresStore(Store):
             task.add_done_callback(self._writes.discard)
         try:
             async with asyncio.timeout(self._timeout + GRACE):
-                return await asyncio.shield(future)
+                result = await asyncio.shield(future)
+            if self.observe is not None:
+                self.observe("write", loop.time() - started)
+            return result
         except TimeoutError:
             if entry in self._pending:  # never started: it will not be applied
                 self._pending.remove(entry)
@@ -310,10 +314,14 @@ class PostgresStore(Store):
     async def _read(self, fetch: Callable[[Conn], Awaitable[T]]) -> T:
         """Run a read; once more on a fresh connection when the first one had been lost (a
         database restart or a failover closes every pooled connection)."""
+        started = time.perf_counter()
         for attempt in (1, 2):
             async with self._conn() as conn:
                 try:
-                    return await fetch(conn)
+                    rows = await fetch(conn)
+                    if self.observe is not None:
+                        self.observe("read", time.perf_counter() - started)
+                    return rows
                 except TimeoutError:
                     fault = StorageFault(SLOW, f"a read took over {self._timeout:g} s")
                     self._watch.failed(fault)
@@ -816,6 +824,10 @@ class PostgresStore(Store):
     async def next_delivery_at(self) -> float | None:
         row = await self._one("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
         return row[0] if row else None
+
+    async def outbox_counts(self) -> dict[str, int]:
+        rows = await self._all("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        return {"pending": 0, "failed": 0, **{status: int(count) for status, count in rows}}
 
     async def delivery_counts(self, client_id: str) -> dict[str, int]:
         rows = await self._all(

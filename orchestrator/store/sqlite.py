@@ -172,15 +172,19 @@ class SQLiteStore(Store):
         in the next one, each in its own savepoint, so many concurrent writes cost one thread
         round trip and one commit, and a lone write costs no wait at all."""
         loop = asyncio.get_running_loop()
+        started = loop.time()
         future: asyncio.Future[Any] = loop.create_future()
-        entry = (work, future, loop.time() + self._timeout)
+        entry = (work, future, started + self._timeout)
         self._pending.append(entry)
         if not self._flushing:
             self._flushing = True
             self._flusher = asyncio.create_task(self._flush())
         try:
             async with asyncio.timeout(self._timeout + GRACE):
-                return await asyncio.shield(future)  # a cancelled caller's write still completes
+                result = await asyncio.shield(future)  # a cancelled caller's write still completes
+            if self.observe is not None:
+                self.observe("write", loop.time() - started)
+            return result
         except TimeoutError:
             if entry in self._pending:  # never started: it will not be applied
                 self._pending.remove(entry)
@@ -226,8 +230,12 @@ class SQLiteStore(Store):
 
     async def _read(self, sql: str, args: Sequence[Any]) -> list[Any]:
         try:
+            started = time.perf_counter()
             async with asyncio.timeout(self._timeout):
-                return list(await self._read_conn.execute_fetchall(sql, args))
+                rows = list(await self._read_conn.execute_fetchall(sql, args))
+            if self.observe is not None:
+                self.observe("read", time.perf_counter() - started)
+            return rows
         except TimeoutError:
             fault = StorageFault(SLOW, f"a read took over {self._timeout:g} s")
             self._watch.failed(fault)
@@ -674,6 +682,10 @@ class SQLiteStore(Store):
     async def next_delivery_at(self) -> float | None:
         row = await self._one("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
         return row[0] if row else None
+
+    async def outbox_counts(self) -> dict[str, int]:
+        rows = await self._all("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        return {"pending": 0, "failed": 0, **{status: count for status, count in rows}}
 
     async def delivery_counts(self, client_id: str) -> dict[str, int]:
         rows = await self._all(
