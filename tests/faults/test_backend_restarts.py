@@ -21,10 +21,9 @@ from typing import Any
 import pytest
 
 from orchestrator.app import create_app
-from tests.backends import redis_prefix
+from tests.backends import PrivateRedis, free_port, redis_prefix
 from tests.conftest import ApiClient, make_settings, new_client
 from tests.engine.support import write_files
-from tests.test_cluster import PrivateRedis, _free_port
 
 ASK = """\
 version: 1
@@ -52,7 +51,7 @@ class PrivatePostgres:
     ephemeral port, that can be stopped and started. Run as `postgres` when we are root."""
 
     def __init__(self, initdb: str, pg_ctl: str) -> None:
-        self.pg_ctl, self.port = pg_ctl, _free_port()
+        self.pg_ctl, self.port = pg_ctl, free_port()
         self.root = Path(tempfile.mkdtemp(prefix="orch-pg-"))
         self.data = self.root / "data"
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
