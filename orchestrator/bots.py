@@ -156,6 +156,7 @@ class BotRunner:
         self._timer_task: asyncio.Task[None] | None = None
         self._timers_wake = asyncio.Event()
         self._bot_of_client: dict[str, str | None] = {}
+        self._engines: dict[str, Engine] = {}
 
     async def start(self) -> None:
         bus = self._services.bus
@@ -257,12 +258,7 @@ class BotRunner:
         state = cache.get(conversation.id, conversation.user_id, bot_id) if cache else None
         if state is None:
             state = await store.get_bot_state(conversation.id, conversation.user_id, bot_id)
-        engine = Engine(
-            bot,
-            http=self._http,
-            actions=self._catalog.actions(bot_id),
-            env=self._services.settings.bots.env,
-        )
+        engine = self._engine(bot)
         result = await engine.run_turn(
             TurnInput(
                 event=turn.inbound,
@@ -302,6 +298,16 @@ class BotRunner:
             requested = HandoffRequested(client_id, conversation, result.handoff)
             await self._services.bus.publish(HANDOFF_REQUESTED, requested)
         return TurnOutcome(replies.messages, result.handoff, result.handoff_state)
+
+    def _engine(self, bot: BotVersion) -> Engine:
+        """The engine of a bot version, built once (it keeps no turn's state; a reloaded bot
+        is a new version, so a new engine)."""
+        engine = self._engines.get(bot.id)
+        if engine is None or engine.bot is not bot:
+            actions, env = self._catalog.actions(bot.id), self._services.settings.bots.env
+            engine = Engine(bot, http=self._http, actions=actions, env=env)
+            self._engines[bot.id] = engine
+        return engine
 
     @contextlib.asynccontextmanager
     async def _conversation_lock(self, conversation_id: str) -> AsyncIterator[None]:
@@ -351,6 +357,8 @@ class BotRunner:
 
 def normalise_inbound(payload: dict[str, Any]) -> dict[str, Any]:
     """Any stored message payload as a canonical inbound event (text when unrecognised)."""
+    if len(payload) == 2 and payload.get("type") == "text" and type(payload.get("text")) is str:
+        return {"type": "text", "text": payload["text"]}  # the commonest, already canonical
     try:
         return inbound_adapter.validate_python(payload).to_dict()
     except ValidationError:

@@ -63,6 +63,8 @@ class TurnEvent:
 
 def normalise_event(event: dict[str, Any]) -> TurnEvent:
     """Validate a canonical inbound payload dict and normalise it; ValueError if invalid."""
+    if len(event) == 2 and event.get("type") == "text" and type(event.get("text")) is str:
+        return TurnEvent("text", text=event["text"], raw={"type": "text", "text": event["text"]})
     try:
         parsed = inbound_adapter.validate_python(event)
     except ValidationError as exc:
