@@ -219,7 +219,7 @@ def _names() -> list[str]:
     custom = {"mask_email", "money", "date", "plural"} | {"email", "phone", "url", "match", "search"}
     names = [f"step {k}" for k in M.ACTION_KEYS]
     names += [f"handler {h}" for h in M.KNOWN_HANDLERS]
-    names += ["trigger payload", "trigger regex", "trigger keywords", "trigger event"]
+    names += ["trigger payload", "trigger regex", "trigger keywords", "trigger event", "trigger examples"]
     names += [f"filter {f}" for f in sorted(env.filters) if f in custom or f not in _JINJA_FILTERS]
     names += [f"test {t}" for t in sorted(env.tests) if t in custom or t not in _JINJA_TESTS]
     names += [f"reply {k}" for k in M.ReplyObject.model_fields if k != "when"]

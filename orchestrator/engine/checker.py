@@ -36,6 +36,7 @@ from .compiled import BotVersion, CompiledStep
 from .compiler import targets_of
 from .diagnostics import Diagnostic, did_you_mean, sort_key
 from .graph import FlowGraph
+from .intents import embeddings_available, similarity
 from .language_checks import check_language
 from .loader import load_bot_partial
 from .matching import CompiledTrigger
@@ -45,7 +46,8 @@ from .yaml_loader import SourceMap
 
 SCOPES = frozenset({"conv", "user", "flow", "turn", "sys", "env"})
 # What `turn.*` and `sys.*` hold (see inputs.TurnEvent.scope and runtime.Turn.ctx).
-TURN_NAMES = ("type", "text", "payload", "event", "data", "url", "raw")
+OVERLAP = 0.8  # examples of two intents at least this alike are W228
+TURN_NAMES = ("type", "text", "payload", "event", "data", "url", "raw", "intent", "did_you_mean")
 SYS_NAMES = (
     "now",
     "today",
@@ -539,6 +541,14 @@ class _Checker:
     # ------------------------------------------------------------ triggers
     def triggers(self) -> None:
         bot = self.bot
+        if bot.spec.matchers.model == "embeddings" and not embeddings_available():
+            self.report(
+                bot.file,
+                self.pos(bot.file, ("matchers", "model")),
+                "error",
+                D.E_INVALID,
+                "matchers.model: embeddings needs the embeddings extra: pip install '.[embeddings]'",
+            )
         entries: list[tuple[CompiledTrigger, str, bool]] = []  # trigger, owner label, guarded
         for fid, flow in bot.flows.items():
             if flow.model is None:
@@ -550,6 +560,9 @@ class _Checker:
                 entries.append((t, f"handler '{name}'", False))
         for i, (a, owner_a, guard_a) in enumerate(entries):
             for b, owner_b, guard_b in entries[:i]:
+                if a.kind == "examples" and b.kind == "examples" and owner_a != owner_b:
+                    self.overlapping_examples(a, owner_a, b, owner_b)
+                    continue
                 if owner_a == owner_b or guard_a or guard_b or a.priority != b.priority:
                     continue
                 clash = _clash(a, b)
@@ -566,6 +579,26 @@ class _Checker:
                     "different priority",
                 )
                 break
+
+    def overlapping_examples(
+        self, a: CompiledTrigger, owner_a: str, b: CompiledTrigger, owner_b: str
+    ) -> None:
+        """W228: an example of `a` so close to one of `b` that a message like it could start either."""
+        for ex_a in a.examples:
+            for ex_b in b.examples:
+                score = similarity(ex_a, ex_b)
+                if score >= OVERLAP:
+                    file, line, col = _split_where(a.where)
+                    self.report(
+                        file,
+                        (line, col),
+                        "warning",
+                        D.W_OVERLAPPING_EXAMPLES,
+                        f"example '{ex_a}' of {owner_a} is close to '{ex_b}' of {owner_b} ({b.where}, "
+                        f"similarity {score:.2f}): a message like it could start either; reword or "
+                        "move one of them",
+                    )
+                    return
 
     # ------------------------------------------------------------ payloads
     def payloads(self, graph: FlowGraph) -> None:

@@ -176,6 +176,8 @@ class _Compiler:
                 compile_trigger(
                     t,
                     fuzzy_default=self.bot.matchers.fuzzy,
+                    threshold_default=self.bot.matchers.threshold,
+                    model=self.bot.matchers.model,
                     target=name,
                     handler=True,
                     scope=scope,
@@ -220,6 +222,8 @@ class _Compiler:
                 compile_trigger(
                     t,
                     fuzzy_default=self.bot.matchers.fuzzy,
+                    threshold_default=self.bot.matchers.threshold,
+                    model=self.bot.matchers.model,
                     target=fid,
                     priority=flow.priority,
                     order=self.order,

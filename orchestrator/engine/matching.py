@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
-TriggerKind = Literal["payload", "regex", "keywords", "event"]
-_KIND_RANK = {"payload": 4, "event": 4, "regex": 3, "keywords": 2}
+TriggerKind = Literal["payload", "regex", "keywords", "event", "examples"]
+_KIND_RANK = {"payload": 4, "event": 4, "regex": 3, "keywords": 2, "examples": 1}
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
 
@@ -65,10 +65,15 @@ class CompiledTrigger:
     keywords: tuple[tuple[str, ...], ...] = ()
     fuzzy: bool = False
     event: str | None = None
+    examples: tuple[str, ...] = ()
+    threshold: float = 0.5
+    model: str = "lexical"  # the intent model: lexical or embeddings
 
     @property
     def label(self) -> str:
         """A short human description, for traces."""
+        if self.kind == "examples":
+            return f"examples ({len(self.examples)}, threshold {self.threshold:g})"
         if self.kind == "payload":
             return f"payload {self.payload}"
         if self.kind == "regex":
@@ -78,8 +83,22 @@ class CompiledTrigger:
         return "keywords " + ", ".join(" ".join(k) for k in self.keywords)
 
 
-def compile_trigger(spec: Any, *, fuzzy_default: bool = False, **fields: Any) -> CompiledTrigger:
+def compile_trigger(
+    spec: Any,
+    *,
+    fuzzy_default: bool = False,
+    threshold_default: float | None = None,
+    model: str = "lexical",
+    **fields: Any,
+) -> CompiledTrigger:
     """Build a `CompiledTrigger` from a trigger model (see models.Trigger)."""
+    if hasattr(spec, "examples"):
+        from .intents import THRESHOLDS  # intents builds on normalise() below
+
+        threshold = next(t for t in (spec.threshold, threshold_default, THRESHOLDS[model]) if t is not None)
+        return CompiledTrigger(
+            "examples", examples=tuple(spec.examples), threshold=threshold, model=model, **fields
+        )
     if hasattr(spec, "payload"):
         return CompiledTrigger("payload", payload=spec.payload, **fields)
     if hasattr(spec, "regex"):
@@ -178,6 +197,11 @@ def match(trigger: CompiledTrigger, probe: Probe) -> Candidate | None:
     if trigger.kind == "regex":
         m = trigger.regex.search(probe.text) if trigger.regex else None
         return Candidate(trigger, 1.0, m.group(0), tuple(m.groupdict().items())) if m else None
+    if trigger.kind == "examples":
+        from .intents import model_for  # intents builds on normalise() above
+
+        score, example = model_for((trigger.examples,), trigger.model).scores(probe.text)[0]
+        return Candidate(trigger, score, example) if score >= trigger.threshold else None
     best: Candidate | None = None
     for words in trigger.keywords:
         score = _keyword_score(words, probe.tokens, trigger.fuzzy)
@@ -295,10 +319,46 @@ def rank(triggers: Iterable[CompiledTrigger], probe: Probe) -> list[Candidate]:
     """All matching candidates, best first (the same result as `match` on each trigger)."""
     listed = tuple(triggers)
     keyword = keyword_index(listed).scores(probe.tokens) if probe.text is not None else {}
+    intents = dict(intent_scores(listed, probe))
     found = []
     for t_index, trigger in enumerate(listed):
-        c = keyword.get(t_index) if trigger.kind == "keywords" else match(trigger, probe)
+        if trigger.kind == "keywords":
+            c = keyword.get(t_index)
+        elif trigger.kind == "examples":
+            score, example = intents.get(t_index, (0.0, ""))
+            c = Candidate(trigger, score, example) if score >= trigger.threshold else None
+        else:
+            c = match(trigger, probe)
         if c is not None:
             found.append(c)
     found.sort(key=Candidate.rank, reverse=True)
     return found
+
+
+def intent_scores(triggers: tuple[CompiledTrigger, ...], probe: Probe) -> list[tuple[int, tuple[float, str]]]:
+    """(index, (score, closest example)) of each `examples` trigger, for a text probe."""
+    at = [i for i, t in enumerate(triggers) if t.kind == "examples"]
+    if not at or probe.text is None:
+        return []
+    from .intents import model_for  # intents builds on normalise() above
+
+    scores = model_for(tuple(triggers[i].examples for i in at), triggers[at[0]].model).scores(probe.text)
+    return list(zip(at, scores, strict=True))
+
+
+def suggestions(triggers: Iterable[CompiledTrigger], probe: Probe, limit: int = 3) -> list[Candidate]:
+    """`examples` triggers a text came close to without reaching their threshold, best first:
+    what a flow can offer as "did you mean"."""
+    from .intents import SUGGEST_FLOOR
+
+    listed = tuple(triggers)
+    near = [
+        Candidate(listed[i], score, example)
+        for i, (score, example) in intent_scores(listed, probe)
+        if SUGGEST_FLOOR * listed[i].threshold <= score < listed[i].threshold
+    ]
+    near.sort(key=lambda c: c.score, reverse=True)
+    unique: dict[str, Candidate] = {}
+    for c in near:
+        unique.setdefault(c.trigger.target, c)
+    return list(unique.values())[:limit]

@@ -346,6 +346,15 @@ class KeywordsTrigger(Strict):
     fuzzy: bool | None = Field(None, description="typo tolerant (default: matchers.fuzzy)")
 
 
+class ExamplesTrigger(Strict):
+    """Matches a message by meaning: how close it is to one of these example utterances."""
+
+    examples: list[str] = Field(min_length=1, description="what users say for this intent")
+    threshold: float | None = Field(
+        None, ge=0, le=1, description="the score (0-1) a message needs (default: matchers.threshold)"
+    )
+
+
 class EventTrigger(Strict):
     """Matches a system event by name (account_linked, …)."""
 
@@ -354,7 +363,7 @@ class EventTrigger(Strict):
 
 def _trigger_tag(value: Any) -> str | None:
     if isinstance(value, dict):
-        for key in ("payload", "regex", "keywords", "event"):
+        for key in ("payload", "regex", "keywords", "event", "examples"):
             if key in value:
                 return key
         return None
@@ -365,11 +374,12 @@ Trigger = Annotated[
     Annotated[PayloadTrigger, Tag("payload")]
     | Annotated[RegexTrigger, Tag("regex")]
     | Annotated[KeywordsTrigger, Tag("keywords")]
-    | Annotated[EventTrigger, Tag("event")],
+    | Annotated[EventTrigger, Tag("event")]
+    | Annotated[ExamplesTrigger, Tag("examples")],
     Discriminator(
         _trigger_tag,
         custom_error_type="trigger",
-        custom_error_message="a trigger needs one of payload, regex, keywords or event",
+        custom_error_message="a trigger needs one of payload, regex, keywords, event or examples",
     ),
 ]
 
@@ -901,6 +911,12 @@ class Matchers(Strict):
     keywords: bool = True
     regex: bool = True
     fuzzy: bool = Field(False, description="default typo tolerance of keyword triggers")
+    model: Literal["lexical", "embeddings"] = Field(
+        "lexical", description="how examples triggers match: lexical, or embeddings (the embeddings extra)"
+    )
+    threshold: float | None = Field(
+        None, ge=0, le=1, description="the default score examples triggers need (lexical 0.5, embeddings 0.6)"
+    )
 
 
 class BotSettings(Strict):

@@ -35,7 +35,7 @@ from .compiled import BotVersion, CompiledStep, HandlerRef
 from .errors import FlowError, describe_exception
 from .http import HttpPort, redact
 from .inputs import TurnEvent, coerce_stored, normalise_event
-from .matching import Candidate, CompiledTrigger, normalise, rank
+from .matching import Candidate, CompiledTrigger, normalise, rank, suggestions
 from .replies import ReplyBuilder, attach_options
 from .state import ConvState, Frame, FrameKind, HandoffState, TimerState, copy_json
 from .steps import kind_of
@@ -112,6 +112,8 @@ class Turn:
         self.replies: list[dict[str, Any]] = []
         self.marks: dict[int, int] = {}  # id(frame) -> replies sent before it was pushed this turn
         self.seeded = False  # inp.flow_vars given to a flow already
+        self.intent: dict[str, Any] | None = None  # turn.intent: the examples trigger that matched
+        self.did_you_mean: list[dict[str, Any]] = []  # turn.did_you_mean: intents it came close to
         self.handoff: HandoffRequest | None = None
         self.ended: str | None = None
         self.error: str | None = None
@@ -423,7 +425,16 @@ class Turn:
         if found:
             self.trace["candidates"] = [c.describe() for c in found]
             self.trace["winner"] = {**found[0].describe(), "reason": route}
+            if found[0].trigger.kind == "examples":
+                self.intent = _intent(found[0])
         return found[0] if found else None
+
+    def suggest(self, triggers: list[CompiledTrigger]) -> None:
+        """Intents the message came close to (`turn.did_you_mean`), when nothing matched."""
+        near = [c for c in suggestions(triggers, self.turn.probe()) if self.flow_allowed(c)]
+        self.did_you_mean = [_intent(c) for c in near]
+        if near:
+            self.trace["did_you_mean"] = self.did_you_mean
 
     def handler_triggers(self, *, always: bool | None) -> list[CompiledTrigger]:
         """Handler triggers in scope, flow-level ones (top frame first) shadowing globals."""
@@ -473,6 +484,7 @@ class Turn:
             self.trace["route"] = f"ignored event {t.event}"
             return
         else:
+            self.suggest(triggers)
             fresh = self.ensure_session()
             handler = self.find_handler("session_start") if fresh else None
             if handler is None:
@@ -796,9 +808,10 @@ class Turn:
         return ctx
 
     def turn_scope(self) -> dict[str, Any]:
-        """`turn.*`: the input, and the named groups of regex triggers (None unless the
-        winning trigger of this turn captured them; built-in names win over groups)."""
-        scope = self.turn.scope()
+        """`turn.*`: the input, the intent matched (or the ones it came close to), and the named
+        groups of regex triggers (None unless the winning trigger of this turn captured them;
+        built-in names win over groups)."""
+        scope = {**self.turn.scope(), "intent": self.intent, "did_you_mean": self.did_you_mean}
         if not self.bot.captures:
             return scope
         groups = dict.fromkeys(self.bot.captures)
@@ -955,3 +968,8 @@ def _type_ok(decl: M.VariableDecl, value: Any) -> bool:
 def _offers_choices(reply: dict[str, Any]) -> bool:
     """Whether a reply offers the user something to pick (buttons, quick replies, cards)."""
     return reply.get("type") in _CHOICE_TYPES or bool(reply.get("quick_replies"))
+
+
+def _intent(c: Candidate) -> dict[str, Any]:
+    """An intent as flows see it: the flow (or handler) it starts, its score, the closest example."""
+    return {"name": c.trigger.target, "score": round(c.score, 3), "example": c.matched}

@@ -69,6 +69,16 @@ def expect_problems(exp: Expect, seen: Observed) -> list[str]:
         wanted = [exp.trace_contains] if isinstance(exp.trace_contains, str) else exp.trace_contains
         text = "\n".join(format_trace(t) for t in seen.traces)
         problems.extend(f"the trace does not contain {show_json(w)}" for w in wanted if w not in text)
+    if "intent" in given:
+        winners = [t.get("winner") or {} for t in seen.traces]
+        matched = [w.get("target") for w in winners if str(w.get("trigger", "")).startswith("examples")]
+        got_intent = matched[0] if matched else None
+        if got_intent != exp.intent:
+            near = [d.get("name") for t in seen.traces for d in t.get("did_you_mean") or []]
+            hint = f" (it came close to {', '.join(near)})" if near and got_intent is None else ""
+            problems.append(
+                f"the intent matched is {show_json(got_intent)}, expected {show_json(exp.intent)}{hint}"
+            )
     if "error" in given:
         if exp.error is None and seen.error is not None:
             problems.append(f"the turn failed: {seen.error}")

@@ -262,6 +262,9 @@ class Expect(_Strict):
         | None
     ) = None
     error: str | None = Field(None, description="the last turn failed with this (part of a) message")
+    intent: str | None = Field(
+        None, description="the flow (or handler) an examples trigger matched in the last turn (null: none)"
+    )
 
     @model_validator(mode="after")
     def _something(self) -> Expect:
