@@ -86,3 +86,19 @@ def test_without_the_extra_the_checker_says_how_to_install_it(tmp_path, monkeypa
     result = checker.check_bot(tmp_path / "bots" / "test.yaml", tmp_path)
     [diag] = [d for d in result.diagnostics if d.is_error]
     assert diag.code == "E112" and "pip install '.[embeddings]'" in diag.message
+
+
+def test_a_test_naming_an_unknown_intent_is_e502(tmp_path):
+    from orchestrator.engine.conversation_tests import TestRunner, load_test_file
+
+    bot = make_bot(tmp_path, FLOWS, BOT)
+    path = tmp_path / "flows" / "test" / "x.test.yaml"
+    path.write_text(
+        "version: 1\ntests:\n  - name: t\n    conversation:\n"
+        "      - user: hi\n      - expect: {intent: refnd}\n"
+    )
+    loaded = load_test_file(path, tmp_path)
+    [diag] = TestRunner(tmp_path).references(loaded, bot)
+    assert (
+        diag.code == "E502" and "no examples trigger starts 'refnd' (did you mean 'refund'?)" in diag.message
+    )

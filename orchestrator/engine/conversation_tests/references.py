@@ -82,6 +82,15 @@ class _ReferenceCheck:
                 D.E_TEST_REF,
                 f"unknown flow '{exp.flow}'{did_you_mean(exp.flow, self.flows)}",
             )
+        if exp.intent is not None:
+            intents = sorted({t.target for t in bot.triggers if t.kind == "examples"})
+            if exp.intent not in intents:
+                self.error(
+                    (*path, "intent"),
+                    D.E_TEST_REF,
+                    f"no examples trigger starts '{exp.intent}'{did_you_mean(exp.intent, intents)}"
+                    + ("" if intents else " (the bot has no examples triggers)"),
+                )
         if exp.step is not None and not any(s.id == exp.step for s in bot.steps.values()):
             ids = sorted({s.id for s in bot.steps.values() if s.explicit_id})
             self.error(
