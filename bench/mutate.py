@@ -29,6 +29,7 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 
 # module → (tests to run, function names to mutate or None for the whole module)
 STORE_TESTS = [
+    "tests/test_store_backends.py",  # the store's contract (SQLite and PostgreSQL)
     "tests/test_store.py",
     "tests/api",
     "tests/hardening",
@@ -36,6 +37,10 @@ STORE_TESTS = [
 ]
 TARGETS: dict[str, tuple[list[str], set[str] | None]] = {
     "orchestrator/store/sqlite.py": (STORE_TESTS, None),
+    "orchestrator/store/postgres.py": (
+        ["tests/test_store_backends.py", "tests/test_store_postgres.py"],
+        None,
+    ),
     "orchestrator/services/collect.py": (["tests/api/test_collect.py", "tests/hardening"], None),
     "orchestrator/services/messages.py": (["tests/api", "tests/hardening", "tests/integration"], None),
     "orchestrator/channels/tiledesk.py": (
@@ -51,6 +56,13 @@ TARGETS: dict[str, tuple[list[str], set[str] | None]] = {
         {"verify"},
     ),
     "orchestrator/channels/messagemedia.py": (["tests/channels/test_channel_messagemedia.py"], {"verify"}),
+    **{
+        f"orchestrator/channels/{name}.py": (
+            [f"tests/channels/test_channel_{name}.py", "tests/hardening"],
+            {"verify"},
+        )
+        for name in ("telegram", "slack", "twilio", "messenger", "smooch", "vonage", "whatsapp")
+    },
     "orchestrator/channels/replay.py": (["tests/hardening/test_tiledesk_replay.py"], None),
     "orchestrator/engine/matching.py": (["tests/engine"], None),
 }

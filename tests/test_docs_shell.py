@@ -138,6 +138,10 @@ def test_the_walkthroughs_print_what_the_docs_show(tmp_path: Path) -> None:
     try:
         _wait(f"http://127.0.0.1:{api_port}/status", server)
         _wait(f"http://127.0.0.1:{orders_port}/orders/A12345", orders)
+        home = tmp_path / "clone"  # what the docs' relative paths need; files they write land here
+        home.mkdir()
+        for name in (".venv", "bots", "flows", "examples", "schema", "config.example.yaml"):
+            (home / name).symlink_to(ROOT / name)
         plan: list[tuple[str, str, list[str]]] = []
         script = ["set -u"]
         for doc in WALK:
@@ -150,7 +154,7 @@ def test_the_walkthroughs_print_what_the_docs_show(tmp_path: Path) -> None:
                     script += [commands, f"printf '\\n%s\\n' {MARK}"]
         script.append("kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; true")
         done = subprocess.run(
-            ["bash", "-c", "\n".join(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+            ["bash", "-c", "\n".join(script)], cwd=home, env=env, capture_output=True, text=True, timeout=240
         )
     finally:
         for process in (server, orders):

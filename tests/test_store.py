@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.store import Conflict
+from orchestrator.store import Conflict, StoreError
 from orchestrator.store.sqlite import SQLiteStore
 
 
@@ -45,3 +45,25 @@ async def test_a_write_whose_caller_gave_up_is_still_committed(tmp_path: Path) -
     await reopened.open()
     assert await reopened.get_client("c") is not None
     await reopened.close()
+
+
+async def test_sqlite_urls_relative_absolute_and_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = SQLiteStore.from_url("sqlite:///data/rel.db")
+    await relative.open()
+    await relative.close()
+    assert (tmp_path / "data" / "rel.db").exists()
+    absolute = SQLiteStore.from_url(f"sqlite:///{tmp_path}/abs.db")  # sqlite:////abs/path.db
+    await absolute.open()
+    await absolute.close()
+    assert (tmp_path / "abs.db").exists()
+
+
+async def test_a_path_that_is_no_database_is_one_store_error(tmp_path: Path) -> None:
+    (tmp_path / "a-directory.db").mkdir()
+    (tmp_path / "not-sqlite.db").write_bytes(b"this is not a database file" * 100)
+    for path in ("a-directory.db", "not-sqlite.db"):
+        with pytest.raises(StoreError, match="cannot open SQLite database"):
+            await SQLiteStore(str(tmp_path / path)).open()

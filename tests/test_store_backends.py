@@ -242,6 +242,12 @@ async def test_turns_state_timers_traces_and_health(store: Store) -> None:
     loaded = await store.get_bot_state("conv1", "u1", "bot")
     assert (loaded.state, loaded.user_vars) == ({"turn": 3}, {"name": "Ada"})
     assert [t["turn"] for t in await store.list_traces("conv1")] == [3, 4]
+    await conversation(store, conv_id="conv2")  # same user: a later turn elsewhere
+    await store.save_turn(
+        "u1", BotState("conv2", "bot", {}, {"name": "Bob"}), [], {"steps": []}, keep_traces=1
+    )
+    assert (await store.get_bot_state("conv1", "u1", "bot")).user_vars == {"name": "Bob"}  # user-wide
+    assert [t["turn"] for t in await store.list_traces("conv1")] == [3, 4]  # trimming is per conversation
     assert await store.due_timers(T0, 10) == []
     [due] = await store.due_timers(T0 + timedelta(minutes=5), 10)
     assert due.data == {"turn": 3}
