@@ -52,10 +52,10 @@ async def test_handshake_signature_and_parse() -> None:
             InboundRequest.build(method="GET", query={**query, "hub.verify_token": "x"}), config(fake)
         )
     assert wrong.value.status == 403
-    for mode in ("none", "forged"):
+    for mode, reason in (("none", "missing X-Hub-Signature-256"), ("forged", "wrong X-Hub-Signature-256")):
         with pytest.raises(VerificationError) as refused:
             await channel.verify(inbound(fake.build_webhook({"signature": mode})), config(fake))
-        assert refused.value.status == 403
+        assert refused.value.status == 403 and reason in str(refused.value)
     linked = fake.build_webhook({"kind": "account_linking", "code": "acct-7"})
     await channel.verify(inbound(linked), config(fake))
     [event] = channel.parse(inbound(linked), config(fake)).messages

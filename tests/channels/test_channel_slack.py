@@ -10,6 +10,7 @@ import pytest
 from orchestrator.channels.base import (
     ChannelTestError,
     Endpoint,
+    InboundRequest,
     RetryPolicy,
     SendError,
     Target,
@@ -91,3 +92,24 @@ async def test_rate_limits_errors_and_credentials(
     with pytest.raises(ChannelTestError) as refused:
         await channel.test_credentials(http, config(sl, botToken="xoxb-wrong"))
     assert refused.value.field == "botToken" and "invalid_auth" in refused.value.message
+
+
+async def test_each_refusal_says_why() -> None:
+    """Either header missing is a 401; an unreadable or stale timestamp is refused for that."""
+    fake, channel = SlackFake(), SlackChannel()
+    signed = fake.build_webhook({"text": "hi"})
+
+    async def refusal(headers: dict[str, str]) -> tuple[int, str]:
+        with pytest.raises(VerificationError) as refused:
+            await channel.verify(InboundRequest.build(headers=headers, body=signed.body), config(fake))
+        return refused.value.status, str(refused.value)
+
+    timestamp, signature = signed.headers["X-Slack-Request-Timestamp"], signed.headers["X-Slack-Signature"]
+    for headers in ({"X-Slack-Request-Timestamp": timestamp}, {"X-Slack-Signature": signature}):
+        status, reason = await refusal(headers)
+        assert status == 401 and "missing X-Slack-Signature or X-Slack-Request-Timestamp" in reason
+    status, reason = await refusal({"X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": signature})
+    assert status == 403 and "unreadable X-Slack-Request-Timestamp" in reason
+    stale = fake.build_webhook({"text": "hi", "signature": "stale"})
+    status, reason = await refusal(dict(stale.headers))
+    assert status == 403 and "older than 5 minutes" in reason
