@@ -13,6 +13,7 @@ from orchestrator.channels.base import (
     ChannelTestError,
     DeliveryStatus,
     Endpoint,
+    InboundRequest,
     RetryPolicy,
     Target,
     VerificationError,
@@ -135,3 +136,14 @@ async def test_sandbox_spacing_and_credentials(
     with pytest.raises(ChannelTestError) as refused:
         await channel.test_credentials(http, config(vn, apiSecret="wrong"))
     assert refused.value.field == "apiSecret"
+
+
+async def test_only_a_bearer_token_is_read() -> None:
+    fake, channel = VonageFake(), VonageChannel()
+    signed = fake.build_webhook({"text": "hi"})
+    token = signed.headers["Authorization"].partition(" ")[2]
+    for value in (f"Basic {token}", f"Token {token}", "Bearer ", "Bearer"):
+        headers = {**signed.headers, "Authorization": value}
+        with pytest.raises(VerificationError) as refused:
+            await channel.verify(InboundRequest.build(headers=headers, body=signed.body), config(fake))
+        assert refused.value.status == 401, value
