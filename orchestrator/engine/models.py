@@ -434,6 +434,13 @@ EnumItem = Annotated[
 ]
 
 
+Attempts = Annotated[
+    Annotated[int, Field(ge=1, le=20), Tag("object")] | Annotated[Literal["unlimited"], Tag("str")],
+    Discriminator(_by_type),
+    Field(description="answers taken before on_fail (1-20), or unlimited: ask until answered"),
+]
+
+
 class AskSpec(Strict):
     """A question with its retry ladder (see the `ask` step)."""
 
@@ -444,7 +451,7 @@ class AskSpec(Strict):
     validate_: list[Check] = Field(default_factory=list, alias="validate")
     invalid: Reply | None = None
     reprompts: list[Reply] = Field(default_factory=list)
-    max_attempts: int = Field(3, ge=1, le=20)
+    max_attempts: Attempts = 3
     on_fail: Branch | None = None
     timeout: Duration | None = None
     on_timeout: Branch | None = None
@@ -502,7 +509,7 @@ class ChooseSpec(Strict):
     into: VarTarget | None = None
     on_other: Branch | None = None
     invalid: Reply | None = None
-    max_attempts: int = Field(3, ge=1, le=20)
+    max_attempts: Attempts = 3
     on_fail: Branch | None = None
     timeout: Duration | None = None
     on_timeout: Branch | None = None

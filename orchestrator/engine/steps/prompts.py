@@ -54,11 +54,12 @@ def resume_prompt(turn: Turn, frame: Frame, step: CompiledStep) -> None:
 
 async def retry(turn: Turn, frame: Frame, step: CompiledStep, failed: M.Check | None, value: Any) -> None:
     """The retry ladder: a failing check's own `invalid`, else `reprompts[n]`, else
-    `invalid`, else the prompt again; after `max_attempts`, `on_fail`."""
+    `invalid`, else the prompt again; after `max_attempts` (never when it is `unlimited`),
+    `on_fail`, else the next step with the variable unset."""
     spec = prompt_spec(step)
     wait = frame.wait
     assert wait is not None
-    if wait.attempt >= spec.max_attempts:
+    if spec.max_attempts != "unlimited" and wait.attempt >= spec.max_attempts:
         entry: dict[str, Any] = {"flow": step.flow, "step": step.id, "failed": True}
         if "on_fail" in step.branches:
             entry["branch"] = "on_fail"
