@@ -31,6 +31,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from pydantic import BaseModel
 
 from . import diagnostics as D
+from . import hints
 from . import models as M
 from .compiled import BotVersion, CompiledStep
 from .compiler import targets_of
@@ -396,6 +397,8 @@ class _Checker:
             self.check_string(file, path, value, ctx)
 
     def check_string(self, file: str, path: DataPath, text: str, ctx: _Ctx) -> None:
+        if ctx.purpose == "reply" and not ctx.expression and "{" in text:
+            self.rasa_slots(file, path, text)
         if not ctx.expression and not is_template(text):
             return
         try:
@@ -429,7 +432,14 @@ class _Checker:
             hint = did_you_mean(name, candidates)
             where = self.locate(file, start, name)
             if scope in ("turn", "sys"):
-                self.report(file, where, "error", D.E_UNKNOWN_NAME, f"'{name}' does not exist{hint}")
+                valid = ", ".join(sorted(known))
+                self.report(
+                    file,
+                    where,
+                    "error",
+                    D.E_UNKNOWN_NAME,
+                    f"'{name}' does not exist{hint}; {scope}.* has {valid}",
+                )
             else:
                 how = {
                     "conv": "declared in the bot's variables or set by any step",
@@ -457,6 +467,20 @@ class _Checker:
         if env_names:
             # one diagnostic per string, naming what the loader names (the last in order)
             self.check_env(file, path, start, sorted(env_names)[-1], ctx)
+
+    def rasa_slots(self, file: str, path: DataPath, text: str) -> None:
+        """W404: `{slot}` (Rasa's way to fill a slot into a message) is sent as it is."""
+        start = self.pos(file, path)
+        for found in dict.fromkeys(hints.rasa_slots(text)):
+            name = found.strip("{} ")
+            self.report(
+                file,
+                self.locate(file, start, found),
+                "warning",
+                D.W_RASA_SLOT,
+                f"'{found}' is sent to users as it is: variables are written "
+                f"{{{{ conv.{name} }}}} (or flow.{name}, user.{name})",
+            )
 
     def check_env(self, file: str, path: DataPath, start: tuple[int, int], name: str, ctx: _Ctx) -> bool:
         if ctx.purpose == "reply":

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from . import diagnostics as D
+from . import hints
 from . import models as M
 from .actions import ActionRegistry
 from .compiled import BotVersion, CompiledFlow, CompiledStep, HandlerRef, SourcePos
@@ -521,7 +522,7 @@ class _Block:
                     self.source,
                     path,
                     D.E_UNKNOWN_STEP,
-                    f"unknown step '{target}'{did_you_mean(target, sorted(known))}",
+                    f"unknown step '{target}'{hints.unknown_step(target, known)}",
                 )
 
 

@@ -71,11 +71,14 @@ E_VARIABLE_DECL = "E303"  # a bad variable declaration
 E_UNDECLARED = "E310"  # conv.x / user.x / flow.x read but never declared or set
 E_UNKNOWN_NAME = "E311"  # turn.x / sys.x that does not exist, or a bare name that is not a scope
 W_CONV_NOT_DECLARED = "W312"  # a conv.x written but not declared, when the bot declares its conv.*
+E_TYPE_MISMATCH = "E313"  # a value (or an ask's answer) the declared variable's type cannot hold
+W_TEXT_INTO_NUMBER = "W314"  # a text variable copied into an int/float one: stored only when numeric
 
 # templates
 E_TEMPLATE = "E401"  # Jinja syntax error in a template or an expression
 E_ENV_IN_REPLY = "E402"  # env.* rendered into a reply
 E_ENV_IN_VALUE = "E403"  # env.* read by a set, with, return or into value
+W_RASA_SLOT = "W404"  # a Rasa-style {slot} in a reply: sent as it is
 
 # conversation tests
 E_TEST_BOT = "E501"  # the bot of a test file cannot be found or does not load
@@ -124,9 +127,12 @@ CODES: dict[str, str] = {
     E_UNDECLARED: "variable never declared or set",
     E_UNKNOWN_NAME: "unknown variable",
     W_CONV_NOT_DECLARED: "conv variable written but not declared",
+    E_TYPE_MISMATCH: "value does not fit the declared type",
+    W_TEXT_INTO_NUMBER: "text copied into a number variable",
     E_TEMPLATE: "template syntax error",
     E_ENV_IN_REPLY: "env.* used in a reply",
     E_ENV_IN_VALUE: "env.* used in a value",
+    W_RASA_SLOT: "Rasa-style {slot} in a reply",
     E_TEST_BOT: "test file: unknown or broken bot",
     E_TEST_REF: "test file: unknown flow, step or variable",
     E_TEST_ACTION: "test file: unknown action",

@@ -16,10 +16,11 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import diagnostics as D
+from . import hints
 from . import models as M
 from .compiled import BotVersion
 from .compiler import compile_bot
-from .diagnostics import BotLoadError, Diagnostic, did_you_mean
+from .diagnostics import BotLoadError, Diagnostic
 from .templating import Templates
 from .yaml_loader import Path as DataPath
 from .yaml_loader import SourceMap, parse_yaml
@@ -34,6 +35,14 @@ _ERROR_CODES = {
     "readonly_scope": D.E_READONLY_SCOPE,
     "variable_decl": D.E_VARIABLE_DECL,
 }
+
+
+def _owner(loc: tuple[Any, ...]) -> str:
+    """'step' when `loc` is a key of a step itself (flows.f.steps.0.<tag>.<key>)."""
+    for i in range(len(loc) - 1, -1, -1):
+        if loc[i] == "steps":
+            return "step" if len(loc) - i == 4 and isinstance(loc[i + 1], int) else ""
+    return ""
 
 
 def _vocabulary() -> set[str]:
@@ -148,11 +157,13 @@ class Loader:
             code, msg = D.E_VERSION, f"unsupported version {err.get('input')!r} (expected 1)"
         elif kind == "extra_forbidden":
             key = True
-            msg = f"unknown key '{last}'{did_you_mean(str(last), _VOCABULARY)}"
+            msg = f"unknown key '{last}'{hints.unknown_key(str(last), _VOCABULARY, where=_owner(loc))}"
         elif kind == "missing":
             msg = f"missing required key '{last}'"
         elif code == D.E_INVALID and isinstance(last, str) and not last[:1].isupper():
             msg = f"'{last}': {msg}" if last and last not in ("[key]",) else msg
+            if last in ("next", "goto") and isinstance(err.get("input"), list | dict):
+                msg += f" ({hints.CONDITIONAL_NEXT})"
         self.error(source, path, code, msg, key=key)
 
     # ------------------------------------------------------------ load
