@@ -91,6 +91,7 @@ _SKIP_KEYS = frozenset(
         "retries",
         "skip_if_set",
         "prefill",
+        "correctable",
         "interruptible",
         "triggers_first",
         "priority",

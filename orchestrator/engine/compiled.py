@@ -122,6 +122,17 @@ class BotVersion:
         return step.pos if step else None
 
     @cached_property
+    def _by_flow(self) -> dict[str, tuple[CompiledStep, ...]]:
+        found: dict[str, list[CompiledStep]] = {}
+        for (flow_id, _), step in self.steps.items():
+            found.setdefault(flow_id, []).append(step)
+        return {f: tuple(steps) for f, steps in found.items()}
+
+    def flow_steps(self, flow_id: str) -> tuple[CompiledStep, ...]:
+        """The steps of one flow (inline ones included), in the order they are written."""
+        return self._by_flow.get(flow_id, ())
+
+    @cached_property
     def captures(self) -> tuple[str, ...]:
         """The named groups of every regex trigger: the `turn.<name>` values they set."""
         scoped = [t for f in self.flows.values() for h in f.handlers.values() for t in h.triggers]

@@ -63,6 +63,7 @@ E_DUPLICATE_PAYLOAD = "E225"  # two options of one choose (or buttons of one rep
 W_UNHANDLED_PAYLOAD = "W226"  # a button payload that no trigger or waiting step handles
 W_TRIGGERS_FIRST = "W227"  # `triggers_first` on a flow that has no ask step
 W_OVERLAPPING_EXAMPLES = "W228"  # examples of two intents so alike that a message could start either
+W_CORRECTABLE = "W229"  # a `correctable` ask in a flow that asks nothing else
 
 # variables
 E_READONLY_SCOPE = "E301"  # writing turn.*, sys.*, env.* or an unknown scope
@@ -121,6 +122,7 @@ CODES: dict[str, str] = {
     W_UNHANDLED_PAYLOAD: "payload nothing handles",
     W_TRIGGERS_FIRST: "triggers_first changes nothing",
     W_OVERLAPPING_EXAMPLES: "overlapping intent examples",
+    W_CORRECTABLE: "correctable changes nothing",
     E_READONLY_SCOPE: "variable scope is read-only or unknown",
     E_USER_NOT_PERSISTED: "user variable not declared persist: true",
     E_VARIABLE_DECL: "invalid variable declaration",

@@ -23,6 +23,26 @@ def check_language(checker: _Checker) -> None:
     regex_groups(checker)
     triggers_first(checker)
     typed_writes(checker)
+    correctable(checker)
+
+
+def correctable(checker: _Checker) -> None:
+    """W229: a `correctable` ask that no other question of its flow follows: there is no later
+    question at which the user could correct it."""
+    bot = checker.bot
+    for fid in bot.flows:
+        steps = bot.flow_steps(fid)
+        waiting = [s for s in steps if isinstance(s.model, M.AskStep | M.ChooseStep)]
+        for step in steps:
+            if isinstance(step.model, M.AskStep) and step.model.ask.correctable and len(waiting) < 2:
+                checker.report(
+                    step.pos.file,
+                    checker.pos(step.pos.file, (*step.path, "ask", "correctable"), key=True),
+                    "warning",
+                    D.W_CORRECTABLE,
+                    f"'correctable' changes nothing: flow '{fid}' asks no other question at which "
+                    "the value could be corrected",
+                )
 
 
 def regex_groups(checker: _Checker) -> None:

@@ -441,6 +441,25 @@ Attempts = Annotated[
 ]
 
 
+def _correction_regex(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise PydanticCustomError("regex", "invalid regex: {error}", {"error": str(exc)}) from None
+    return value
+
+
+Correctable = Annotated[
+    Annotated[bool, Tag("object")] | Annotated[str, AfterValidator(_correction_regex), Tag("str")],
+    Discriminator(_by_type),
+    Field(
+        description="true: 'actually make it 40' / 'sorry, I meant Joe' at a later question of "
+        "this flow corrects the value; or a regex whose group 'value' is the new value"
+    ),
+]
+
+
 class AskSpec(Strict):
     """A question with its retry ladder (see the `ask` step)."""
 
@@ -462,6 +481,7 @@ class AskSpec(Strict):
         'here ("table for 4" fills an int) instead of asking; not for str asks',
     )
     interruptible: bool | None = None
+    correctable: Correctable = False
     triggers_first: bool | None = Field(
         None,
         description="a matching trigger wins over the answer; the question is asked again after "

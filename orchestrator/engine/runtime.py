@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from . import corrections
 from . import models as M
 from .actions import ActionRegistry
 from .compiled import BotVersion, CompiledStep, HandlerRef
@@ -517,6 +518,9 @@ class Turn:
         with self.at(step):
             if not self.turn.is_user_message:
                 await self.event_while_waiting(frame, step)
+                return
+            if self.turn.type == "text" and (fix := corrections.find(self, frame, step)):
+                await corrections.apply(self, frame, step, fix)
                 return
             answer = kind_of(step).answer
             if answer is None:

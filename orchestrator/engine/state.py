@@ -93,6 +93,7 @@ class Frame:
     wait: Wait | None = None
     aside: bool = False  # a digression run by a handler aside (no_match, timeout): always resumes
     topic: bool = False  # a digression that outlived its turn: it started a new topic
+    replay_to: str | None = None  # after a correction: the step the user was at (corrections.py)
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -106,6 +107,8 @@ class Frame:
             data["aside"] = True
         if self.topic:
             data["topic"] = True
+        if self.replay_to:
+            data["replay_to"] = self.replay_to
         return data
 
     @classmethod
@@ -120,6 +123,7 @@ class Frame:
             wait=Wait.from_json(wait) if wait else None,
             aside=bool(data.get("aside", False)),
             topic=bool(data.get("topic", False)),
+            replay_to=data.get("replay_to"),
         )
 
 

@@ -108,6 +108,11 @@ def _step_line(entry: dict[str, Any]) -> list[str]:
     if "answer" in entry:
         verdict = "valid" if entry.get("valid") else "invalid"
         return [f"{name}  answer {_value(entry['answer'])} ({verdict})"]
+    if "corrected" in entry:
+        old, new = _value(entry.get("old")), _value(entry["corrected"])
+        return [f"{name}  corrected {old} → {new} (at {entry.get('at')})"]
+    if "kept" in entry:
+        return [f"{name}  kept {_value(entry['kept'])} (replaying after a correction)"]
     if "prefilled" in entry:
         return [f"{name}  prefilled {_value(entry['prefilled'])} from the message"]
     if "option" in entry:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from .. import corrections
 from .. import models as M
 from ..compiled import CompiledStep
 from ..inputs import coerce
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
 async def run_ask(turn: Turn, frame: Frame, step: CompiledStep) -> None:
     """Prompt and wait, unless `skip_if_set` finds a valid value already stored."""
     spec = cast(M.AskStep, step.model).ask
+    if corrections.skips(turn, frame, step, spec):
+        frame.pc = step.next
+        return
     frame.wait = Wait(step.id, "ask")
     turn.attempt = 1
     if spec.skip_if_set:

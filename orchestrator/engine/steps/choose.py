@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 async def run_choose(turn: Turn, frame: Frame, step: CompiledStep) -> None:
     """Show the options and wait."""
+    if frame.replay_to == step.id:
+        frame.replay_to = None  # a correction's replay is back where the user was
     frame.wait = Wait(step.id, "choose")
     turn.attempt = 1
     send_prompt(turn, frame, step, None, {})
