@@ -11,10 +11,13 @@ Mermaid text: one box per flow (its triggers under its name), one node per step.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .compiled import BotVersion, CompiledStep
 from .graph import WAITING, Edge, FlowGraph, Key
+from .step_labels import describe
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Picture:
     edges: list[tuple[Key, Key | str, str]] = field(default_factory=list)  # (from, to, now|next|call|start)
     handlers: list[tuple[str, Key]] = field(default_factory=list)  # (handler name, entry)
     outside: set[str] = field(default_factory=set)  # flows referenced but not drawn
+    catalogue: Mapping[str, Any] = field(default_factory=dict)  # messages quoted in the labels
 
 
 def build(bot: BotVersion, only: str | None = None) -> Picture:
@@ -34,7 +38,7 @@ def build(bot: BotVersion, only: str | None = None) -> Picture:
     if only is not None and only not in bot.flows:
         raise KeyError(only)
     graph = FlowGraph(bot)
-    pic = Picture(bot.id)
+    pic = Picture(bot.id, catalogue=bot.messages.get(bot.default_locale, {}))
     ordered = sorted(bot.steps.items(), key=lambda kv: (kv[1].pos.file, kv[1].pos.line, kv[1].pos.col))
     for key, step in ordered:
         if only is None or key[0] == only:
@@ -73,8 +77,8 @@ def build(bot: BotVersion, only: str | None = None) -> Picture:
     return pic
 
 
-def _label(step: CompiledStep) -> str:
-    return f"{step.kind} · {step.id}" if step.explicit_id else f"{step.kind} (line {step.pos.line})"
+def _label(pic: Picture, step: CompiledStep) -> str:
+    return describe(step, pic.catalogue)
 
 
 def _flow_title(pic: Picture, flow_id: str) -> str:
@@ -104,7 +108,7 @@ def to_dot(pic: Picture) -> str:
         out.append(f'    label={_q(_flow_title(pic, flow_id))}; style="rounded"; color="#888888";')
         for step in steps:
             node = _q(f"{step.flow}.{step.id}")
-            attrs = f"label={_q(_label(step))}"
+            attrs = f"label={_q(_label(pic, step))}"
             if step.kind in WAITING:
                 attrs += ', style="rounded,bold,filled", fillcolor="#e8f0fe"'
             out.append(f"    {node} [{attrs}];")
@@ -143,7 +147,7 @@ def to_mermaid(pic: Picture) -> str:
     for i, (flow_id, steps) in enumerate(pic.flows.items()):
         out.append(f"  subgraph f{i}[{_m(_flow_title(pic, flow_id))}]")
         for step in steps:
-            label = _m(_label(step))
+            label = _m(_label(pic, step))
             node = nid(f"{step.flow}.{step.id}")
             out.append(f"    {node}([{label}])" if step.kind in WAITING else f"    {node}[{label}]")
         out.append(f"    {nid('end:' + flow_id)}(((end)))")

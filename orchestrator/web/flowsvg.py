@@ -15,10 +15,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ..engine.compiled import BotVersion, CompiledStep
 from ..engine.graph import FlowGraph, Key
+from ..engine.step_labels import describe
 
-NODE_W, NODE_H = 210, 30
+NODE_W, NODE_H = 270, 30
 GAP_Y = 14
-COL_W = 290
+COL_W = 350
 HEAD_H = 34
 COLUMNS = 4
 MARGIN = 20
@@ -32,9 +33,8 @@ class Placed:
     y: float
 
 
-def _label(step: CompiledStep) -> str:
-    text = f"{step.kind} · {step.id}" if step.explicit_id else f"{step.kind} (line {step.pos.line})"
-    return text if len(text) <= 30 else text[:29] + "…"
+def _label(bot: BotVersion, step: CompiledStep) -> str:
+    return describe(step, bot.messages.get(bot.default_locale, {}))
 
 
 def layout(bot: BotVersion) -> tuple[dict[Key, Placed], list[tuple[str, float, float]], float, float]:
@@ -127,7 +127,7 @@ def _node(bot: BotVersion, node: Placed, covered: bool | None) -> str:
         f' tabindex="0" role="button" aria-label={quoteattr(f"{name} at {where}")}>'
         f"<title>{escape(name)} ({escape(where)})</title>"
         f'<rect x="{node.x:.0f}" y="{node.y:.0f}" width="{NODE_W}" height="{NODE_H}" rx="6"/>'
-        f'<text x="{node.x + 10:.0f}" y="{node.y + 19:.0f}">{escape(_label(step))}</text></g>'
+        f'<text x="{node.x + 10:.0f}" y="{node.y + 19:.0f}">{escape(_label(bot, step))}</text></g>'
     )
 
 

@@ -27,8 +27,8 @@ def bot():
 def test_dot_tells_steps_edges_and_handlers_apart(bot):
     dot = to_dot(build(bot))
     assert dot.count("subgraph cluster_") == len(bot.flows)  # flows and handlers made of steps
-    assert '"order_status.ask_order" [label="ask · ask_order", style="rounded,bold,filled"' in dot
-    assert '"order_status.lookup" [label="http · lookup"];' in dot
+    assert '"order_status.ask_order" [label="ask → conv.order_id", style="rounded,bold,filled"' in dot
+    assert '"order_status.lookup" [label="GET /orders/{{ conv.order_… → flow.order"];' in dot
     assert '"order_status.ask_order" -> "order_status.lookup" [style=dashed];' in dot  # after the answer
     assert '"order_status.lookup" -> "order_status.~2";' in dot  # the same turn
     assert '"human_handoff.~to_agent.on_released.0" -> "csat.rate" [style=bold, label="call"];' in dot
@@ -42,7 +42,7 @@ def test_one_flow_shows_the_flows_it_runs_as_references(bot):
     assert list(pic.flows) == ["order_status"] and pic.outside == {"greeting"}
     mermaid = to_mermaid(pic)
     assert mermaid.startswith('flowchart TD\n  subgraph f0["order_status<br>payload MENU_ORDER;')
-    assert '(["ask · ask_order"])' in mermaid and "-.->" in mermaid and "==>|start|" in mermaid
+    assert '(["ask → conv.order_id"])' in mermaid and "-.->" in mermaid and "==>|start|" in mermaid
     assert '[/"flow greeting"/]' in mermaid
     assert "class n0," in mermaid
 
