@@ -37,11 +37,15 @@ def _label(bot: BotVersion, step: CompiledStep) -> str:
     return describe(step, bot.messages.get(bot.default_locale, {}))
 
 
-def layout(bot: BotVersion) -> tuple[dict[Key, Placed], list[tuple[str, float, float]], float, float]:
-    """Node positions, flow headers (name, x, y), and the drawing's width and height."""
+def layout(
+    bot: BotVersion, only: str | None = None
+) -> tuple[dict[Key, Placed], list[tuple[str, float, float]], float, float]:
+    """Node positions, flow headers (name, x, y), and the drawing's width and height (of flow
+    `only`, or of every flow)."""
     by_flow: dict[str, list[CompiledStep]] = {}
     for step in bot.steps.values():
-        by_flow.setdefault(step.flow, []).append(step)
+        if only is None or step.flow == only:
+            by_flow.setdefault(step.flow, []).append(step)
     flows = [f for f in bot.flows if by_flow.get(f)]
     placed: dict[Key, Placed] = {}
     headers: list[tuple[str, float, float]] = []
@@ -67,10 +71,12 @@ def layout(bot: BotVersion) -> tuple[dict[Key, Placed], list[tuple[str, float, f
 def render_svg(
     bot: BotVersion,
     covered: set[Key] | None = None,
+    only: str | None = None,
 ) -> str:
-    """The SVG document of a bot's flows (coverage classes when `covered` is given)."""
+    """The SVG document of a bot's flows, or of flow `only` (coverage classes when `covered` is
+    given)."""
     graph = FlowGraph(bot)
-    placed, headers, width, height = layout(bot)
+    placed, headers, width, height = layout(bot, only)
     label = quoteattr(f"flows of {bot.id}")
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="flow-graph" viewBox="0 0 {width:.0f} {height:.0f}"'

@@ -21,7 +21,7 @@ from ..reload import BotReloader, ReloadResult
 from ..services.container import Services
 from ..services.errors import NotFound
 from ..store.records import iso
-from .flowsvg import render_svg
+from .flowpicture import default_flow, flow_svg, flows_with_steps
 from .tryit import Sandbox, TryError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -80,6 +80,8 @@ class Studio:
             "version": bot.version,
             "file": bot.file,
             "flows": len(bot.flows),
+            "flowIds": flows_with_steps(bot),
+            "firstFlow": default_flow(bot),
             "steps": len(bot.steps),
             "coverage": None
             if coverage is None
@@ -150,8 +152,15 @@ class Studio:
         covered = None
         if coverage is not None:
             covered = {(f, s) for f, s in coverage.get("steps") or [] if isinstance(f, str)}
-        svg = render_svg(bot, covered)
-        headers = {"Cache-Control": "no-store"}
+        flow = request.query.get("flow") or default_flow(bot)
+        if flow is None:
+            return text_response(f"bot {bot.id} has no steps to draw", 404)
+        try:
+            svg, how = flow_svg(bot, flow, covered)
+        except KeyError:
+            flows = ", ".join(flows_with_steps(bot))
+            return text_response(f'"flow": no flow {flow!r} in bot {bot.id} (flows: {flows})', 400)
+        headers = {"Cache-Control": "no-store", "X-Flow": flow, "X-Drawn-By": how}
         if coverage is not None:
             headers["X-Coverage-Ran-At"] = str(coverage.get("ranAt"))
             if coverage.get("version") != bot.version:

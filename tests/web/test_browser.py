@@ -199,6 +199,8 @@ async def test_widget_studio_and_restart(world: World) -> None:
         await chat.locator(".banner", has_text="Connecting you").wait_for()
         await world.api("POST", f"/api/v1/conversations/{conversation_id}/events", {"event": "agent_joined"})
         await chat.locator(".banner", has_text="An agent joined").wait_for()
+        await chat.locator(".log").evaluate("log => { log.scrollTop = 0; }")  # from the first message
+        await chat.locator("li.msg").first.wait_for()
         await page.screenshot(path=str(ARTIFACTS / "webchat-widget.png"))
 
         # History after a reload: the same messages, once each.
@@ -237,14 +239,28 @@ async def test_widget_studio_and_restart(world: World) -> None:
         await studio.get_by_role("button", name="Open").click()
         await studio.locator("#graph svg g.node").first.wait_for()
         await studio.get_by_role("button", name="Support desk (support-desk)").click()  # several bots
+        # One flow at a time, picked in the flow picker (the bot's greeting first).
+        picker = studio.get_by_role("combobox", name="Flow")
+        await studio.locator('#graph g.node[data-step^="greeting."]').first.wait_for()
+        assert await picker.input_value() == "greeting"
+        assert "faq_menu" in await picker.locator("option").all_inner_texts()
+        await picker.select_option("faq_menu")
         await studio.locator('#graph g.node[data-step="faq_menu.pick_topic"]').wait_for()
+        assert await studio.locator('#graph g.node[data-step^="greeting."]').count() == 0
         await studio.locator("#conversations button").first.click()
         await studio.locator("#turns .trace", has_text="steps:").first.wait_for()
         await studio.locator('#graph g.node[data-step="faq_menu.pick_topic"]').click()
         assert "faq.yaml:" in await studio.locator("#node-info").inner_text()
+        assert "What would you like to know?" in await studio.locator("#graph").inner_text()
+        if "graphviz" in await studio.locator("#graph-by").inner_text():  # references open their flow
+            await studio.locator('#graph g.node[data-flow="faq_pricing"]').click()
+            await studio.locator('#graph g.node[data-step^="faq_pricing."]').first.wait_for()
+            assert await picker.input_value() == "faq_pricing"
+            await picker.select_option("faq_menu")
+            await studio.locator('#graph g.node[data-step="faq_menu.pick_topic"]').click()
         await studio.set_viewport_size({"width": 1400, "height": 1000})
         await studio.evaluate("window.scrollTo(0, 0)")
-        await studio.screenshot(path=str(ARTIFACTS / "studio.png"))
+        await studio.screenshot(path=str(ARTIFACTS / "studio.png"), full_page=True)
 
         # Readable at 320 px.
         await page.set_viewport_size({"width": 320, "height": 640})

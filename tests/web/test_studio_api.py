@@ -18,9 +18,19 @@ async def test_studio_api(aiohttp_client: Any, tmp_path: Path) -> None:
     assert (await http.get("/studio/api/overview")).status == 401
     overview = await (await http.get("/studio/api/overview", headers=KEY)).json()
     assert "support-desk" in [b["id"] for b in overview["bots"]]
-    svg = await (await http.get("/studio/api/bots/support-desk/graph.svg", headers=KEY)).text()
+    desk = next(b for b in overview["bots"] if b["id"] == "support-desk")
+    assert "faq_menu" in desk["flowIds"] and desk["firstFlow"] == "greeting"
+    # One flow at a time: the steps of faq_menu, labelled by what they do, with file:line.
+    graph = await http.get("/studio/api/bots/support-desk/graph.svg?flow=faq_menu", headers=KEY)
+    svg = await graph.text()
     assert svg.startswith("<svg") and 'data-step="faq_menu.pick_topic"' in svg
     assert 'data-where="flows/support-desk/faq.yaml:' in svg and "edge wait" in svg
+    assert 'choose: "What would you like to know?"' in svg and "csat.rate" not in svg
+    assert 'data-flow="faq_hours"' in svg or graph.headers["X-Drawn-By"] == "studio layout"
+    first = await (await http.get("/studio/api/bots/support-desk/graph.svg", headers=KEY)).text()
+    assert 'data-step="greeting.' in first and "faq_menu.pick_topic" not in first
+    unknown = await http.get("/studio/api/bots/support-desk/graph.svg?flow=nope", headers=KEY)
+    assert unknown.status == 400 and "no flow 'nope'" in await unknown.text()
     # Saturday night in Paris: a hand-off is refused as out of hours; Wednesday morning it is not.
     for now, expect in (
         ("2026-11-21T22:00", "available Monday to Friday"),

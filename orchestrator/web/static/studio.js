@@ -18,14 +18,15 @@ const linkButton = (text, onClick) => { const b = el("button", null, text); b.ty
 async function overview() {
   const data = await (await api("overview")).json();
   $("studio-status").textContent = "";
-  const bots = $("bots"); bots.replaceChildren();
+  const list = $("bots"); list.replaceChildren();
   for (const b of data.bots) {
+    bots[b.id] = b;
     const li = el("li");
     li.append(linkButton(`${b.name} (${b.id})`, () => showGraph(b.id)));
     const last = b.lastReload;
     const reload = !data.reload ? "reload off" : !last ? "running since start" : last.ok ? "reloaded" : "edit refused: " + last.errors.join("; ");
     li.append(el("div", "small", `version ${b.version.slice(0, 12)} · ${b.steps} steps · ${reload}` + (b.coverage ? ` · coverage ${(b.coverage.stepRatio * 100).toFixed(0)}%` : "")));
-    bots.append(li);
+    list.append(li);
   }
   const clients = $("clients"); clients.replaceChildren();
   for (const c of data.clients) {
@@ -74,22 +75,38 @@ function traceBlock(t) {
   return el("pre", "trace", lines.join("\n"));
 }
 
-async function showGraph(botId) {
+let bots = {}, currentFlow = null;
+
+// The flow picker lists the bot's flows; the graph shows one flow at a time.
+async function showGraph(botId, flow) {
   tryBot = botId;
-  const text = await (await api(`bots/${encodeURIComponent(botId)}/graph.svg`)).text();
+  const bot = bots[botId];
+  const picker = $("flow-pick");
+  if (bot && picker.dataset.bot !== botId) {
+    picker.replaceChildren(...bot.flowIds.map((f) => { const o = el("option", null, f); o.value = f; return o; }));
+    picker.dataset.bot = botId;
+  }
+  currentFlow = flow || (bot && bot.firstFlow) || null;
+  if (currentFlow) picker.value = currentFlow;
+  const query = currentFlow ? `?flow=${encodeURIComponent(currentFlow)}` : "";
+  const r = await api(`bots/${encodeURIComponent(botId)}/graph.svg${query}`);
+  const text = await r.text();
+  $("graph-by").textContent = r.headers.get("X-Drawn-By") ? `drawn by ${r.headers.get("X-Drawn-By")}` : "";
   const doc = new DOMParser().parseFromString(text, "image/svg+xml");
   const svg = document.importNode(doc.documentElement, true);
   const box = $("graph"); box.replaceChildren(svg);
   const pick = (node) => {
+    if (node.dataset.flow) { showGraph(botId, node.dataset.flow); return; }  // a reference: open that flow
     svg.querySelectorAll(".node.selected").forEach((n) => n.classList.remove("selected"));
     node.classList.add("selected");
     $("node-info").textContent = `${node.dataset.step} — ${node.dataset.where}`;
   };
-  svg.querySelectorAll("g.node").forEach((node) => {
+  svg.querySelectorAll("g.node[data-step], g.node[data-flow]").forEach((node) => {
     node.addEventListener("click", () => pick(node));
     node.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(node); } });
   });
 }
+$("flow-pick").addEventListener("change", () => { if (tryBot) showGraph(tryBot, $("flow-pick").value); });
 
 async function tryTurn(event) {
   const now = $("try-now").value || null;
