@@ -6,6 +6,7 @@ key and sends it as `x-bp-messaging-admin-key` on every call here.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -156,7 +157,7 @@ class Studio:
         if flow is None:
             return text_response(f"bot {bot.id} has no steps to draw", 404)
         try:
-            svg, how = flow_svg(bot, flow, covered)
+            svg, how = await asyncio.to_thread(flow_svg, bot, flow, covered)  # Graphviz runs as a process
         except KeyError:
             flows = ", ".join(flows_with_steps(bot))
             return text_response(f'"flow": no flow {flow!r} in bot {bot.id} (flows: {flows})', 400)
