@@ -61,6 +61,7 @@ from orchestrator.channels.base import (
     validate_outbound,
 )
 from orchestrator.channels.sender import Throttled, call, probe
+from orchestrator.channels.split import split_text, utf16_length
 from orchestrator.payloads import Button, Card, Choice
 
 TELEGRAM_URL = "https://api.telegram.org"
@@ -73,6 +74,8 @@ _MEDIA = {
     "file": ("sendDocument", "document"),
 }
 REMOVE_KEYBOARD = {"remove_keyboard": True}
+TEXT_LIMIT = 4096  # a message's text, after entities parsing
+CAPTION_LIMIT = 1024
 
 
 class TelegramConfig(ChannelConfig):
@@ -156,13 +159,19 @@ class TelegramChannel(Channel[TelegramConfig]):
     # ------------------------------------------------------------ outbound
 
     def render(self, payload: dict[str, Any]) -> Rendered:
-        """Bot API calls as `{"method": …, **params}` without `chat_id` (added by `send`)."""
+        """Bot API calls as `{"method": …, **params}` without `chat_id` (added by `send`);
+        texts and captions over Telegram's limits become several messages."""
+        rendered = self._render(payload)
+        return Rendered(_fit(rendered.bodies), rendered.choices)
+
+    def _render(self, payload: dict[str, Any]) -> Rendered:
         typed = validate_outbound(payload)
         data = typed.to_dict()
         match typed.type:
             case "text":
-                if typed.markdown:
-                    return Rendered([_message(markdown_to_html(typed.text), parse_mode="HTML")])
+                if typed.markdown:  # split before converting: no piece ends inside a tag
+                    pieces = split_text(typed.text, TEXT_LIMIT, utf16_length)
+                    return Rendered([_message(markdown_to_html(p), parse_mode="HTML") for p in pieces])
                 return Rendered([_message(typed.text)])
             case "image":
                 gif = _is_gif(typed.image)
@@ -187,9 +196,9 @@ class TelegramChannel(Channel[TelegramConfig]):
                 keys = {c.title: c.value for c in typed.choices}
                 return Rendered([_message(typed.text, reply_markup=_reply_keyboard(typed.choices))], keys)
             case "card":
-                return Rendered([_card(typed)])
+                return Rendered(_card(typed))
             case "carousel":
-                return Rendered([_card(card) for card in typed.items])
+                return Rendered([body for card in typed.items for body in _card(card)])
             case "account_linking":
                 label = typed.params.button_text or "Log in"
                 link = {"text": label, "url": typed.url}
@@ -437,31 +446,60 @@ def _reply_keyboard(choices: list[Choice]) -> dict[str, Any]:
     }
 
 
-def _card(card: Card) -> dict[str, Any]:
-    """A photo with an HTML caption and an inline keyboard (a message without image)."""
-    lines = [f"<b>{html.escape(card.title)}</b>"]
+def _fit(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Plain texts and captions over Telegram's limits as several messages (the keyboard and
+    the account-linking button on the last one). HTML bodies are split where they are made."""
+    fitted: list[dict[str, Any]] = []
+    for body in bodies:
+        if body.get("parse_mode") is not None:
+            fitted.append(body)
+        elif body["method"] == "sendMessage" and utf16_length(body["text"]) > TEXT_LIMIT:
+            pieces = split_text(body["text"], TEXT_LIMIT, utf16_length)
+            bare = {k: v for k, v in body.items() if k not in ("reply_markup", "link")}
+            fitted += [{**bare, "text": p} for p in pieces[:-1]]
+            fitted.append({**body, "text": pieces[-1]})
+        elif isinstance(body.get("caption"), str) and utf16_length(body["caption"]) > CAPTION_LIMIT:
+            pieces = split_text(body["caption"], TEXT_LIMIT, utf16_length, first=CAPTION_LIMIT)
+            fitted.append({**body, "caption": pieces[0]})
+            fitted += [_message(p) for p in pieces[1:]]
+        else:
+            fitted.append(body)
+    return fitted
+
+
+def _card(card: Card) -> list[dict[str, Any]]:
+    """A photo with an HTML caption and an inline keyboard (a message without image); a caption
+    over Telegram's limit goes on in messages, the keyboard on the last one."""
+    lines = [card.title]
     if card.subtitle:
-        lines.append(html.escape(card.subtitle))
+        lines.append(card.subtitle)
     rows: list[list[dict[str, Any]]] = []
     for action in card.actions:
         if action.action == "Open URL" and action.url:
             if action.url.startswith(("http://", "https://")):
                 rows.append([{"text": action.title, "url": action.url}])
             else:  # tel: and other schemes cannot be inline buttons
-                lines.append(html.escape(f"{action.title}: {action.url.removeprefix('tel:')}"))
+                lines.append(f"{action.title}: {action.url.removeprefix('tel:')}")
         elif action.action == "Say something":
             rows.append([{"text": action.title, "callback_data": SAY_PREFIX + (action.text or action.title)}])
         else:
             rows.append([{"text": action.title, "callback_data": action.payload or action.title}])
     markup = {"inline_keyboard": rows} if rows else None
-    caption = "\n".join(lines)
+    first = CAPTION_LIMIT if card.image else TEXT_LIMIT
+    pieces = split_text("\n".join(lines), TEXT_LIMIT, utf16_length, first=first)
+    texts = [html.escape(p, quote=False) for p in pieces]
+    title = card.title
+    if pieces[0].startswith(title):  # the title in bold (a title alone over the limit: all of it)
+        rest = html.escape(pieces[0][len(title) :], quote=False)
+        texts[0] = f"<b>{html.escape(title, quote=False)}</b>{rest}"
+    else:
+        texts[0] = f"<b>{texts[0]}</b>"
+    bodies = [_message(text, parse_mode="HTML") for text in texts]
     if card.image:
-        return (
-            _media("sendPhoto", "photo", card.image, caption)
-            | {"parse_mode": "HTML"}
-            | ({"reply_markup": markup} if markup else {})
-        )
-    return _message(caption, parse_mode="HTML", reply_markup=markup)
+        bodies[0] = _media("sendPhoto", "photo", card.image, texts[0]) | {"parse_mode": "HTML"}
+    if markup:
+        bodies[-1]["reply_markup"] = markup
+    return bodies
 
 
 _MD_TOKEN = re.compile(

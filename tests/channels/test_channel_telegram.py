@@ -200,3 +200,54 @@ async def test_credentials_and_set_webhook(
     with pytest.raises(ChannelTestError) as plain_http:
         await channel.setup(http, config(tg), "http://127.0.0.1:3100/webhooks/v1/acme/telegram")
     assert plain_http.value.field == "botToken" and "HTTPS" in plain_http.value.message
+
+
+def _paragraphs(count: int, words: int = 60) -> str:
+    return "\n\n".join(" ".join(f"w{p}x{i}" for i in range(words)) for p in range(count))
+
+
+async def test_long_texts_and_captions_are_split_not_refused(
+    tg: TelegramFake, http: aiohttp.ClientSession
+) -> None:
+    channel, conf = TelegramChannel(), config(tg)
+    tg.chats.add("42")
+    target = Target(http, conf, Endpoint("*", "7", "42"), {"chat_id": "42"})
+    long_text = _paragraphs(30)  # ~12 000 characters
+    buttons = {
+        "type": "buttons",
+        "text": long_text,
+        "buttons": [{"label": "Yes", "type": "postback", "payload": {"payload": "Y"}}],
+    }
+    card = {**CARD, "subtitle": _paragraphs(5) + " <&>"}
+    for payload in (
+        {"type": "text", "text": long_text},
+        {"type": "text", "text": "**Long** " + long_text, "markdown": True},
+        buttons,
+        card,
+        {"type": "image", "image": "https://img.fake/cup.png", "title": _paragraphs(4)},
+    ):
+        tg.sent.clear()
+        await channel.send(target, channel.render(payload).bodies)
+        assert len(tg.sent) > 1, payload["type"]
+        shown = [m.get("text") or m.get("caption") for m in tg.sent]
+        # Nothing lost, every piece ends on a paragraph boundary (words whole).
+        plain = [s.replace("<b>", "").replace("</b>", "") for s in shown]
+        assert all(not p.endswith(("x", "w")) and "\n\n" not in p[-2:] for p in plain)
+        assert " ".join(" ".join(plain).split()).count("w0x59") == 1
+        keyboards = [m for m in tg.sent if "inline_keyboard" in m.get("reply_markup", {})]
+        if payload is buttons or payload is card:
+            assert keyboards == [tg.sent[-1]]  # the buttons under the last piece
+    assert "w29x59" in tg.sent[0]["caption"] or tg.sent[-1]["text"].endswith("w3x59")
+
+
+def test_split_text_on_paragraphs_lines_words_and_hard_cuts() -> None:
+    from orchestrator.channels.split import split_text, utf16_length
+
+    assert split_text("short", 10) == ["short"]
+    assert split_text("aaaa bbbb\n\ncccc dddd", 14) == ["aaaa bbbb", "cccc dddd"]
+    assert split_text("aaaa bbbb\ncccc dddd", 14) == ["aaaa bbbb", "cccc dddd"]
+    assert split_text("aaaa bbbb cccc dddd", 14) == ["aaaa bbbb cccc", "dddd"]
+    assert split_text("a" * 25, 10) == ["a" * 10, "a" * 10, "a" * 5]
+    assert split_text("ab cdefghijklmnop", 10) == ["ab cdefghi", "jklmnop"]  # no tiny first piece
+    assert split_text("aaa bbb ccc", 4, first=3) == ["aaa", "bbb", "ccc"]
+    assert [utf16_length(p) for p in split_text("😀" * 6, 4, utf16_length)] == [4, 4, 4]

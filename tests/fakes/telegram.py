@@ -8,7 +8,8 @@
   `A-Za-z0-9_-`), deleteWebhook, sendMessage, sendPhoto, sendAnimation, sendAudio, sendVideo,
   sendDocument, sendLocation, sendVenue, sendDice, sendChatAction, answerCallbackQuery,
   editMessageReplyMarkup. Checked as Telegram does: `chat_id` of a chat the bot has seen
-  ("chat not found"), non-empty text ("message text is empty"), caption ≤ 1024, reply markup
+  ("chat not found"), non-empty text ("message text is empty"), text ≤ 4096 ("message is too
+  long") and caption ≤ 1024 characters after entities parsing, reply markup
   (one action per inline button; `callback_data` 1-64 bytes → `BUTTON_DATA_INVALID`; URL
   buttons http(s) or tg only), `parse_mode` HTML with only Telegram's tags and escaped `<`/`&`,
   MarkdownV2 with its reserved characters escaped ("can't parse entities"), a callback query
@@ -25,6 +26,7 @@ an inline button click with `data`, on the bot message `message_id` or the last 
 from __future__ import annotations
 
 import hmac
+import html
 import itertools
 import re
 import time
@@ -50,6 +52,13 @@ SENDERS = {
     "sendVenue": None,
     "sendDice": None,
 }
+
+
+def _visible(text: str, parse_mode: Any) -> str:
+    """The text as shown, which Telegram's length limits count ("after entities parsing")."""
+    if parse_mode == "HTML":
+        return html.unescape(HTML_TAGS.sub("", text))
+    return text
 
 
 def tg_error(status: int, description: str, **parameters: Any) -> web.Response:
@@ -176,9 +185,9 @@ class TelegramFake(FakePlatform):
             text = params.get("text")
             if not isinstance(text, str) or not text.strip():
                 raise BadRequest("message text is empty")
-            if len(text) > 4096:
-                raise BadRequest("message is too long")
             self._entities(text, params.get("parse_mode"))
+            if len(_visible(text, params.get("parse_mode"))) > 4096:
+                raise BadRequest("message is too long")
         elif method == "sendDice":
             if params.get("emoji", "🎲") not in ("🎲", "🎯", "🏀", "⚽", "🎳", "🎰"):
                 raise BadRequest("wrong parameter emoji in request")
@@ -192,9 +201,9 @@ class TelegramFake(FakePlatform):
             if not isinstance(params.get(key), str) or not params[key]:
                 raise BadRequest(f"there is no {key} in the request")
             caption = params.get("caption", "")
-            if len(caption) > 1024:
-                raise BadRequest("message caption is too long")
             self._entities(caption, params.get("parse_mode"))
+            if len(_visible(caption, params.get("parse_mode"))) > 1024:
+                raise BadRequest("message caption is too long")
         self._markup(params.get("reply_markup"))
         message_id = next(self._ids)
         self.sent.append({"method": method, "message_id": message_id, **params})
