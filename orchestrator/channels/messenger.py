@@ -10,15 +10,18 @@ postback button's payload as postbacks (`quick_reply`/`postback`); image/file at
 page's own messages (`is_echo`) are echoes; `account_linking` becomes the bot's event
 `account_linked` with `{authorization_code, account_id}` (the code the linking page passed to
 Messenger), or `account_unlinked`. Mapping as in Botpress: identity `*`, sender = PSID, thread
-`*`. Answered 200 `EVENT_RECEIVED`.
+`*`. Answered 200 `EVENT_RECEIVED`. A user's message or postback is acknowledged with the
+`mark_seen` sender action (the user sees it read while the bot's turn runs).
 
 Outbound (`POST /v12.0/me/messages?access_token=…`, `messaging_type: RESPONSE`): text; up to
 3 buttons as a button template (more postbacks as quick replies, which Messenger shows up to
 13); quick replies natively; card and carousel as a generic template (10 elements, 3 buttons
 each: postback, web_url, phone_number); account linking as a button template with Messenger's
 `account_link` button; image/audio/video/file as attachments; typing as `sender_action:
-typing_on`; location as a map link. Throttling: the Graph API's rate-limit codes (4, 17, 32,
-613) come with a 400 and are retried with backoff.
+typing_on`; location as a map link. A text over 2000 characters is sent as several messages
+(paragraph, line or word boundaries), a button template's text over 640 goes first as text.
+Throttling: the Graph API's rate-limit codes (4, 17, 32, 613) come with a 400 and are retried
+with backoff.
 
 At sync: `GET /me` (token, page id) and `GET /app` (app id), then the page settings Botpress
 offered (`greeting`, `getStarted`, `persistentMenu`) through the Messenger Profile API.
@@ -54,10 +57,14 @@ from orchestrator.channels.base import (
     validate_outbound,
 )
 from orchestrator.channels.sender import Throttled, call, probe
+from orchestrator.channels.split import split_text
 from orchestrator.payloads import Card, CardAction
 
 GRAPH_URL = "https://graph.facebook.com"
 GRAPH_VERSION = "v12.0"
+TEXT_LIMIT = 2000  # a text message
+BUTTON_TEXT_LIMIT = 640  # a button template's text
+MARK_SEEN = {"sender_action": "mark_seen"}
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613})
 MAX_QUICK_REPLIES = 13
 RECEIVED = ImmediateResponse(200, b"EVENT_RECEIVED", "text/plain")
@@ -137,7 +144,12 @@ class MessengerChannel(Channel[MessengerConfig]):
     # ------------------------------------------------------------ outbound
 
     def render(self, payload: dict[str, Any]) -> Rendered:
-        """Send API bodies without `recipient` (added by `send`)."""
+        """Send API bodies without `recipient` (added by `send`); a text over Messenger's 2000
+        characters becomes several messages (the quick replies on the last)."""
+        rendered = self._render(payload)
+        return Rendered(_fit(rendered.bodies), rendered.choices)
+
+    def _render(self, payload: dict[str, Any]) -> Rendered:
         typed = validate_outbound(payload)
         data = typed.to_dict()
         match typed.type:
@@ -167,9 +179,7 @@ class MessengerChannel(Channel[MessengerConfig]):
                 return Rendered([_generic(typed.items[i : i + 10]) for i in range(0, len(typed.items), 10)])
             case "account_linking":
                 button = {"type": "account_link", "url": typed.url}
-                return Rendered(
-                    [_template({"template_type": "button", "text": typed.text[:640], "buttons": [button]})]
-                )
+                return Rendered(_buttons_message(typed.text, [button], []))
             case "typing":
                 return Rendered([{"sender_action": "typing_on" if typed.value else "typing_off"}])
             case "custom":
@@ -185,6 +195,10 @@ class MessengerChannel(Channel[MessengerConfig]):
         await self._graph(
             target.http, target.config, "POST", "me/messages", {"recipient": recipient, **extra, **body}
         )
+
+    async def acknowledge(self, target: Target[MessengerConfig], ack: Mapping[str, Any]) -> None:
+        """A sender action (`mark_seen` for a user's message)."""
+        await self.post(target, dict(ack))
 
     async def test_credentials(self, http: aiohttp.ClientSession, config: MessengerConfig) -> None:
         """The token's page must be `pageId` and its app `appId`."""
@@ -280,6 +294,7 @@ def _event(event: Mapping[str, Any]) -> InboundMessage | None:
         platform_message_id=mid,
         is_echo=bool(message.get("is_echo")),
         reply_context={"psid": psid},
+        acks=(MARK_SEEN,) if message or postback else (),
     )
 
 
@@ -306,6 +321,21 @@ def _throttle(status: int, body: Any) -> Throttled | None:
 # ---------------------------------------------------------------- outbound helpers
 
 
+def _fit(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Text messages over 2000 characters as several (the quick replies on the last)."""
+    fitted: list[dict[str, Any]] = []
+    for body in bodies:
+        message = as_dict(body.get("message"))
+        text = message.get("text")
+        if not isinstance(text, str) or len(text) <= TEXT_LIMIT:
+            fitted.append(body)
+            continue
+        pieces = split_text(text, TEXT_LIMIT)
+        fitted += [{**body, "message": {"text": piece}} for piece in pieces[:-1]]
+        fitted.append({**body, "message": {**message, "text": pieces[-1]}})
+    return fitted
+
+
 def _template(payload: dict[str, Any], quick_replies: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {"attachment": {"type": "template", "payload": payload}}
     if quick_replies:
@@ -330,15 +360,19 @@ def _chips(choices: list[tuple[str, str]]) -> list[dict[str, Any]]:
 def _buttons_message(
     text: str, buttons: list[dict[str, Any]], chips: list[tuple[str, str]]
 ) -> list[dict[str, Any]]:
-    """Button templates of 3 (the text on the first), the quick replies on the last message."""
+    """Button templates of 3 (the text on the first), the quick replies on the last message.
+    A text over a button template's 640 characters goes first as text messages."""
     if not buttons:
-        message: dict[str, Any] = {"text": text[:2000]}
+        message: dict[str, Any] = {"text": text}
         if chips:
             message["quick_replies"] = _chips(chips)
         return [{"message": message}]
+    pieces = split_text(text, TEXT_LIMIT)
+    lead = pieces.pop() if len(pieces[-1]) <= BUTTON_TEXT_LIMIT else "…"
     groups = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    bodies = [
-        _template({"template_type": "button", "text": (text if i == 0 else "…")[:640], "buttons": group})
+    bodies = [{"message": {"text": piece}} for piece in pieces]
+    bodies += [
+        _template({"template_type": "button", "text": lead if i == 0 else "…", "buttons": group})
         for i, group in enumerate(groups)
     ]
     if chips:

@@ -99,3 +99,39 @@ async def test_credentials_and_page_settings(ms: MessengerFake, http: aiohttp.Cl
         assert refused.value.field == field
     await channel.setup(http, config(ms, greeting="Hi!"), "https://bot.fake/webhooks/v1/acme/messenger")
     assert ms.profile == {"greeting": [{"locale": "default", "text": "Hi!"}]}
+
+
+async def test_messages_are_marked_seen_and_long_texts_split(
+    ms: MessengerFake, http: aiohttp.ClientSession
+) -> None:
+    channel, conf = MessengerChannel(), config(ms)
+    [text] = channel.parse(inbound(ms.build_webhook({"text": "hi", "user": "61"})), conf).messages
+    target = Target(http, conf, text.endpoint, text.reply_context)
+    for ack in text.acks:
+        await channel.acknowledge(target, ack)
+    assert ms.sent == [{"recipient": {"id": "61"}, "sender_action": "mark_seen"}]
+    linked = ms.build_webhook({"kind": "account_linking", "code": "acct-7"})
+    assert channel.parse(inbound(linked), conf).messages[0].acks == ()  # not a user's message
+    ms.sent.clear()
+    long_text = "\n\n".join(" ".join(f"p{p}w{i}" for i in range(50)) for p in range(20))  # ~6 000
+    for payload in (
+        {"type": "text", "text": long_text},
+        {"type": "single-choice", "text": long_text, "choices": [{"title": "Yes", "value": "Y"}]},
+        {
+            "type": "buttons",
+            "text": long_text,
+            "buttons": [{"label": "Menu", "type": "postback", "payload": {"payload": "MENU"}}],
+        },
+    ):
+        ms.sent.clear()
+        await channel.send(target, channel.render(payload).bodies)
+        messages = [b["message"] for b in ms.sent]
+        assert len(messages) > 3
+        texts = [m.get("text") or m["attachment"]["payload"]["text"] for m in messages]
+        texts = [t for t in texts if t != "…"]  # a button template after a text too long for it
+        assert " ".join(" ".join(texts).split()) == " ".join(long_text.split())  # nothing lost
+        assert all(t.endswith("w49") for t in texts)  # cut between paragraphs
+        assert [i for i, m in enumerate(messages) if "quick_replies" in m or "attachment" in m] in (
+            [],
+            [len(messages) - 1],
+        )

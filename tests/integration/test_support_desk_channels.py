@@ -423,6 +423,9 @@ class MessengerDriver(Driver):
         assert all(c.status == 200 and c.query["access_token"] == self.ms.access_token for c in calls)
         bodies = [c.json for c in calls]
         assert all(b["recipient"] == {"id": "6123456789012345"} for b in bodies)
+        if step != "account_linked":  # a user's message is marked seen before the bot answers
+            seen, *bodies = bodies
+            assert seen["sender_action"] == "mark_seen"
         if step in ("hi", "quick_reply"):
             [welcome] = bodies
             assert welcome["message"]["text"].startswith("Hi! I'm the support bot")
