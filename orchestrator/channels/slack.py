@@ -58,6 +58,7 @@ from orchestrator.channels.base import (
     validate_outbound,
 )
 from orchestrator.channels.sender import parse_retry_after
+from orchestrator.channels.split import split_text
 from orchestrator.payloads import Card
 
 log = logging.getLogger("orchestrator.channels")
@@ -65,6 +66,8 @@ log = logging.getLogger("orchestrator.channels")
 SLACK_URL = "https://slack.com/api"
 MAX_AGE = 5 * 60  # seconds
 MAX_BLOCKS = 50
+SECTION_LIMIT = 3000  # a section block's text
+SECTIONS_PER_MESSAGE = 13  # their notification text under chat.postMessage's 40 000
 ACTION_PREFIX = "postback:"
 
 
@@ -136,7 +139,7 @@ class SlackChannel(Channel[SlackConfig]):
         data = typed.to_dict()
         match typed.type:
             case "text":
-                return Rendered([{"text": typed.text, "blocks": [_section(escape(typed.text))]}])
+                return Rendered(_texts(typed.text))
             case "image":
                 block: dict[str, Any] = {
                     "type": "image",
@@ -152,14 +155,10 @@ class SlackChannel(Channel[SlackConfig]):
                     for b in typed.buttons
                 ]
                 elements += [_button(c.title, "postback", None, c.value) for c in typed.quick_replies or []]
-                return Rendered([_with_actions(typed.text, elements)])
+                return Rendered(_texts(typed.text, elements))
             case "single-choice":
                 return Rendered(
-                    [
-                        _with_actions(
-                            typed.text, [_button(c.title, "postback", None, c.value) for c in typed.choices]
-                        )
-                    ]
+                    _texts(typed.text, [_button(c.title, "postback", None, c.value) for c in typed.choices])
                 )
             case "card":
                 return Rendered([{"text": typed.title, "blocks": _card(typed)}])
@@ -172,16 +171,16 @@ class SlackChannel(Channel[SlackConfig]):
                 )
             case "account_linking":
                 label = typed.params.button_text or "Log in"
-                return Rendered([_with_actions(typed.text, [_button(label, "link", typed.url, "")])])
+                return Rendered(_texts(typed.text, [_button(label, "link", typed.url, "")]))
             case "typing":
                 return Rendered([])
             case "custom":
                 raw = degrade.custom_bodies(data, self.name)
                 if raw and all(b.get("text") or b.get("blocks") for b in raw):
                     return Rendered(raw)
-        return degrade.fallback(
-            data, self.name, lambda text: {"text": text, "blocks": [_section(escape(text))]}
-        )
+        fallback = degrade.fallback(data, self.name, lambda text: {"text": text})
+        bodies = [b for body in fallback.bodies for b in (_texts(body["text"]) if _plain(body) else [body])]
+        return Rendered(bodies, fallback.choices)
 
     async def post(self, target: Target[SlackConfig], body: dict[str, Any]) -> None:
         """`chat.postMessage` one body in the channel (and thread) of the conversation."""
@@ -360,11 +359,27 @@ def _button(label: str, kind: str, url: str | None, value: str) -> dict[str, Any
     return button
 
 
-def _with_actions(text: str, elements: list[dict[str, Any]]) -> dict[str, Any]:
-    blocks: list[dict[str, Any]] = [_section(escape(text))]
+def _escaped_length(text: str) -> int:
+    return len(escape(text))
+
+
+def _plain(body: dict[str, Any]) -> bool:
+    return set(body) == {"text"} and isinstance(body["text"], str)
+
+
+def _texts(text: str, elements: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """A text as section blocks of at most 3000 characters (escaped; cut at paragraph, line or
+    word boundaries), 13 to a message (its notification text stays under Slack's 40 000), then
+    the actions blocks (25 buttons each) on the last message."""
+    pieces = split_text(text, SECTION_LIMIT, _escaped_length)
+    groups = [pieces[i : i + SECTIONS_PER_MESSAGE] for i in range(0, len(pieces), SECTIONS_PER_MESSAGE)]
+    bodies: list[dict[str, Any]] = [
+        {"text": "\n\n".join(group), "blocks": [_section(escape(p)) for p in group]} for group in groups
+    ]
+    elements = elements or []
     for start in range(0, len(elements), 25):  # an actions block holds 25 elements
-        blocks.append({"type": "actions", "elements": _unique(elements[start : start + 25])})
-    return {"text": text, "blocks": blocks}
+        bodies[-1]["blocks"].append({"type": "actions", "elements": _unique(elements[start : start + 25])})
+    return bodies
 
 
 def _unique(elements: list[dict[str, Any]]) -> list[dict[str, Any]]:

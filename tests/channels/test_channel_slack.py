@@ -113,3 +113,26 @@ async def test_each_refusal_says_why() -> None:
     stale = fake.build_webhook({"text": "hi", "signature": "stale"})
     status, reason = await refusal(dict(stale.headers))
     assert status == 403 and "older than 5 minutes" in reason
+
+
+async def test_long_texts_become_several_sections_and_messages(
+    sl: SlackFake, http: aiohttp.ClientSession
+) -> None:
+    channel, conf = SlackChannel(), config(sl)
+    target = Target(http, conf, Endpoint("*", "U", "D0DM"), {})
+    paragraph = " ".join(f"w{i}&" for i in range(100))  # ~600 characters, ~1000 escaped
+    long_text = "\n\n".join(f"p{p} {paragraph}" for p in range(50))  # ~30 000, ~50 000 escaped
+    button = {"label": "Menu", "type": "postback", "payload": {"payload": "MENU"}}
+    for payload in (
+        {"type": "text", "text": long_text},
+        {"type": "buttons", "text": long_text, "buttons": [button]},
+    ):
+        sl.posted.clear()
+        await channel.send(target, channel.render(payload).bodies)
+        assert len(sl.posted) > 1
+        sections = [b["text"]["text"] for m in sl.posted for b in m["blocks"] if b["type"] == "section"]
+        assert len(sections) > 16 and all(s.endswith("w99&amp;") for s in sections)  # whole paragraphs
+        shown = " ".join(" ".join(sections).split()).replace("&amp;", "&")
+        assert shown == " ".join(long_text.split())  # nothing lost
+        actions = [i for i, m in enumerate(sl.posted) for b in m["blocks"] if b["type"] == "actions"]
+        assert actions == ([len(sl.posted) - 1] if payload["type"] == "buttons" else [])

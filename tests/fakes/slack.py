@@ -2,10 +2,12 @@
 
 - `POST /api/<method>` with `Authorization: Bearer <bot token>` and a JSON or form body. Answers
   are HTTP 200 `{"ok": true, …}` or `{"ok": false, "error": "<code>"}` (`not_authed`,
-  `invalid_auth`, `channel_not_found`, `no_text`, `invalid_blocks`, `message_not_found`,
-  `unknown_method`); rate limits are HTTP 429 with `Retry-After` (`throttle_next`).
+  `invalid_auth`, `channel_not_found`, `no_text`, `msg_too_long` (text over 40 000),
+  `invalid_blocks`, `message_not_found`, `unknown_method`); rate limits are HTTP 429 with
+  `Retry-After` (`throttle_next`).
 - Methods: auth.test, chat.postMessage (`channel`, `text` or `blocks`, `thread_ts`), chat.update
-  (`channel`, `ts` of a message the bot posted). Blocks checked: ≤ 50; types section, actions,
+  (`channel`, `ts` of a message the bot posted). Blocks checked: ≤ 50; section text 1-3000
+  characters; types section, actions,
   image, context, divider, header; buttons with plain_text text ≤ 75, a unique `action_id`
   ≤ 255, `value` ≤ 2000 or a `url`; actions ≤ 25 elements.
 
@@ -118,6 +120,8 @@ class SlackFake(FakePlatform):
         blocks = params.get("blocks")
         if not params.get("text") and not blocks:
             raise SlackError("no_text")
+        if len(str(params.get("text") or "")) > 40000:
+            raise SlackError("msg_too_long")
         if blocks is not None:
             _check_blocks(blocks)
         return channel
@@ -247,5 +251,7 @@ def _check_blocks(blocks: Any) -> None:
                     raise SlackError("invalid_blocks")
                 if "url" not in element and len(str(element.get("value", ""))) > 2000:
                     raise SlackError("invalid_blocks")
+        if block["type"] == "section" and not 1 <= len((block.get("text") or {}).get("text", "")) <= 3000:
+            raise SlackError("invalid_blocks")
         if block["type"] == "image" and not block.get("image_url"):
             raise SlackError("invalid_blocks")
