@@ -22,8 +22,9 @@ from .bus.topics import CLIENT_SYNCED
 from .channels import gateway, registry
 from .channels.desk import DeskBridge
 from .channels.dispatch import Dispatcher
-from .channels.gateway import DISPATCHER, HUB, RETRY, CredentialsTester, Inbound
+from .channels.gateway import DISPATCHER, HUB, KEEPALIVE, RETRY, CredentialsTester, Inbound
 from .channels.hub import ChannelHub
+from .channels.keepalive import Keepalive
 from .config import Settings
 from .engine_http import AiohttpHttpPort
 from .housekeeping import Housekeeping
@@ -127,7 +128,8 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     # Channels: outbound dispatch, hand-off bridging, the inbound webhook route.
     dispatcher = Dispatcher(hub, bus, endpoints)
     desk = DeskBridge(hub, dispatcher, bus, endpoints, runner)
-    inbound = Inbound(hub, desk, dispatcher, services)
+    keepalive = Keepalive(bus)
+    inbound = Inbound(hub, desk, dispatcher, services, keepalive)
 
     # The web chat and the studio (its try-it sandbox has an HTTP port of its own).
     webchat = WebchatHub(services)
@@ -142,6 +144,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     app[CLOCK] = clock
     app[HUB] = hub
     app[DISPATCHER] = dispatcher
+    app[KEEPALIVE] = keepalive
     app[WEBCHAT_HUB] = webchat
     if reloader is not None:
         app[RELOADER] = reloader
@@ -155,7 +158,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
         lambda _: started(bus.open, bus.close),
         lambda _: started(worker.start, worker.stop),
         lambda _: _bots(runner, engine_http),
-        lambda app: gateway.running(hub, dispatcher, desk, app.get(RETRY)),
+        lambda app: gateway.running(hub, dispatcher, desk, app.get(RETRY), keepalive),
         lambda _: started(housekeeping.start, housekeeping.stop),
         lambda _: started(reloader.start if reloader else None, reloader.stop if reloader else None),
         lambda _: started(None, tryit_http.close),

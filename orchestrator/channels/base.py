@@ -249,7 +249,9 @@ class InboundMessage:
     order (answer a Telegram callback query, show typing, disable clicked Slack buttons): each
     is given to `Channel.acknowledge`. `bot_absent` marks a message of a conversation the bot
     is no longer part of (a desk's agent phase): stored only into a conversation the service
-    already has, and the bot never runs on it.
+    already has, and the bot never runs on it. `keepalive` are acks made again every
+    `Channel.keepalive_every` seconds while the bot's turn for the message runs (Telegram's
+    typing, which shows for 5 s only).
     """
 
     endpoint: Endpoint
@@ -261,6 +263,7 @@ class InboundMessage:
     from_agent: bool = False
     bot_absent: bool = False
     acks: tuple[dict[str, Any], ...] = ()
+    keepalive: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +380,7 @@ class Channel(ABC, Generic[ConfigT]):
     Config: ClassVar[type[ChannelConfig]]
     capabilities: ClassVar[frozenset[str]]
     default_api_url: ClassVar[str]
+    keepalive_every: float | None = None  # seconds between an InboundMessage's keepalive acks
 
     def __init__(self, retry: RetryPolicy | None = None) -> None:
         self.retry = retry or RetryPolicy()

@@ -19,7 +19,8 @@ Inbound, `ANY /webhooks/v1/<scope>/<channel><tail>` (scope: the client's name, e
    - a bare number answering the latest numbered list sent there becomes that option's postback;
    - anything else is the user's message: `MessageService.create` with the endpoint as source;
 4. a stored message's `acks` (answer a callback query, show typing, disable clicked buttons)
-   run in the conversation's send order, off the request path;
+   run in the conversation's send order, off the request path; its `keepalive` acks again every
+   `channel.keepalive_every` seconds while the bot's turn for it runs (`keepalive.py`);
 5. delivery statuses (`parsed.statuses`) are kept per platform message id, never stored as
    messages; a failed one is a `delivery-failure` health event;
 6. the platform gets `parsed.response` at once; the bot's turn runs after.
@@ -56,11 +57,13 @@ from .base import (
 from .desk import DeskBridge
 from .dispatch import Dispatcher
 from .hub import RETRY, ChannelHub
+from .keepalive import Keepalive
 
 log = logging.getLogger("orchestrator.channels")
 
 HUB = web.AppKey("channels.hub", ChannelHub)
 DISPATCHER = web.AppKey("channels.dispatcher", Dispatcher)
+KEEPALIVE = web.AppKey("channels.keepalive", Keepalive)
 ROUTE = "/webhooks/v1/{scope}/{channel}{tail:.*}"
 DESK_EVENTS = frozenset({"agent_joined", "agent_released", "closed"})
 STARTED = "conversation_started"  # a platform's "conversation started" event (fires the webhook)
@@ -76,7 +79,11 @@ def add_webhook_route(app: web.Application, inbound: Inbound) -> None:
 
 @contextlib.asynccontextmanager
 async def running(
-    hub: ChannelHub, dispatcher: Dispatcher, desk: DeskBridge, retry: RetryPolicy | None
+    hub: ChannelHub,
+    dispatcher: Dispatcher,
+    desk: DeskBridge,
+    retry: RetryPolicy | None,
+    keepalive: Keepalive | None = None,
 ) -> AsyncIterator[None]:
     """The channels run inside this: channel instances and the HTTP session, outbound dispatch
     and the desk bridge. On exit, queued sends and desk events get `STOP_TIMEOUT` s to finish;
@@ -87,6 +94,8 @@ async def running(
     try:
         yield
     finally:
+        if keepalive is not None:
+            keepalive.close()
         for step in (lambda: desk.stop(STOP_TIMEOUT), lambda: dispatcher.stop(STOP_TIMEOUT), hub.close):
             try:
                 await step()
@@ -143,11 +152,19 @@ class CredentialsTester:
 class Inbound:
     """The webhook route (see the module doc)."""
 
-    def __init__(self, hub: ChannelHub, desk: DeskBridge, dispatcher: Dispatcher, services: Services) -> None:
+    def __init__(
+        self,
+        hub: ChannelHub,
+        desk: DeskBridge,
+        dispatcher: Dispatcher,
+        services: Services,
+        keepalive: Keepalive,
+    ) -> None:
         self.hub = hub
         self.services = services
         self.desk = desk
         self.dispatcher = dispatcher
+        self.keepalive = keepalive
         self.external_url = services.settings.server.external_url
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -183,20 +200,53 @@ class Inbound:
             await self.hub.keep_status(client.id, name, status)
         return parsed.response.to_aiohttp()
 
-    def _acknowledge(self, client_id: str, name: str, conversation_id: str, message: InboundMessage) -> None:
-        """Queue the message's acks in the conversation's send order."""
+    def _keep_alive(
+        self, client_id: str, name: str, conversation_id: str, message: InboundMessage, stored_id: str
+    ) -> None:
+        """Repeat the message's keepalive acks while the bot's turn for it runs."""
+        channel = self.hub.channels.get(name)
+        every = channel.keepalive_every if channel is not None else None
+        if not message.keepalive or every is None:
+            return
+
+        def send() -> None:
+            self._acknowledge(
+                client_id,
+                name,
+                conversation_id,
+                message,
+                message.keepalive,
+                lambda: self.keepalive.active(stored_id),
+            )
+
+        self.keepalive.watch(stored_id, every, send)
+
+    def _acknowledge(
+        self,
+        client_id: str,
+        name: str,
+        conversation_id: str,
+        message: InboundMessage,
+        acks: tuple[dict[str, Any], ...] | None = None,
+        still: Any = None,
+    ) -> None:
+        """Queue the message's acks (or `acks`) in the conversation's send order; `still()`,
+        when given, is asked again when they run."""
         found = self.hub.channels.get(name)
-        if not message.acks or found is None:
+        acks = message.acks if acks is None else acks
+        if not acks or found is None:
             return
         channel = found
         endpoint = message.endpoint
 
         async def run() -> None:
+            if still is not None and not still():
+                return
             loaded = await self.hub.config(client_id, name)
             if loaded is None:
                 return
             target = Target(await self.hub.session(), loaded[1], endpoint, message.reply_context)
-            for ack in message.acks:
+            for ack in acks:
                 try:
                     await channel.acknowledge(target, ack)
                 except SendError as exc:
@@ -242,8 +292,9 @@ class Inbound:
         if author_id is not None:
             payload = await self._numbered_choice(conversation_id, name, payload)
             self._acknowledge(client_id, name, conversation_id, message)
+        stored = None
         if platform_id:
-            await self.services.messages.create_inbound(
+            stored = await self.services.messages.create_inbound(
                 client_id,
                 conversation_id,
                 payload,
@@ -253,9 +304,11 @@ class Inbound:
                 bot_absent=message.bot_absent,
             )
         elif not message.bot_absent:
-            await self.services.messages.create(
+            stored = await self.services.messages.create(
                 client_id, conversation_id, payload, author_id=author_id, source=endpoint
             )
+        if stored is not None and author_id is not None and not message.bot_absent:
+            self._keep_alive(client_id, name, conversation_id, message, stored.id)
 
     async def _conversation(
         self, client_id: str, name: str, message: InboundMessage, *, create: bool, started: bool = False

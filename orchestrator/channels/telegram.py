@@ -10,7 +10,8 @@ inline button: its `callback_data` comes back as a postback, `say::<text>` as te
 other kinds are answered 200 and ignored. Mapping as in Botpress: identity `*`, sender
 `from.id`, thread `chat.id`, so in a group every member has a conversation and the bot answers
 in the group (in the forum topic it was addressed in). Message id: `update_id`. Acks: every user
-message shows typing (`sendChatAction`) while the turn runs; a callback query is answered
+message shows typing (`sendChatAction`), sent again every 4.5 s while the turn runs (Telegram
+shows it for 5 s; `keepalive.py`); a callback query is answered
 (`answerCallbackQuery`) so the client stops its spinner.
 
 Outbound (`POST <apiUrl>/bot<token>/<method>`): text as `sendMessage` without `parse_mode`
@@ -125,6 +126,7 @@ class TelegramChannel(Channel[TelegramConfig]):
         }
     )
     default_api_url = TELEGRAM_URL
+    keepalive_every = 4.5  # Telegram shows typing for 5 s: sent again while the turn runs
 
     # ------------------------------------------------------------ inbound
 
@@ -332,6 +334,7 @@ def _from_message(message: Mapping[str, Any], update_id: str | None) -> InboundM
         reply_context=context,
         sender_name=first_str(sender.get("first_name"), sender.get("username")),
         acks=(typing,),
+        keepalive=(typing,),
     )
 
 
@@ -381,6 +384,7 @@ def _from_callback(query: Mapping[str, Any], update_id: str | None) -> InboundMe
         reply_context={**context, "chat_id": chat_id},
         sender_name=first_str(sender.get("first_name"), sender.get("username")),
         acks=(answer, typing),
+        keepalive=(typing,),
     )
 
 
