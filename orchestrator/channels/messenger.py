@@ -370,7 +370,7 @@ def _buttons_message(
     pieces = split_text(text, TEXT_LIMIT)
     lead = pieces.pop() if len(pieces[-1]) <= BUTTON_TEXT_LIMIT else "…"
     groups = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    bodies = [{"message": {"text": piece}} for piece in pieces]
+    bodies: list[dict[str, Any]] = [{"message": {"text": piece}} for piece in pieces]
     bodies += [
         _template({"template_type": "button", "text": lead if i == 0 else "…", "buttons": group})
         for i, group in enumerate(groups)
