@@ -41,6 +41,8 @@ from .records import (
     utcnow,
 )
 from .secrets import SecretBox
+from .sqlite_thread import check as check_private_api
+from .sqlite_thread import run_on_thread
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
@@ -104,6 +106,7 @@ class SQLiteStore(Store):
     # -- lifecycle
 
     async def open(self) -> None:
+        check_private_api()  # a new aiosqlite that changed it fails here, naming what changed
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -203,9 +206,7 @@ class SQLiteStore(Store):
                 # SQLite waits for another process's lock no longer than the earliest deadline.
                 busy_ms = max(10, int((min(d for _, _, d in batch) - loop.time()) * 1000))
                 try:
-                    # aiosqlite's own way to run a function on its thread (its public methods
-                    # are one statement each, a round trip apiece).
-                    outcomes = await db._execute(_run_batch, db._conn, [w for w, _, _ in batch], busy_ms)
+                    outcomes = await run_on_thread(db, _run_batch, [w for w, _, _ in batch], busy_ms)
                 except BaseException as exc:  # the commit itself failed: nothing was written
                     outcomes = [(False, self._fault_or(exc))] * len(batch)
                 else:
@@ -271,7 +272,7 @@ class SQLiteStore(Store):
             return cached
         db = self._conn  # the writer's thread: a sync's change of webhooks cannot race the cache
         try:
-            return await db._execute(self._webhooks_of, db._conn, client_id)
+            return await run_on_thread(db, self._webhooks_of, client_id)
         except sqlite3.Error as exc:
             raise self._fault_or(exc) from exc
 
