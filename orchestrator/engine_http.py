@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from orchestrator.backoff import exponential
 from orchestrator.engine.http import HttpError, HttpRequest, HttpResponse, redact
 
 log = logging.getLogger("orchestrator.engine.http")
@@ -83,7 +84,7 @@ class AiohttpHttpPort:
                 return min(max(float(retry_after), 0.0), self.backoff_max)
             except ValueError:
                 pass  # an HTTP date: fall back to our own backoff
-        base = min(self.backoff_max, self.backoff * 2 ** (attempt - 1))
+        base = exponential(attempt, self.backoff, self.backoff_max)
         return base * (0.5 + self._jitter() / 2)
 
     async def __call__(self, req: HttpRequest) -> HttpResponse:

@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from .backoff import exponential
 from .bus import Bus, Subscription
 from .bus.topics import OUTBOX, WEBHOOK_FAILED, WebhookFailed
 from .config import WebhookSettings
@@ -205,7 +206,7 @@ class WebhookWorker:
             await self._store.fail_delivery(delivery.seq, attempts, error)
             await self._bus.publish(WEBHOOK_FAILED, WebhookFailed(loggable(delivery.url), error))
             return
-        backoff = min(self._settings.retry_max, self._settings.retry_base * 2 ** (attempts - 1))
+        backoff = exponential(attempts, self._settings.retry_base, self._settings.retry_max)
         if attempts == 1:
             log.warning("webhook delivery to %s failed (%s); retrying", loggable(delivery.url), error)
         await self._store.retry_delivery(delivery.seq, attempts, time.time() + backoff, error)

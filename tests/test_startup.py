@@ -154,7 +154,7 @@ async def test_old_dedupe_ids_and_channel_values_are_swept(tmp_path: Path) -> No
 
 async def test_channel_secrets_and_webhook_tokens_are_encrypted_at_rest(tmp_path: Path) -> None:
     from orchestrator.store import WebhookSpec, open_store
-    from orchestrator.store.records import ChannelConfig
+    from orchestrator.store.records import StoredChannelConfig
     from orchestrator.store.secrets import SecretBox
 
     key = "k" * 43 + "="  # any 32 url-safe base64 bytes make a Fernet key
@@ -162,7 +162,7 @@ async def test_channel_secrets_and_webhook_tokens_are_encrypted_at_rest(tmp_path
     store = open_store(url, key)
     await store.open()
     await store.create_client("client", "token-id", "digest")
-    config = ChannelConfig("client", "qiscus", "1.0.0", {"secretKey": "top-secret-value"})
+    config = StoredChannelConfig("client", "qiscus", "1.0.0", {"secretKey": "top-secret-value"})
     await store.apply_sync("client", [config], [WebhookSpec("w", "http://h", "hook-token", None)], None, [])
     await store.close()
 

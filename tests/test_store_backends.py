@@ -12,12 +12,12 @@ import pytest
 from orchestrator.store import Conflict, Store, StoreError, WebhookSpec, open_store
 from orchestrator.store.records import (
     BotState,
-    ChannelConfig,
     Conversation,
-    Endpoint,
     HealthEvent,
     Message,
     OutboxEvent,
+    StoredChannelConfig,
+    StoredEndpoint,
     Timer,
     User,
 )
@@ -112,7 +112,7 @@ async def test_user_tokens(store: Store) -> None:
 
 async def test_secrets_are_encrypted_at_rest(store: Store, store_url: str) -> None:
     await store.create_client("c1", "t", "d")
-    config = ChannelConfig("c1", "telegram", "1.0.0", {"botToken": "very-secret"})
+    config = StoredChannelConfig("c1", "telegram", "1.0.0", {"botToken": "very-secret"})
     await store.apply_sync("c1", [config], [WebhookSpec("h", "http://x/", "hook-secret", None)], None, [])
     assert (await store.list_channel_configs("c1"))[0].config == {"botToken": "very-secret"}
     assert (await store.list_webhooks("c1"))[0].token == "hook-secret"
@@ -223,7 +223,7 @@ async def test_inbound_dedupe_and_retention(store: Store) -> None:
 
 async def test_endpoint_mapping_is_atomic(store: Store) -> None:
     await store.create_client("c1", "t", "d")
-    endpoint = Endpoint("telegram", "bot", "sender", "thread", "1.0.0")
+    endpoint = StoredEndpoint("telegram", "bot", "sender", "thread", "1.0.0")
     mappings = await asyncio.gather(
         *(store.map_endpoint("c1", endpoint, (f"u{n}", f"conv{n}"), T0, lambda _: []) for n in range(5))
     )

@@ -1,10 +1,10 @@
-"""Endpoint mapping: which conversation a channel endpoint belongs to."""
+"""StoredEndpoint mapping: which conversation a channel endpoint belongs to."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from ..store.records import Endpoint
+from ..store.records import StoredEndpoint
 from .routing import Call, json_response, route, text_response
 from .schemas import ConversationIdParams, EndpointBody, EndpointOut, MappingOut
 
@@ -25,7 +25,7 @@ async def map_endpoint(call: Call) -> web.Response:
         name, version = body.channel.name, body.channel.version
         if version not in call.services.channel_catalogue.versions(name):
             return text_response(f'"body.channel" channel {name} {version} does not exist', 400)
-    endpoint = Endpoint(name, body.identity, body.sender, body.thread, version)
+    endpoint = StoredEndpoint(name, body.identity, body.sender, body.thread, version)
     mapping = await call.services.endpoints.map(call.client_id, endpoint)
     return json_response({"conversationId": mapping.conversation_id})
 

@@ -184,11 +184,6 @@ class SyncReply(BaseModel):
     webhooks: list[WebhookOut]
 
 
-class SeedSyncReply(SyncReply):
-    id: str
-    token: str
-
-
 class UserOut(BaseModel):
     id: str
     clientId: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..store.records import Conversation, Endpoint, Message
+from ..store.records import Conversation, Message, StoredEndpoint
 
 if TYPE_CHECKING:
     from ..engine.turn_io import HandoffRequest
@@ -24,7 +24,7 @@ class MessageCreated:
     client_id: str
     conversation: Conversation
     message: Message
-    source: Endpoint | None  # the channel endpoint it came from; never echoed back there
+    source: StoredEndpoint | None  # the channel endpoint it came from; never echoed back there
     collect: bool
     bot_absent: bool = False  # the bot is not in the conversation (a desk agent has it)
 

@@ -68,6 +68,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_va
 from yarl import URL
 
 from orchestrator import jsonutil
+from orchestrator.backoff import exponential
 from orchestrator.payloads import OutboundPayload, inbound_adapter, outbound_adapter
 from orchestrator.tokens import as_bytes
 
@@ -152,7 +153,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Delay after failed attempt number `attempt` (1-based): exponential and capped."""
-        delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        delay = exponential(attempt, self.base_delay, self.max_delay)
         if self.jitter:
             # "Equal jitter": conversations throttled together do not retry in lockstep.
             delay *= 0.5 + random.random() / 2

@@ -27,7 +27,7 @@ from typing import Any
 from ..bus import Bus
 from ..bus.topics import MESSAGE_CREATED, MessageCreated
 from ..services.endpoints import EndpointService
-from ..store.records import Endpoint as StoredEndpoint
+from ..store.records import StoredEndpoint
 from .base import Channel, ChannelConfig, RenderError, SendError
 from .hub import ChannelHub, same_endpoint
 

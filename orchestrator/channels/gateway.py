@@ -43,7 +43,7 @@ from aiohttp import web
 from ..services.clients import ClientService
 from ..services.container import Services
 from ..services.errors import Invalid, Unavailable
-from ..store.records import Endpoint as StoredEndpoint
+from ..store.records import StoredEndpoint
 from . import registry
 from .base import (
     ChannelTestError,

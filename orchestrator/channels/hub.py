@@ -27,7 +27,7 @@ from ..bus.topics import CLIENT_SYNCED
 from ..config import ChannelSettings
 from ..services.channel_state import ChannelStateService
 from ..services.health import HealthService
-from ..store.records import Endpoint as StoredEndpoint
+from ..store.records import StoredEndpoint
 from . import registry
 from .base import Channel, ChannelConfig, DeliveryStatus, Endpoint, RetryPolicy, Target
 

@@ -10,7 +10,6 @@ configured here. Every config also accepts `apiUrl` (replaces the platform's bas
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from ..services.catalogue import ChannelConfigError, CheckedConfig
+from ..validation_text import describe
 from .base import Channel
 from .chat21 import Chat21Channel
 from .messagemedia import MessageMediaChannel
@@ -137,24 +137,10 @@ class RegistryCatalogue:
         try:
             model = CONFIG_MODELS[name].model_validate(raw)
         except ValidationError as exc:
-            raise ChannelConfigError([_message(prefix, e) for e in exc.errors()]) from exc
+            raise ChannelConfigError([describe(e, prefix) for e in exc.errors()]) from exc
         return CheckedConfig(
             model.version, model.model_dump(exclude={"version", "enabled"}, exclude_none=True)
         )
 
 
 CATALOGUE = RegistryCatalogue()
-
-
-def _message(prefix: str, error: Any) -> str:
-    field = ".".join([prefix, *(str(p) for p in error["loc"])])
-    kind = error["type"]
-    if kind == "missing":
-        return f'"{field}" is required'
-    if kind == "extra_forbidden":
-        return f'"{field}" is not allowed'
-    if kind == "string_type":
-        return f'"{field}" must be a string'
-    if kind == "value_error":
-        return f'"{field}" {re.sub(r"^Value error, ", "", error["msg"])}'
-    return f'"{field}" {error["msg"][0].lower()}{error["msg"][1:]}'

@@ -10,7 +10,7 @@ from .diagnostics import BotLoadError, Diagnostic
 from .http import HttpError, HttpPort, HttpRequest, HttpResponse
 from .loader import load_bot
 from .models import BotFile, FlowFile, bot_file_schema, flow_file_schema
-from .runtime import Engine, FlowError, HandoffRequest, Timer, TurnInput, TurnResult
+from .runtime import Engine, FlowError, HandoffRequest, TimerRequest, TurnInput, TurnResult
 
 __all__ = [
     "ActionContext",
@@ -31,7 +31,7 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "SourcePos",
-    "Timer",
+    "TimerRequest",
     "TurnInput",
     "TurnResult",
     "action",

@@ -22,7 +22,7 @@ Every rule reports `file:line:col` with the code's stable number (see diagnostic
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -712,10 +712,6 @@ class _Checker:
                 )
 
 
-def _payload_match(trigger: str, payload: str) -> bool:
-    return trigger == payload or (trigger.endswith("*") and payload.startswith(trigger[:-1]))
-
-
 def _split_where(where: str) -> tuple[str, int, int]:
     file, line, col = where.rsplit(":", 2)
     return file, int(line), int(col)
@@ -770,8 +766,3 @@ def _step_replies(model: M.StepBase, path: DataPath) -> Iterator[tuple[M.ReplyOb
             yield from _replies(spec.invalid, (*path, key, "invalid"))
         for i, r in enumerate(getattr(spec, "reprompts", [])):
             yield from _replies(r, (*path, key, "reprompts", i))
-
-
-def check_bots(bot_files: list[Path], root: Path | None = None) -> Mapping[Path, CheckResult]:
-    """Check several bots (in order)."""
-    return {p: check_bot(p, root) for p in bot_files}

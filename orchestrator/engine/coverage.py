@@ -36,10 +36,6 @@ class Coverage:
             if entry.get("branch"):
                 self.branches.add((flow, step, entry["branch"]))
 
-    def add_traces(self, traces: Iterable[dict[str, Any]]) -> None:
-        for t in traces:
-            self.add_trace(t)
-
     def to_json(self) -> dict[str, Any]:
         """What the studio overlays on the flow graph (`data/coverage.json`, per bot)."""
         return {

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 REDACTED = "***"
-_SENSITIVE_HEADERS = ("authorization", "cookie", "token", "secret", "key", "password")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +64,3 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, REDACTED)
     return text
-
-
-def redact_headers(headers: Mapping[str, str], secrets: Iterable[str]) -> dict[str, str]:
-    """Headers safe to log: sensitive names and secret values masked."""
-    secrets = tuple(secrets)
-    return {
-        k: REDACTED if any(s in k.lower() for s in _SENSITIVE_HEADERS) else redact(v, secrets)
-        for k, v in headers.items()
-    }

@@ -43,7 +43,7 @@ from .steps import kind_of
 from .steps.choose import typed_option_as_click
 from .steps.wait import consume_wait
 from .templating import EnvScope, Scope, plain
-from .turn_io import HandoffRequest, Timer, TurnInput, TurnResult
+from .turn_io import HandoffRequest, TimerRequest, TurnInput, TurnResult
 
 DESK_EVENTS = frozenset({"agent_joined", "agent_released", "closed"})
 MAX_DEPTH = 32  # nested flows (calls and digressions) per conversation
@@ -65,7 +65,7 @@ _PURPOSES = {
 }
 
 
-__all__ = ["Engine", "FlowError", "HandoffRequest", "Timer", "Turn", "TurnInput", "TurnResult"]
+__all__ = ["Engine", "FlowError", "HandoffRequest", "TimerRequest", "Turn", "TurnInput", "TurnResult"]
 
 
 class Engine:
@@ -209,7 +209,7 @@ class Turn:
             if f.kind == "digression" and not f.aside:
                 f.topic = True
         timers = [
-            Timer(t.id, datetime.fromisoformat(t.due), {"timer_id": t.id, "kind": t.kind})
+            TimerRequest(t.id, datetime.fromisoformat(t.due), {"timer_id": t.id, "kind": t.kind})
             for t in st.timers()
         ]
         persisted = {

@@ -9,7 +9,6 @@ by the engine), and the replies. `format_trace` lays it out one fact per line.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 WIDTH = 100
@@ -224,8 +223,3 @@ def trace_sections(trace: dict[str, Any]) -> dict[str, Any]:
         "replies": [describe_reply(r) if isinstance(r, dict) else str(r) for r in trace.get("replies") or []],
         "error": trace.get("error"),
     }
-
-
-def format_traces(traces: Iterable[dict[str, Any]]) -> str:
-    """Several traces, separated by blank lines."""
-    return "\n\n".join(format_trace(t) for t in traces)

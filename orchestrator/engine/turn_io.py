@@ -8,7 +8,7 @@ from typing import Any
 
 
 @dataclass(slots=True)
-class Timer:
+class TimerRequest:
     """A timer the conversation wants; when due, send back
     `{"type": "event", "event": "timer", "data": data}`."""
 
@@ -50,7 +50,7 @@ class TurnResult:
     conv_state: dict[str, Any]
     user_vars: dict[str, Any]
     replies: list[dict[str, Any]]
-    timers: list[Timer]
+    timers: list[TimerRequest]
     handoff: HandoffRequest | None
     handoff_state: str
     ended: str | None

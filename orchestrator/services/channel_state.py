@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from ..store import Store
-from ..store.records import ChannelConfig
+from ..store.records import StoredChannelConfig
 
 DEDUPE_DAYS = 2  # platforms retry a webhook within minutes or hours, never days
 VALUES_DAYS = 30  # a conversation silent this long is answered again from its next message
@@ -19,7 +19,7 @@ class ChannelStateService:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def configs(self, client_id: str) -> list[ChannelConfig]:
+    async def configs(self, client_id: str) -> list[StoredChannelConfig]:
         """The client's channel configs, as sync stored them."""
         return await self._store.list_channel_configs(client_id)
 

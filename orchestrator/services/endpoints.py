@@ -7,7 +7,7 @@ import uuid
 from ..bus import Bus
 from ..bus.topics import OUTBOX, OutboxWritten
 from ..store import EndpointMapping, Store
-from ..store.records import Conversation, Endpoint, OutboxEvent, User, utcnow
+from ..store.records import Conversation, OutboxEvent, StoredEndpoint, User, utcnow
 from . import events
 
 API_CHANNEL = "messaging"  # the `channel` of webhook events for conversations with no endpoint
@@ -18,9 +18,11 @@ class EndpointService:
 
     def __init__(self, store: Store, bus: Bus) -> None:
         self._store, self._bus = store, bus
-        self._endpoints: dict[str, list[Endpoint]] = {}
+        self._endpoints: dict[str, list[StoredEndpoint]] = {}
 
-    async def map(self, client_id: str, endpoint: Endpoint, *, started: bool = False) -> EndpointMapping:
+    async def map(
+        self, client_id: str, endpoint: StoredEndpoint, *, started: bool = False
+    ) -> EndpointMapping:
         """The user and conversation of an endpoint, created on first sight (with webhooks);
         `started`: the platform says the conversation started (Teams: the bot was added), which
         fires `conversation.started`."""
@@ -44,7 +46,7 @@ class EndpointService:
             await self._bus.publish(OUTBOX, OutboxWritten())
         return mapping
 
-    async def of_conversation(self, conversation_id: str) -> list[Endpoint]:
+    async def of_conversation(self, conversation_id: str) -> list[StoredEndpoint]:
         """The endpoints mapped to a conversation ([] for API-created ones)."""
         cached = self._endpoints.get(conversation_id)
         if cached is None:

@@ -25,7 +25,7 @@ from ..bus.topics import (
 )
 from ..ids import new_id
 from ..store import Store
-from ..store.records import Conversation, Endpoint, Message, OutboxEvent, utcnow
+from ..store.records import Conversation, Message, OutboxEvent, StoredEndpoint, utcnow
 from . import events
 from .endpoints import EndpointService
 from .errors import Invalid, NotFound
@@ -41,7 +41,7 @@ class _Draft:
     incoming_id: str | None = None
     message_id: str | None = None
     collect: bool = False
-    source: Endpoint | None = None
+    source: StoredEndpoint | None = None
     bot_absent: bool = False
 
 
@@ -84,7 +84,7 @@ class MessageService:
         incoming_id: str | None = None,
         message_id: str | None = None,
         collect: bool = False,
-        source: Endpoint | None = None,
+        source: StoredEndpoint | None = None,
     ) -> Message:
         """Store a message and fan it out. `author_id` None means the bot wrote it.
 
@@ -104,7 +104,7 @@ class MessageService:
         payload: dict[str, Any],
         *,
         author_id: str | None,
-        source: Endpoint,
+        source: StoredEndpoint,
         platform_id: str,
         bot_absent: bool = False,
     ) -> Message | None:

@@ -16,7 +16,7 @@ from .. import tokens
 from ..bus import Bus
 from ..bus.topics import CLIENT_SYNCED, ClientSynced
 from ..store import Store, WebhookSpec
-from ..store.records import ChannelConfig, HealthEvent, utcnow
+from ..store.records import HealthEvent, StoredChannelConfig, utcnow
 from .catalogue import ChannelCatalogue, ChannelConfigError
 from .clients import ClientService
 from .errors import Forbidden, Invalid
@@ -96,7 +96,7 @@ class SyncService:
         webhooks = await self.sync(client_id, body.get("channels"), body.get("webhooks"), body.get("bot"))
         return {"id": client_id, "token": token, "webhooks": webhooks}
 
-    def _validate_channels(self, client_id: str, channels: dict[str, Any]) -> list[ChannelConfig]:
+    def _validate_channels(self, client_id: str, channels: dict[str, Any]) -> list[StoredChannelConfig]:
         wanted, problems = [], []
         for name, raw in channels.items():
             prefix = f"body.channels.{name}"
@@ -110,7 +110,7 @@ class SyncService:
             except ChannelConfigError as exc:
                 problems.extend(exc.messages)
                 continue
-            wanted.append(ChannelConfig(client_id, name, checked.version, checked.config))
+            wanted.append(StoredChannelConfig(client_id, name, checked.version, checked.config))
         if problems:
             raise Invalid.joined(problems)
         return wanted

@@ -15,14 +15,14 @@ from typing import Any
 
 from .records import (
     BotState,
-    ChannelConfig,
     Client,
     Conversation,
     Delivery,
-    Endpoint,
     HealthEvent,
     Message,
     OutboxEvent,
+    StoredChannelConfig,
+    StoredEndpoint,
     Timer,
     User,
     Webhook,
@@ -98,7 +98,7 @@ class Store(ABC):
     async def apply_sync(
         self,
         client_id: str,
-        channels: Sequence[ChannelConfig],
+        channels: Sequence[StoredChannelConfig],
         webhooks: Sequence[WebhookSpec],
         bot_id: str | None,
         health: Sequence[HealthEvent],
@@ -113,7 +113,7 @@ class Store(ABC):
         """Whether any webhook of the client takes this event type (nothing to queue if not)."""
 
     @abstractmethod
-    async def list_channel_configs(self, client_id: str) -> list[ChannelConfig]: ...
+    async def list_channel_configs(self, client_id: str) -> list[StoredChannelConfig]: ...
 
     # -- users and conversations
     @abstractmethod
@@ -180,7 +180,7 @@ class Store(ABC):
     async def map_endpoint(
         self,
         client_id: str,
-        endpoint: Endpoint,
+        endpoint: StoredEndpoint,
         new_ids: tuple[str, str],
         created_on: datetime,
         events_for: Callable[[EndpointMapping], list[OutboxEvent]],
@@ -188,7 +188,7 @@ class Store(ABC):
         """Find or create the user and conversation of an endpoint, atomically."""
 
     @abstractmethod
-    async def list_endpoints(self, conversation_id: str) -> list[Endpoint]: ...
+    async def list_endpoints(self, conversation_id: str) -> list[StoredEndpoint]: ...
 
     # -- webhook outbox
     @abstractmethod

@@ -27,14 +27,14 @@ from .base import Conflict, EndpointMapping, Store, StoreError, WebhookSpec
 from .faults import BUSY, FULL, SLOW, UNAVAILABLE, FaultWatch, StorageFault
 from .records import (
     BotState,
-    ChannelConfig,
     Client,
     Conversation,
     Delivery,
-    Endpoint,
     HealthEvent,
     Message,
     OutboxEvent,
+    StoredChannelConfig,
+    StoredEndpoint,
     Timer,
     User,
     Webhook,
@@ -424,7 +424,7 @@ class PostgresStore(Store):
     async def apply_sync(
         self,
         client_id: str,
-        channels: Sequence[ChannelConfig],
+        channels: Sequence[StoredChannelConfig],
         webhooks: Sequence[WebhookSpec],
         bot_id: str | None,
         health: Sequence[HealthEvent],
@@ -494,13 +494,13 @@ class PostgresStore(Store):
         self._webhooks.pop(client_id, None)
         return list(await self._cached_webhooks(client_id))
 
-    async def list_channel_configs(self, client_id: str) -> list[ChannelConfig]:
+    async def list_channel_configs(self, client_id: str) -> list[StoredChannelConfig]:
         rows = await self._all(
             "SELECT client_id, channel, version, config FROM channel_configs WHERE client_id = $1"
             " ORDER BY channel",
             client_id,
         )
-        return [ChannelConfig(r[0], r[1], r[2], jsonutil.loads(self._secrets.open(r[3]))) for r in rows]
+        return [StoredChannelConfig(r[0], r[1], r[2], jsonutil.loads(self._secrets.open(r[3]))) for r in rows]
 
     # -- users and conversations
 
@@ -658,7 +658,7 @@ class PostgresStore(Store):
     async def map_endpoint(
         self,
         client_id: str,
-        endpoint: Endpoint,
+        endpoint: StoredEndpoint,
         new_ids: tuple[str, str],
         created_on: datetime,
         events_for: Callable[[EndpointMapping], list[OutboxEvent]],
@@ -714,13 +714,13 @@ class PostgresStore(Store):
 
         return await self._write(work)
 
-    async def list_endpoints(self, conversation_id: str) -> list[Endpoint]:
+    async def list_endpoints(self, conversation_id: str) -> list[StoredEndpoint]:
         rows = await self._all(
             "SELECT channel, identity, sender, thread, channel_version FROM endpoints"
             " WHERE conversation_id = $1 ORDER BY seq",
             conversation_id,
         )
-        return [Endpoint(*r) for r in rows]
+        return [StoredEndpoint(*r) for r in rows]
 
     # -- webhook outbox
 

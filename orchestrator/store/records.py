@@ -45,7 +45,7 @@ class Webhook:
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelConfig:
+class StoredChannelConfig:
     client_id: str
     channel: str
     version: str
@@ -100,7 +100,7 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
-class Endpoint:
+class StoredEndpoint:
     """Where a conversation lives on a channel (Botpress: tunnel/identity/sender/thread)."""
 
     channel: str

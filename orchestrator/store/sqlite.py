@@ -25,14 +25,14 @@ from .base import Conflict, EndpointMapping, Store, StoreError, WebhookSpec
 from .faults import BUSY, SLOW, FaultWatch, StorageFault, classify
 from .records import (
     BotState,
-    ChannelConfig,
     Client,
     Conversation,
     Delivery,
-    Endpoint,
     HealthEvent,
     Message,
     OutboxEvent,
+    StoredChannelConfig,
+    StoredEndpoint,
     Timer,
     User,
     Webhook,
@@ -334,7 +334,7 @@ class SQLiteStore(Store):
     async def apply_sync(
         self,
         client_id: str,
-        channels: Sequence[ChannelConfig],
+        channels: Sequence[StoredChannelConfig],
         webhooks: Sequence[WebhookSpec],
         bot_id: str | None,
         health: Sequence[HealthEvent],
@@ -375,13 +375,13 @@ class SQLiteStore(Store):
     async def list_webhooks(self, client_id: str) -> list[Webhook]:
         return list(await self._cached_webhooks(client_id))
 
-    async def list_channel_configs(self, client_id: str) -> list[ChannelConfig]:
+    async def list_channel_configs(self, client_id: str) -> list[StoredChannelConfig]:
         rows = await self._all(
             "SELECT client_id, channel, version, config FROM channel_configs WHERE client_id = ?"
             " ORDER BY channel",
             (client_id,),
         )
-        return [ChannelConfig(r[0], r[1], r[2], jsonutil.loads(self._secrets.open(r[3]))) for r in rows]
+        return [StoredChannelConfig(r[0], r[1], r[2], jsonutil.loads(self._secrets.open(r[3]))) for r in rows]
 
     # -- users and conversations
 
@@ -534,7 +534,7 @@ class SQLiteStore(Store):
     async def map_endpoint(
         self,
         client_id: str,
-        endpoint: Endpoint,
+        endpoint: StoredEndpoint,
         new_ids: tuple[str, str],
         created_on: datetime,
         events_for: Callable[[EndpointMapping], list[OutboxEvent]],
@@ -584,13 +584,13 @@ class SQLiteStore(Store):
 
         return await self._write(work)
 
-    async def list_endpoints(self, conversation_id: str) -> list[Endpoint]:
+    async def list_endpoints(self, conversation_id: str) -> list[StoredEndpoint]:
         rows = await self._all(
             "SELECT channel, identity, sender, thread, channel_version FROM endpoints"
             " WHERE conversation_id = ? ORDER BY rowid",
             (conversation_id,),
         )
-        return [Endpoint(*r) for r in rows]
+        return [StoredEndpoint(*r) for r in rows]
 
     # -- webhook outbox
 

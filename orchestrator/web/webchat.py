@@ -38,7 +38,7 @@ from ..bus.topics import CONVERSATION_HANDOFF, MESSAGE_CREATED, HandoffChanged, 
 from ..payloads import inbound_adapter
 from ..services.container import Services
 from ..services.errors import NotFound
-from ..store.records import Conversation, Endpoint, Message
+from ..store.records import Conversation, Message, StoredEndpoint
 from .access import CHANNEL, AccessCache, WebchatAccess, normalise_origin
 
 log = logging.getLogger("orchestrator.webchat")
@@ -254,7 +254,7 @@ class SocketHandler:
 
     async def _identify(
         self, access: WebchatAccess, hello: dict[str, Any]
-    ) -> tuple[dict[str, Any], Conversation, Endpoint]:
+    ) -> tuple[dict[str, Any], Conversation, StoredEndpoint]:
         services, client_id = self.services, access.client_id
         user_id, token = hello.get("userId"), hello.get("userToken")
         ready: dict[str, Any] = {"type": "ready"}
@@ -268,7 +268,7 @@ class SocketHandler:
                 client_id, user.id, hello.get("conversationId")
             )
         else:
-            endpoint = Endpoint(CHANNEL, CHANNEL, str(uuid.uuid4()), CHANNEL)
+            endpoint = StoredEndpoint(CHANNEL, CHANNEL, str(uuid.uuid4()), CHANNEL)
             mapping = await services.endpoints.map(client_id, endpoint)
             _, token = await services.users.create_token(client_id, mapping.user_id)
             conversation = await services.conversations.get(client_id, mapping.conversation_id)
@@ -282,7 +282,7 @@ class SocketHandler:
 
     async def _conversation_of(
         self, client_id: str, user_id: str, wanted: Any
-    ) -> tuple[Conversation, Endpoint]:
+    ) -> tuple[Conversation, StoredEndpoint]:
         """The user's web chat conversation (the one named when it is theirs)."""
         services = self.services
         conversation = None
@@ -298,7 +298,7 @@ class SocketHandler:
         for endpoint in await services.endpoints.of_conversation(conversation.id):
             if endpoint.channel == CHANNEL:
                 return conversation, endpoint
-        return conversation, Endpoint(CHANNEL, CHANNEL, user_id, conversation.id)
+        return conversation, StoredEndpoint(CHANNEL, CHANNEL, user_id, conversation.id)
 
     async def _handoff_state(self, access: WebchatAccess, conversation: Conversation) -> str:
         if access.bot_id is None:
@@ -322,7 +322,7 @@ class SocketHandler:
         return recent
 
     async def _receive(
-        self, ws: web.WebSocketResponse, session: Session, access: WebchatAccess, endpoint: Endpoint
+        self, ws: web.WebSocketResponse, session: Session, access: WebchatAccess, endpoint: StoredEndpoint
     ) -> None:
         loop = asyncio.get_running_loop()
         window: list[float] = []
@@ -344,7 +344,7 @@ class SocketHandler:
             await self._user_message(session, access, endpoint, frame)
 
     async def _user_message(
-        self, session: Session, access: WebchatAccess, endpoint: Endpoint, frame: dict[str, Any]
+        self, session: Session, access: WebchatAccess, endpoint: StoredEndpoint, frame: dict[str, Any]
     ) -> None:
         message_id, payload = frame.get("id"), _user_payload(frame.get("payload"))
         if not isinstance(message_id, str) or not _is_uuid(message_id):

@@ -84,6 +84,21 @@ async def test_current_sync_keeps_tokens_per_url_in_request_order(client: ApiCli
     assert await client.post("/sync", {}, status=200) == {"webhooks": []}
 
 
+async def test_a_channel_config_and_a_request_body_describe_a_field_alike(client: ApiClient) -> None:
+    """One error formatter: a wrong type in a channel config reads as it does in a request."""
+    wrong = {"apiKey": "k", "apiSecret": "s", "signatureSecret": "x", "useTestingApi": "maybe"}
+    assert (
+        await client.post("/sync", {"channels": {"vonage": wrong}}, status=400)
+        == '"body.channels.vonage.useTestingApi" must be a boolean'
+    )
+    assert (
+        await client.post(
+            "/sync", {"channels": {}, "webhooks": [{"url": "http://x.fake", "events": 1}]}, status=400
+        )
+        == '"body.webhooks[0].events" must be an array'
+    )
+
+
 async def test_current_sync_rejects_what_it_does_not_know(client: ApiClient) -> None:
     assert (
         await client.post("/sync", {"channels": {"fax": {}}}, status=400)

@@ -14,7 +14,7 @@ from .. import models as M
 from ..actions import ActionRegistry
 from ..compiled import BotVersion
 from ..coverage import Coverage
-from ..runtime import Engine, HandoffRequest, Timer, TurnInput, TurnResult
+from ..runtime import Engine, HandoffRequest, TimerRequest, TurnInput, TurnResult
 from ..state import ConvState, Frame, Wait
 from ..trace_format import describe_input, describe_reply, format_trace
 from .expectations import Observed, expect_problems
@@ -106,7 +106,7 @@ class ConversationRun:
         self.engine = Engine(bot, http=self.http, actions=self.actions.registry, env=self.env)
         self.state: dict[str, Any] | None = None
         self.user_vars: dict[str, Any] = {**self.defaults.user, **given.user}
-        self.timers: list[Timer] = []
+        self.timers: list[TimerRequest] = []
         self.turns = 0
         # the current bot turn
         self.pending: list[dict[str, Any]] = []
