@@ -53,6 +53,7 @@ graphviz:
 # pytest runs last, so its summary is the run's closing line.
 test: $(VENV)/.installed chromium graphviz
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/orchestrator check
 	$(BIN)/orchestrator test --min-coverage 90
 	$(BIN)/python -m pytest -q
@@ -60,6 +61,7 @@ test: $(VENV)/.installed chromium graphviz
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/collect.py

@@ -316,7 +316,7 @@ class BotRunner:
             async with lock, self._services.store.turn_lock(conversation_id):
                 yield
         finally:
-            if not lock.locked() and not lock._waiters:  # type: ignore[attr-defined]
+            if not lock.locked() and not lock._waiters:
                 self._locks.pop(conversation_id, None)
 
     # -- timers

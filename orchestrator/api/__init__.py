@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -31,7 +32,9 @@ TOO_LARGE = "PayloadTooLargeError: request entity too large"
 
 
 @web.middleware
-async def errors_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+async def errors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """Service errors to their statuses; anything unexpected to a logged 500."""
     try:
         return await handler(request)

@@ -28,7 +28,7 @@ class PayloadIn(BaseModel):
     """A message payload: any object whose `type` is a known payload type."""
 
     model_config = ConfigDict(extra="allow")
-    type: PayloadType  # type: ignore[valid-type]
+    type: PayloadType
 
 
 def _checked_as_given(value: Any, check: ValidatorFunctionWrapHandler) -> Any:
@@ -66,7 +66,7 @@ class LimitQuery(Strict):
 
 
 class MessageListQuery(LimitQuery):
-    from_: DateTime = Field(None, alias="from", description="Only messages sent at or before this date.")
+    from_: DateTime = Field(None, alias="from", description="Only messages sent at or before this date.")  # type: ignore[assignment]
 
 
 # ---------------------------------------------------------------- bodies
@@ -77,7 +77,7 @@ class Empty(Strict):
 
 
 class CreateClient(Strict):
-    id: Guid = Field(None, description="The id to give the client (generated if absent).")
+    id: Guid = Field(None, description="The id to give the client (generated if absent).")  # type: ignore[assignment]
 
 
 class RenameClient(Strict):
@@ -87,15 +87,15 @@ class RenameClient(Strict):
 
 class WebhookEntry(Strict):
     url: Uri
-    events: list[EventType] | None = Field(  # type: ignore[valid-type]
+    events: list[EventType] | None = Field(
         None, description="Only these event types (extension); all when absent."
     )
 
 
 class SyncBody(Strict):
-    channels: dict[str, Any] = Field(None, description="Channel configs by channel name.")
-    webhooks: list[WebhookEntry] = Field(None, description="The complete list of webhooks.")
-    bot: str = Field(None, description="A bot under bots/ that answers this client's users.")
+    channels: dict[str, Any] = Field(None, description="Channel configs by channel name.")  # type: ignore[arg-type]
+    webhooks: list[WebhookEntry] = Field(None, description="The complete list of webhooks.")  # type: ignore[arg-type]
+    bot: str = Field(None, description="A bot under bots/ that answers this client's users.")  # type: ignore[assignment]
 
 
 class SeedSyncBody(SyncBody):
@@ -116,16 +116,16 @@ class ConversationBody(Strict):
 
 class MessageBody(Strict):
     conversationId: Guid
-    authorId: Guid = Field(None, description="The user who wrote it; omit for a bot message.")
+    authorId: Guid = Field(None, description="The user who wrote it; omit for a bot message.")  # type: ignore[assignment]
     payload: Payload
-    incomingId: Guid = Field(None, description="The user message this bot message answers.")
+    incomingId: Guid = Field(None, description="The user message this bot message answers.")  # type: ignore[assignment]
 
 
 class CollectBody(Strict):
     conversationId: Guid
     authorId: Guid
     payload: Payload
-    timeout: int = Field(
+    timeout: int = Field(  # type: ignore[assignment]
         None, ge=0, le=50_000, description="Milliseconds (default 10000); 0 = until end of turn."
     )
 
@@ -162,7 +162,7 @@ class EndpointBody(Strict):
 class ConversationEventBody(Strict):
     """Inject a system event into a conversation (account linked, agent released…)."""
 
-    event: SystemEvent  # type: ignore[valid-type]
+    event: SystemEvent
     data: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -72,7 +72,7 @@ class MemoryBus(Bus):
         found = self._handlers.get(topic)
         if found is None:
             return
-        for handler in tuple(found) if type(found) is list else (found,):
+        for handler in tuple(found) if isinstance(found, list) else (found,):
             try:
                 handler(event)
             except Exception:
@@ -82,7 +82,7 @@ class MemoryBus(Bus):
         found = self._handlers.get(topic)
         if found is None:
             self._handlers[topic] = handler
-        elif type(found) is list:
+        elif isinstance(found, list):
             found.append(handler)
         else:
             self._handlers[topic] = [found, handler]

@@ -519,11 +519,16 @@ def jwt_encode(claims: Mapping[str, Any], key: SecretStr | str) -> str:
 def jwt_decode(token: str, key: SecretStr | str, *, audience: str | None = None) -> dict[str, Any]:
     """The claims of an HS256 JWT (jwt.InvalidTokenError when forged, expired, wrong audience)."""
     raw = key.get_secret_value() if isinstance(key, SecretStr) else key
-    options = {"verify_aud": audience is not None}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", _ShortKeyWarning)
         try:
-            return jwt.decode(token, raw, algorithms=["HS256"], audience=audience, options=options)
+            return jwt.decode(
+                token,
+                raw,
+                algorithms=["HS256"],
+                audience=audience,
+                options={"verify_aud": audience is not None},
+            )
         except UnicodeError as exc:  # non-UTF-8 bytes in a header
             raise jwt.InvalidTokenError("token is not valid UTF-8") from exc
 

@@ -90,6 +90,7 @@ class MessageMediaChannel(Channel[MessageMediaConfig]):
     def parse(self, req: InboundRequest, config: MessageMediaConfig) -> ParsedInbound:
         """Every message object found in the callback body."""
         body = req.json
+        envelope: dict[str, Any]
         if isinstance(body, list):
             items, envelope = body, {}
         elif isinstance(body, dict):
@@ -208,7 +209,7 @@ def _message(
 
 def _payload(item: Mapping[str, Any]) -> dict[str, Any] | None:
     media = first_str(item.get("media"), item.get("media_url"), item.get("url"))
-    text = item.get("text") if isinstance(item.get("text"), str) else ""
+    text = str(item.get("text")) if isinstance(item.get("text"), str) else ""
     if media:
         kind = item.get("type") if item.get("type") in _MEDIA_TYPES else "image"
         attachment = {"type": kind, "url": media}

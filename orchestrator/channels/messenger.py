@@ -300,7 +300,7 @@ def _event(event: Mapping[str, Any]) -> InboundMessage | None:
 
 def _message_payload(message: Mapping[str, Any]) -> dict[str, Any] | None:
     quick = as_dict(message.get("quick_reply"))
-    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    text = str(message.get("text")) if isinstance(message.get("text"), str) else ""
     if quick.get("payload"):
         return {"type": "quick_reply", "payload": quick["payload"], "text": text or None}
     for attachment in message.get("attachments") or []:

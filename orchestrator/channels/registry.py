@@ -95,7 +95,7 @@ def _with_common_keys(name: str, model: type[BaseModel]) -> type[ChannelConfigMo
         return model
     bases = (ChannelConfigModel, model, _RevealSecrets)
     merged = type(f"{name.title()}SyncConfig", bases, {"__module__": __name__})
-    return merged  # type: ignore[return-value]
+    return merged
 
 
 for _channel in (

@@ -115,6 +115,7 @@ class SmoochChannel(Channel[SmoochConfig]):
         """`{"content": …}` message bodies, or `{"activity": "typing:start"}`."""
         typed = validate_outbound(payload)
         data = typed.to_dict()
+        content: dict[str, Any]
         match typed.type:
             case "text":
                 return Rendered([_text(typed.text)])
@@ -148,8 +149,8 @@ class SmoochChannel(Channel[SmoochConfig]):
                     actions = [{"type": "reply", "text": t, "payload": v} for t, v in replies]
                 return Rendered([_text(typed.text, actions)])
             case "single-choice":
-                replies = [{"type": "reply", "text": c.title, "payload": c.value} for c in typed.choices]
-                return Rendered([_text(typed.text, replies)])
+                chips = [{"type": "reply", "text": c.title, "payload": c.value} for c in typed.choices]
+                return Rendered([_text(typed.text, chips)])
             case "card":
                 return Rendered([_carousel([typed])])
             case "carousel":
@@ -245,7 +246,7 @@ def _event(event: Mapping[str, Any]) -> InboundMessage | None:
 
 def _content(content: Mapping[str, Any]) -> dict[str, Any] | None:
     kind = content.get("type")
-    text = content.get("text") if isinstance(content.get("text"), str) else ""
+    text = str(content.get("text")) if isinstance(content.get("text"), str) else ""
     if kind == "text":
         if content.get("payload"):
             return {"type": "quick_reply", "payload": content["payload"], "text": text or None}

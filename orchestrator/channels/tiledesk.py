@@ -330,7 +330,7 @@ def canonical_payload(
     `members=False` ignores member join/leave labels (Chat21 groups, where the lead is unknown
     and any member may be the user)."""
     attributes = as_dict(message.get("attributes"))
-    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    text = str(message.get("text")) if isinstance(message.get("text"), str) else ""
     action = attributes.get("action")
     if isinstance(action, str) and action and not is_echo:
         return {"type": "postback", "payload": action, "text": text.strip() or None}

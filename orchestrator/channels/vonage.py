@@ -157,7 +157,7 @@ class VonageChannel(Channel[VonageConfig]):
                 text = _text(degrade.as_text(data))["text"]
                 return Rendered([{"message_type": kind, kind: media, "alternatives": {"sms": _text(text)}}])
             case "location":
-                place = {"latitude": typed.latitude, "longitude": typed.longitude}
+                place: dict[str, Any] = {"latitude": typed.latitude, "longitude": typed.longitude}
                 place.update({k: v for k, v in (("name", typed.title), ("address", typed.address)) if v})
                 native = _custom({"type": "location", "location": place})
                 return Rendered([{**_text(degrade.as_text(data)), "alternatives": {"whatsapp": native}}])
@@ -230,7 +230,7 @@ def _auth(config: VonageConfig) -> dict[str, str]:
 def _payload(body: Mapping[str, Any]) -> dict[str, Any] | None:
     kind = body.get("message_type")
     if kind == "text":
-        text = body.get("text") if isinstance(body.get("text"), str) else ""
+        text = str(body.get("text")) if isinstance(body.get("text"), str) else ""
         return {"type": "text", "text": text} if text.strip() else None
     if kind == "reply":
         reply = as_dict(body.get("reply"))

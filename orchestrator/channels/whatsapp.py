@@ -154,7 +154,7 @@ class WhatsAppChannel(Channel[WhatsAppConfig]):
             case "image" | "audio" | "video" | "file":
                 return Rendered([_media(typed.type, data[typed.type], typed.title)])
             case "location":
-                place = {"latitude": typed.latitude, "longitude": typed.longitude}
+                place: dict[str, Any] = {"latitude": typed.latitude, "longitude": typed.longitude}
                 place.update({k: v for k, v in (("name", typed.title), ("address", typed.address)) if v})
                 return Rendered([{"type": "location", "location": place}])
             # Choices keep their numbers even when tapped natively (a typed "2" still works).
@@ -244,7 +244,7 @@ def _message(
     body = as_dict(message.get(kind)) if isinstance(kind, str) else {}
     translated: dict[str, Any] | None = None
     if kind == "text":
-        text = body.get("body") if isinstance(body.get("body"), str) else ""
+        text = str(body.get("body")) if isinstance(body.get("body"), str) else ""
         translated = {"type": "text", "text": text} if text.strip() else None
     elif kind == "interactive":
         reply = as_dict(body.get("button_reply") or body.get("list_reply"))

@@ -410,6 +410,7 @@ class _Checker:
         env_names: set[str] = set()
         seen: set[str] = set()
         for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            assert isinstance(node, nodes.Getattr | nodes.Getitem)
             if not isinstance(node.node, nodes.Name) or node.node.name not in SCOPES:
                 continue
             scope = node.node.name

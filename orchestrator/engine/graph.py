@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from . import models as M
 from .compiled import BotVersion, CompiledStep
@@ -88,13 +89,14 @@ class FlowGraph:
                 to(b["on_error"])
         elif kind == "ask":
             to(nxt, now=False)
-            if m.ask.skip_if_set or m.ask.prefill:
+            ask = cast(M.AskStep, m).ask
+            if ask.skip_if_set or ask.prefill:
                 to(nxt)
             to(b.get("on_fail", nxt), now=False)
             if "on_timeout" in b:
                 to(b["on_timeout"], now=False)
         elif kind == "choose":
-            for i in range(len(m.choose.options)):
+            for i in range(len(cast(M.ChooseStep, m).choose.options)):
                 to(b.get(f"option:{i}", nxt), now=False)
             if "on_other" in b:
                 to(b["on_other"], now=False)
@@ -116,18 +118,19 @@ class FlowGraph:
                     to(target)
             to(b.get("else", nxt))
         elif kind == "handoff":
-            if m.handoff.check_hours:
+            if cast(M.HandoffStep, m).handoff.check_hours:
                 to(b.get("when_closed", nxt))
             to(b.get("when_no_agents", nxt))
             to(b.get("on_released", nxt), now=False)
         elif kind == "call":
-            entry = self.entry(m.call)
+            callee = cast(M.CallStep, m).call
+            entry = self.entry(callee)
             if entry is not None:
                 out.append(Edge(entry))
             # back from the callee: in the same turn only if the callee never waits
-            to(nxt, now=not self.flow_waits(m.call))
+            to(nxt, now=not self.flow_waits(callee))
         elif kind == "start":
-            entry = self.entry(m.start)
+            entry = self.entry(cast(M.StartStep, m).start)
             if entry is not None:
                 out.append(Edge(entry))
         if m.when is not None and kind not in ("say", "set", "goto"):

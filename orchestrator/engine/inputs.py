@@ -140,8 +140,8 @@ def coerce(kind: str, turn: TurnEvent, *, today: date, values: list[Any] | None 
         return (True, False) if word in _NO else (False, None)
     if kind == "email":
         if not _EMAIL.match(text):
-            found = extract.find_email(text)  # "it's bob@example.com"
-            return (found is not None, found)
+            email = extract.find_email(text)  # "it's bob@example.com"
+            return (email is not None, email)
         local, _, domain = text.partition("@")
         return (True, f"{local}@{domain.lower()}")
     if kind == "phone":

@@ -616,7 +616,7 @@ class GotoStep(StepBase):
     """Jump to a step of the same flow."""
 
     KIND: ClassVar[str] = "goto"
-    goto: StepRef  # type: ignore[assignment]
+    goto: StepRef
 
 
 class CallStep(StepBase):
@@ -887,7 +887,7 @@ class BusinessHours(BaseModel):
     """`{mon-fri: "09:00-18:00", sat: "10:00-12:00", holidays: ["2024-12-25"]}`."""
 
     model_config = ConfigDict(extra="allow", frozen=True, strict=True)
-    __pydantic_extra__: dict[str, DaySpec]  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, DaySpec]
     holidays: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -1009,7 +1009,7 @@ for _model in (
     FlowFile,
     BotFile,
 ):
-    _model.model_rebuild()
+    _model.model_rebuild()  # type: ignore[attr-defined]
 
 
 def bot_file_schema() -> dict[str, Any]:

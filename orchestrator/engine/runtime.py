@@ -608,7 +608,12 @@ class Turn:
                     "(a loop without a waiting step?)",
                     step,
                 )
-            entry = {"flow": step.flow, "step": step.id, "kind": step.kind, "at": str(step.pos)}
+            entry: dict[str, Any] = {
+                "flow": step.flow,
+                "step": step.id,
+                "kind": step.kind,
+                "at": str(step.pos),
+            }
             self.trace["steps"].append(entry)
             self.entry = entry
             with self.at(step):

@@ -96,7 +96,7 @@ class Frame:
     replay_to: str | None = None  # after a correction: the step the user was at (corrections.py)
 
     def to_json(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "flow": self.flow,
             "pc": self.pc,
             "vars": self.vars,

@@ -201,10 +201,10 @@ class _Undefined(StrictUndefined):
     with it raises an error that names the full variable (`conv.emial`)."""
 
     __slots__ = ()
-    __bool__ = Undefined.__bool__
-    __eq__ = Undefined.__eq__
-    __ne__ = Undefined.__ne__
-    __hash__ = Undefined.__hash__
+    __bool__ = Undefined.__bool__  # type: ignore[assignment]
+    __eq__ = Undefined.__eq__  # type: ignore[assignment]
+    __ne__ = Undefined.__ne__  # type: ignore[assignment]
+    __hash__ = Undefined.__hash__  # type: ignore[assignment]
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -375,11 +375,11 @@ class Templates:
         for node in tree.find_all(nodes.Getattr):
             if isinstance(node.node, nodes.Name):
                 found.add(f"{node.node.name}.{node.attr}")
-        for node in tree.find_all(nodes.Getitem):
-            if isinstance(node.node, nodes.Name) and isinstance(node.arg, nodes.Const):
-                found.add(f"{node.node.name}.{node.arg.value}")
-        for node in tree.find_all(nodes.Name):
-            found.add(node.name)
+        for item in tree.find_all(nodes.Getitem):
+            if isinstance(item.node, nodes.Name) and isinstance(item.arg, nodes.Const):
+                found.add(f"{item.node.name}.{item.arg.value}")
+        for name in tree.find_all(nodes.Name):
+            found.add(name.name)
         return found
 
     # -- evaluate

@@ -82,7 +82,8 @@ def _step_line(entry: dict[str, Any]) -> list[str]:
         return [f"↺ resume {entry.get('flow')}.{entry['resume']} (asked again)"]
     if "interrupted" in entry:
         then = {"drop": "dropped", "resume": "asked again", "ask": "asking whether to go back"}
-        what = then.get(entry.get("then"), entry.get("then"))
+        key = entry.get("then")
+        what = then.get(key, key) if isinstance(key, str) else key
         return [f"⤳ {entry.get('flow')}.{entry['interrupted']} was interrupted by a new topic: {what}"]
     if "end" in entry:
         return [f"■ end: {entry['end']}"]

@@ -87,11 +87,13 @@ class SyncService:
 
     async def sync_seed(self, body: dict[str, Any]) -> dict[str, Any]:
         """The seed's header-less sync: create a client, or update one given `id` + `token`."""
-        client_id, token = body.get("id"), body.get("token")
-        client = await self._clients.get(client_id) if client_id else None
+        given_id, token = body.get("id"), body.get("token")
+        client = await self._clients.get(given_id) if given_id else None
         if client is None:
-            client_id, token = await self._clients.create(client_id)
-        elif not token or await self._clients.authenticate(client_id, token) is None:
+            client_id, token = await self._clients.create(given_id)
+        else:
+            client_id = client.id
+        if client is not None and (not token or await self._clients.authenticate(client_id, token) is None):
             raise Forbidden("Forbidden")
         webhooks = await self.sync(client_id, body.get("channels"), body.get("webhooks"), body.get("bot"))
         return {"id": client_id, "token": token, "webhooks": webhooks}

@@ -17,7 +17,7 @@ import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -46,7 +46,7 @@ from .secrets import SecretBox
 from .sqlite import migrations
 
 T = TypeVar("T")
-Conn = asyncpg.Connection
+Conn: TypeAlias = asyncpg.Connection
 Work = Callable[[Conn], Awaitable[T]]
 
 MIGRATION_LOCK = 0x6F72_6368  # advisory lock key ("orch") held while migrating
@@ -327,8 +327,8 @@ class PostgresStore(Store):
                     self._watch.failed(fault)
                     raise fault from None
                 except Exception as exc:
-                    fault = classify_pg(exc)
-                    if attempt == 1 and fault is not None and fault.kind == UNAVAILABLE:
+                    found = classify_pg(exc)
+                    if attempt == 1 and found is not None and found.kind == UNAVAILABLE:
                         continue
                     raise self._fault_or(exc) from exc
         raise AssertionError("unreachable")

@@ -6,6 +6,7 @@ Content-Security-Policy that allows no inline script (see `SECURITY_HEADERS`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from .webchat import SocketHandler, WebchatHub
 __all__ = ["WEBCHAT_HUB", "WebchatHub", "add_web_routes"]
 
 STATIC = Path(__file__).parent / "static"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WEBCHAT_HUB = web.AppKey("webchat.hub", WebchatHub)
 
 CSP = "; ".join(
@@ -41,7 +43,7 @@ PREFIXES = ("/webchat", "/studio")
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler):  # type: ignore[no-untyped-def]
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     """CSP and friends on every web chat and studio response; static files may be loaded by
     the pages that embed the widget (module scripts are fetched with CORS)."""
     response = await handler(request)
@@ -53,18 +55,18 @@ async def security_headers(request: web.Request, handler):  # type: ignore[no-un
     return response
 
 
-def _page(name: str) -> web.StreamResponse:
+def _page(name: str) -> Handler:
     async def handle(_: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
 
-    return handle  # type: ignore[return-value]
+    return handle
 
 
-def _redirect(to: str) -> web.StreamResponse:
+def _redirect(to: str) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(to + (f"?{request.query_string}" if request.query_string else ""))
 
-    return handle  # type: ignore[return-value]
+    return handle
 
 
 def add_web_routes(

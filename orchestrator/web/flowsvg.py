@@ -49,7 +49,8 @@ def layout(
     flows = [f for f in bot.flows if by_flow.get(f)]
     placed: dict[Key, Placed] = {}
     headers: list[tuple[str, float, float]] = []
-    row_top, row_height, width = MARGIN + LEGEND_H, 0.0, 0.0
+    row_top: float = MARGIN + LEGEND_H
+    row_height, width = 0.0, 0.0
     for i, flow in enumerate(flows):
         col = i % COLUMNS
         if col == 0 and i:

@@ -47,7 +47,7 @@ class Sandbox:
         if bot is None:
             raise TryError(f'"bot": no bot {bot_id!r} is loaded')
         current = self._tries.get(session) if session else None
-        if current is None or current.bot_id != bot_id:
+        if session is None or current is None or current.bot_id != bot_id:
             session, current = str(uuid.uuid4()), _Try(bot_id)
         self._tries[session] = current
         self._tries.move_to_end(session)

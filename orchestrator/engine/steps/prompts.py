@@ -41,7 +41,7 @@ def send_prompt(turn: Turn, frame: Frame, step: CompiledStep, message: Any, extr
             raise FlowError("no option of this choose step can be shown", step)
         assert frame.wait is not None
         frame.wait.options = shown
-        payloads = attach_options(payloads, [(t, p) for _, p, t in shown], spec.style)
+        payloads = attach_options(payloads, [(str(t), str(p)) for _, p, t in shown], spec.style)
     turn.replies.extend(payloads)
 
 
