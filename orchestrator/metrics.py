@@ -119,7 +119,9 @@ def middleware(metrics: Metrics) -> Callable[..., Awaitable[web.StreamResponse]]
     """Counts every answered request by its route pattern (never the raw path: ids stay out)."""
 
     @web.middleware
-    async def count(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):  # type: ignore[no-untyped-def]
+    async def count(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         status = 500
         try:
             response = await handler(request)

@@ -30,7 +30,7 @@ from orchestrator.bus.topics import (
     collect_topic,
     turn_topic,
 )
-from orchestrator.store.records import Conversation, Endpoint, Message, utcnow
+from orchestrator.store.records import Conversation, Message, StoredEndpoint, utcnow
 
 from .backends import PrivateRedis, redis_or_skip, redis_prefix
 from .conftest import ApiClient, make_settings, new_client
@@ -185,7 +185,7 @@ async def test_every_crossing_topic_arrives_as_its_payload_type() -> None:
     now = utcnow()
     conversation = Conversation("conv", "c1", "u1", now)
     message = Message("m1", "conv", None, now, {"type": "text", "text": "hi"}, "m0")
-    source = Endpoint("telegram", "bot", "sender", "thread", "1.0.0")
+    source = StoredEndpoint("telegram", "bot", "sender", "thread", "1.0.0")
     sent = {  # topic published -> (topic it arrives on, event)
         collect_topic("m0"): (collect_topic("m0"), message),
         turn_topic("m0"): (turn_topic("m0"), TurnEnded("m0")),

@@ -34,7 +34,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from .. import jsonutil
-from ..store.records import Conversation, Endpoint, Message, iso, parse_iso
+from ..store.records import Conversation, Message, StoredEndpoint, iso, parse_iso
 from . import REMOTE, Bus, Handler, MemoryBus, Subscription
 from .topics import (
     CLIENT_SYNCED,
@@ -103,7 +103,7 @@ def _created_in(data: dict[str, Any]) -> MessageCreated:
         data["client_id"],
         Conversation(conversation[0], conversation[1], conversation[2], parse_iso(conversation[3])),
         _message_in(data["message"]),
-        None if source is None else Endpoint(*source),
+        None if source is None else StoredEndpoint(*source),
         data["collect"],
         data["bot_absent"],
     )

@@ -360,7 +360,7 @@ def _tenant(activity: Mapping[str, Any]) -> str | None:
 
 
 def _message(activity: Mapping[str, Any]) -> dict[str, Any] | None:
-    text = activity.get("text") if isinstance(activity.get("text"), str) else ""
+    text = str(activity.get("text")) if isinstance(activity.get("text"), str) else ""
     text = _MENTION.sub("", text).strip()
     value = as_dict(activity.get("value"))
     if first_str(value.get("payload")):
