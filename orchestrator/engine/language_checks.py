@@ -146,7 +146,7 @@ def typed_writes(checker: _Checker) -> None:
             if isinstance(value, str) and is_template(value):
                 source = _VAR.match(single_expression(value) or "")
                 src = bot.variables.get(source.group(1)) if source else None
-                if src is not None and src.type in _TEXT_TYPES and decl.type in ("int", "float"):
+                if source and src is not None and src.type in _TEXT_TYPES and decl.type in ("int", "float"):
                     checker.report(
                         step.pos.file,
                         where,
