@@ -45,6 +45,7 @@ class PgDatabase:
         self.name = f"orch_{secrets.token_hex(6)}"
         self.url: str | None = None
         self.error: str | None = None
+        self.spare: list[str] = []  # schemas an earlier test migrated and is done with
 
     async def _admin(self, sql: str) -> None:
         import asyncpg
@@ -84,6 +85,37 @@ async def new_schema(database_url: str) -> str:
     finally:
         await conn.close()
     return f"{database_url}?schema={schema}"
+
+
+async def reused_schema(database: PgDatabase) -> str:
+    """An empty, migrated schema: one an earlier test is done with (its tables emptied, so no
+    migration runs again), or a fresh one."""
+    import asyncpg
+
+    from orchestrator.store.sqlite import migrations
+
+    url = database.ensure()
+    latest = migrations("postgres")[-1][0]
+    while database.spare:
+        schema_url = database.spare.pop()
+        schema = schema_url.rsplit("schema=", 1)[1]
+        conn = await asyncpg.connect(url, timeout=3)
+        try:
+            version = await conn.fetchval(f'SELECT MAX(version) FROM "{schema}".schema_version')
+            if version != latest:
+                continue  # a test left it at another version: not reused
+            tables = await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename <> 'schema_version'",
+                schema,
+            )
+            names = ", ".join(f'"{schema}"."{t[0]}"' for t in tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            return schema_url
+        except asyncpg.UndefinedTableError:
+            continue  # never migrated (the test stopped before its store opened)
+        finally:
+            await conn.close()
+    return await new_schema(url)
 
 
 def redis_or_skip() -> str:

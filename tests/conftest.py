@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from orchestrator.app import create_app
 from orchestrator.config import Settings
 
-from .backends import PgDatabase, new_schema
+from .backends import PgDatabase, new_schema, reused_schema
 
 
 def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
@@ -111,8 +111,14 @@ async def pg_url(pg_database: PgDatabase) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path, pg_database: PgDatabase) -> str:
-    """A `storage.url` of each backend: a fresh SQLite file, or a fresh PostgreSQL schema."""
+async def store_url(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_database: PgDatabase
+) -> AsyncIterator[str]:
+    """A `storage.url` of each backend: a fresh SQLite file, or an empty PostgreSQL schema
+    (emptied after an earlier test rather than migrated anew: a migration costs more)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/orchestrator.db"
-    return await new_schema(pg_database.ensure())
+        yield f"sqlite:///{tmp_path}/orchestrator.db"
+        return
+    url = await reused_schema(pg_database)
+    yield url
+    pg_database.spare.append(url)
