@@ -61,8 +61,16 @@ TARGETS: dict[str, tuple[list[str], set[str] | None]] = {
             [f"tests/channels/test_channel_{name}.py", "tests/hardening"],
             {"verify"},
         )
-        for name in ("telegram", "slack", "twilio", "messenger", "smooch", "vonage", "whatsapp")
+        for name in ("telegram", "slack", "twilio", "smooch", "vonage")
     },
+    "orchestrator/channels/meta_webhook.py": (
+        [
+            "tests/channels/test_channel_messenger.py",
+            "tests/channels/test_channel_whatsapp.py",
+            "tests/hardening",
+        ],
+        None,
+    ),
     "orchestrator/channels/replay.py": (["tests/hardening/test_tiledesk_replay.py"], None),
     "orchestrator/engine/matching.py": (["tests/engine"], None),
 }

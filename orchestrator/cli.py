@@ -583,12 +583,17 @@ def _graph(args: argparse.Namespace) -> int:
     except PictureError as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 2
-    if args.output is None:
+    return _write_output(args.output, text, f" ({args.format}, {how})")
+
+
+def _write_output(output: Path | None, text: str, what: str) -> int:
+    """Write `text` to stdout, or to `output` and say so (`wrote PATH<what>`)."""
+    if output is None:
         sys.stdout.write(text)
         return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output} ({args.format}, {how})")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    print(f"wrote {output}{what}")
     return 0
 
 
@@ -624,13 +629,7 @@ def _record(args: argparse.Namespace) -> int:
     except (StoreError, RecordError) as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 1
-    if args.output is None:
-        sys.stdout.write(text)
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output}: run it with `orchestrator test {args.output}`")
-    return 0
+    return _write_output(args.output, text, f": run it with `orchestrator test {args.output}`")
 
 
 # ------------------------------------------------------------------ explain

@@ -39,13 +39,12 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from orchestrator.channels import degrade
+from orchestrator.channels import degrade, meta_webhook
 from orchestrator.channels.base import (
     Channel,
     ChannelConfig,
     DeliveryStatus,
     Endpoint,
-    ImmediateResponse,
     InboundMessage,
     InboundRequest,
     ParsedInbound,
@@ -53,13 +52,10 @@ from orchestrator.channels.base import (
     RetryPolicy,
     SendError,
     Target,
-    VerificationError,
     as_dict,
     bad_request,
     canonical_inbound,
     first_str,
-    hmac_sha256_hex,
-    secrets_equal,
     validate_outbound,
 )
 from orchestrator.channels.sender import Throttled, call, probe
@@ -102,23 +98,12 @@ class WhatsAppChannel(Channel[WhatsAppConfig]):
 
     async def verify(self, req: InboundRequest, config: WhatsAppConfig) -> None:
         """The verify token of the handshake, or the body's signature."""
-        if req.method == "GET":
-            token = req.query.get("hub.verify_token", "")
-            if req.query.get("hub.mode") != "subscribe" or not secrets_equal(token, config.verifyToken):
-                raise VerificationError(403, "wrong hub.verify_token")
-            return
-        signature = req.headers.get("X-Hub-Signature-256", "")
-        if not signature:
-            raise VerificationError(401, "missing X-Hub-Signature-256")
-        expected = "sha256=" + hmac_sha256_hex(config.appSecret, req.body)
-        if not secrets_equal(signature, expected):
-            raise VerificationError(403, "wrong X-Hub-Signature-256")
+        meta_webhook.verify(req, config.verifyToken, config.appSecret, missing_signature_status=401)
 
     def parse(self, req: InboundRequest, config: WhatsAppConfig) -> ParsedInbound:
         """The handshake's challenge, or the messages and statuses of the batch."""
-        if req.method == "GET":
-            challenge = req.query.get("hub.challenge", "").encode()
-            return ParsedInbound(response=ImmediateResponse(200, challenge, "text/plain"))
+        if (answer := meta_webhook.handshake(req)) is not None:
+            return answer
         body = req.json
         if not isinstance(body, dict) or body.get("object") != "whatsapp_business_account":
             return bad_request("body must be a whatsapp_business_account event")

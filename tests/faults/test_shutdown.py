@@ -28,6 +28,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def _stopped_listening(port: int) -> None:
+    """Wait (at most 10 s) until the server refuses new connections: its shutdown has begun."""
+    async with asyncio.timeout(10):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                return
+            writer.close()
+            await asyncio.sleep(0.02)
+
+
 async def _serve(
     tmp_path: Path, port: int, bots: str = "no-bots", env: str = "{}"
 ) -> asyncio.subprocess.Process:
@@ -199,7 +211,7 @@ async def test_sigterm_during_a_turn_finishes_it_and_restart_fires_due_timers(tm
             turn = asyncio.create_task(collect(turning, user, "status"))
             await asyncio.wait_for(slow.called.wait(), 10)  # the turn waits on the API
             process.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.3)  # (the server is shutting down with the turn under way)
+            await _stopped_listening(port)  # the server is shutting down with the turn under way
             slow.release.set()
             assert await asyncio.wait_for(turn, 10) == ["Status: green"]  # the turn finished
             assert await asyncio.wait_for(process.wait(), 20) == 0
