@@ -35,7 +35,9 @@ def loads(raw: str | bytes) -> Any:
 def loads_limited(raw: str | bytes) -> Any:
     """Parse untrusted JSON: JSONDecodeError when malformed, TooDeep when nested too deeply."""
     value = orjson.loads(raw)
-    if depth_exceeds(value, MAX_DEPTH):
+    # each level opens a bracket: a document with few brackets cannot be deep (no walk needed)
+    brackets = raw.count("[") + raw.count("{") if isinstance(raw, str) else raw.count(b"[") + raw.count(b"{")
+    if brackets > MAX_DEPTH and depth_exceeds(value, MAX_DEPTH):
         raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
     return value
 

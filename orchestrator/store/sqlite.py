@@ -169,11 +169,12 @@ class SQLiteStore(Store):
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in a transaction on the connection's thread, committed before this returns
-        (its own changes rolled back if it raises).
+        (its own changes rolled back if it raises). A cancelled caller's write still completes.
 
         Adaptive group commit: writes that arrive while a commit is under way are run together
         in the next one, each in its own savepoint, so many concurrent writes cost one thread
-        round trip and one commit, and a lone write costs no wait at all."""
+        round trip and one commit, and a lone write costs no wait at all. The deadline is one
+        timer handle (`_expire`), not a timeout context and a shielded task per write."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         future: asyncio.Future[Any] = loop.create_future()
@@ -182,20 +183,27 @@ class SQLiteStore(Store):
         if not self._flushing:
             self._flushing = True
             self._flusher = asyncio.create_task(self._flush())
+        deadline = loop.call_at(started + self._timeout + GRACE, self._expire, entry)
         try:
-            async with asyncio.timeout(self._timeout + GRACE):
-                result = await asyncio.shield(future)  # a cancelled caller's write still completes
-            if self.observe is not None:
-                self.observe("write", loop.time() - started)
-            return result
-        except TimeoutError:
-            if entry in self._pending:  # never started: it will not be applied
-                self._pending.remove(entry)
-                fault = StorageFault(BUSY, f"the database stayed locked for {self._timeout:g} s")
-            else:
-                fault = StorageFault(SLOW, f"a write took over {self._timeout:g} s and may still complete")
-            self._watch.failed(fault)
-            raise fault from None
+            result = await future  # cancelling the caller cancels the future, not the write
+        finally:
+            deadline.cancel()
+        if self.observe is not None:
+            self.observe("write", loop.time() - started)
+        return result
+
+    def _expire(self, entry: tuple[Work, asyncio.Future[Any], float]) -> None:
+        """A write's deadline passed: fail its caller with the fault that says why."""
+        future = entry[1]
+        if future.done():
+            return
+        if entry in self._pending:  # never started: it will not be applied
+            self._pending.remove(entry)
+            fault = StorageFault(BUSY, f"the database stayed locked for {self._timeout:g} s")
+        else:
+            fault = StorageFault(SLOW, f"a write took over {self._timeout:g} s and may still complete")
+        self._watch.failed(fault)
+        future.set_exception(fault)
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
