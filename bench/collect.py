@@ -1,7 +1,8 @@
 """Benchmark of the hot paths, as ratios to a bare aiohttp handler measured in the same run.
 
     .venv/bin/python bench/collect.py [--seconds 5] [--runs 1] [--open-collects 10000]
-                                      [--bot support-desk|stub] [--only load|memory|engine]
+                                      [--bot support-desk|stub]
+                                      [--only load|memory|engine|instructions]
                                       [--no-callgrind] [--tiny]
 
 Servers run pinned to CPU 0; the load comes from bench/loadgen.py (raw asyncio protocols on
@@ -19,6 +20,13 @@ uvloop, keep-alive, one request in flight per connection) pinned to CPU 1, the s
 3. engine: one engine turn of the support-desk bot (FAQ answer) in process, no I/O: the best
    time per turn over a few repeats and, with valgrind installed, instructions per turn
    counted by callgrind (repeatable on a busy machine, unlike seconds).
+
+4. instructions: with valgrind installed, the servers run under callgrind with counting
+   switched on only around a fixed number of requests (`callgrind_control -i on/off`): the
+   instructions each request costs the server, all threads, user space (the SQLite thread
+   included, the kernel not), for the bare handler, `POST /messages` and collect. Unlike
+   requests/s, these do not move with whatever else the machine runs, so their ratios are the
+   figures to compare between commits on a shared machine.
 
 `--tiny` runs every part with tiny counts (for the test that checks the benchmark runs).
 """
@@ -466,6 +474,79 @@ def callgrind_instructions(turns: int) -> float | None:
     return (totals[1] - totals[0]) / turns
 
 
+# ------------------------------------------------------------------ server instructions
+
+
+async def instructions_per_request(
+    server: Server, path: str, bodies: list[str], headers: dict[str, str], status: int, count: int
+) -> float:
+    """Instructions the server (running under callgrind, counting off) spends per request:
+    counting is switched on around `count` requests sent 8 at a time, after a warm-up."""
+    concurrency = min(8, len(bodies))
+    async with aiohttp.ClientSession(headers={**headers, "Content-Type": "application/json"}) as session:
+
+        async def send(body: str, times: int) -> None:
+            for _ in range(times):
+                async with session.post(server.base + path, data=body) as resp:
+                    if resp.status != status:
+                        raise RuntimeError(f"{path}: {resp.status} {await resp.text()}")
+                    await resp.read()
+
+        await asyncio.gather(*(send(bodies[i], 10) for i in range(concurrency)))  # warm-up
+        subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], check=True, capture_output=True)
+        await asyncio.gather(*(send(bodies[i], count // concurrency) for i in range(concurrency)))
+        subprocess.run(["callgrind_control", "-i", "off", str(server.pid)], check=True, capture_output=True)
+    return float(count // concurrency * concurrency)
+
+
+def under_callgrind(server: Server, out: Path) -> Server:
+    """The same server, run by callgrind with counting switched off until asked."""
+    tool = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/cg.%p"]
+    return Server(tool + server.args, server.port, server.env)
+
+
+def callgrind_total(out: Path) -> int:
+    """Instructions counted, over every file callgrind wrote (one per process)."""
+    total = 0
+    for path in out.glob("cg.*"):
+        for line in path.read_text().splitlines():
+            if line.startswith("totals:"):
+                total += int(line.split()[1])
+    return total
+
+
+async def measure_instructions(args: argparse.Namespace, tmp: Path) -> dict[str, float] | None:
+    """Instructions per request of the bare handler, `POST /messages` and collect."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        return None
+    found: dict[str, float] = {}
+    cases: list[tuple[str, Server, str | None]] = [
+        ("baseline", bare_server(), None),
+        ("POST /messages", orchestrator_server(tmp / "instr-messages.db"), None),
+        ("collect", orchestrator_server(tmp / "instr-collect.db"), "support-desk"),
+    ]
+    for name, plain, bot in cases:
+        out = tmp / f"cg-{len(found)}"
+        out.mkdir()
+        async with under_callgrind(plain, out) as server:
+            if name == "baseline":
+                path, headers, status = "/echo", {}, 200
+                bodies = [json.dumps({"type": "text", "text": f"m{i}"}) for i in range(8)]
+            else:
+                headers, pairs = await setup_client(server.base, bot, 8)
+                status = 201
+                if bot:
+                    path = "/api/v1/messages/collect"
+                    bodies = [message_body(p, "what are your opening hours?", "10000") for p in pairs]
+                else:
+                    path = "/api/v1/messages"
+                    bodies = [message_body(p, f"m{i}") for i, p in enumerate(pairs)]
+            count = args.instruction_requests // (2 if bot else 1)
+            sent = await instructions_per_request(server, path, bodies, headers, status, count)
+        found[name] = callgrind_total(out) / sent
+    return found
+
+
 # ------------------------------------------------------------------ report
 
 GOALS = {
@@ -536,6 +617,18 @@ def print_engine(turn: dict[str, Any], instructions: float | None) -> None:
         print(f"  instructions per turn (callgrind): {instructions:,.0f}")
 
 
+def print_instructions(found: dict[str, float] | None) -> None:
+    if found is None:
+        print("  (valgrind is not installed: no instruction counts)")
+        return
+    bare = found["baseline"]
+    for name, count in found.items():
+        print(f"  {name:<16} {count:>12,.0f} instructions per request   {bare / count:>6.1%} of bare")
+    for name, goal in (("POST /messages", 0.60), ("collect", 0.35)):
+        ratio = bare / found[name]
+        print(f"  {name}: {ratio:.1%} of bare in instructions  goal >= {goal:.0%}  {verdict(ratio >= goal)}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5)
@@ -550,7 +643,12 @@ async def main() -> None:
     )
     parser.add_argument("--engine-turns", type=int, default=3000)
     parser.add_argument("--bot", choices=["support-desk", "stub"], default="support-desk")
-    parser.add_argument("--only", choices=["load", "memory", "engine"], help="run one part only")
+    parser.add_argument(
+        "--only", choices=["load", "memory", "engine", "instructions"], help="run one part only"
+    )
+    parser.add_argument(
+        "--instruction-requests", type=int, default=400, help="requests counted under callgrind"
+    )
     parser.add_argument("--no-callgrind", action="store_true", help="skip counting instructions")
     parser.add_argument("--tiny", action="store_true", help="tiny counts: checks that the benchmark runs")
     args = parser.parse_args()
@@ -580,6 +678,9 @@ async def main() -> None:
             print_engine(
                 engine_turn(args.engine_turns), None if args.no_callgrind else callgrind_instructions(200)
             )
+        if run == 0 and args.only in (None, "instructions") and not args.no_callgrind:
+            print("--- server instructions per request (callgrind)")
+            print_instructions(await measure_instructions(args, tmp))
         for warning in figures.warnings:
             print(f"WARNING: {warning}")
 
