@@ -83,6 +83,7 @@ class SQLiteStore(Store):
         self._watch = watch or FaultWatch()
         self._pending: list[tuple[Work, asyncio.Future[Any], float]] = []
         self._flushing = False
+        self._busy_ms: int | None = None  # the busy_timeout the writer connection has now
         self._flusher: asyncio.Task[None] | None = None
         self._db: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
@@ -211,14 +212,18 @@ class SQLiteStore(Store):
             while self._pending:
                 batch, self._pending = self._pending, []
                 db = self._conn
-                # SQLite waits for another process's lock no longer than the earliest deadline.
-                busy_ms = max(10, int((min(d for _, _, d in batch) - loop.time()) * 1000))
+                # SQLite waits for another process's lock no longer than the earliest deadline
+                # (in steps of 100 ms: the statement that sets it is run only when it changes).
+                busy_ms = max(10, int((min(d for _, _, d in batch) - loop.time()) * 10) * 100)
+                changed = busy_ms if busy_ms != self._busy_ms else None
                 try:
-                    outcomes = await run_on_thread(db, _run_batch, [w for w, _, _ in batch], busy_ms)
+                    outcomes = await run_on_thread(db, _run_batch, [w for w, _, _ in batch], changed)
                 except BaseException as exc:  # the commit itself failed: nothing was written
                     outcomes = [(False, self._fault_or(exc))] * len(batch)
+                    self._busy_ms = None  # unknown: set it again next time
                 else:
                     self._watch.succeeded()
+                    self._busy_ms = busy_ms
                 for (_, future, _), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():
                         continue
@@ -846,13 +851,28 @@ class SQLiteStore(Store):
         return await self._write(work)
 
 
-def _run_batch(conn: sqlite3.Connection, works: list[Work], busy_ms: int) -> list[tuple[bool, Any]]:
-    """One transaction for several writes, each in a savepoint: (ok, result or exception).
+def _run_batch(conn: sqlite3.Connection, works: list[Work], busy_ms: int | None) -> list[tuple[bool, Any]]:
+    """One transaction for several writes: (ok, result or exception) of each.
 
-    A fault of the environment (disk full, I/O error…) in any write fails the whole batch:
-    SQLite may already have rolled the transaction back."""
-    conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+    Each write of a group runs in a savepoint, so one that raises leaves the others; a lone
+    write needs none (its transaction is rolled back instead). A fault of the environment (disk
+    full, I/O error…) in any write fails the whole batch: SQLite may already have rolled the
+    transaction back. `busy_ms`, when given, bounds the wait for another process's write lock
+    from now on (the connection keeps it)."""
+    if busy_ms is not None:
+        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
     conn.execute("BEGIN IMMEDIATE")
+    if len(works) == 1:
+        try:
+            result = works[0](conn)
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if not isinstance(exc, Exception) or classify(exc) is not None:
+                raise
+            return [(False, exc)]
+        conn.execute("COMMIT")
+        return [(True, result)]
     outcomes: list[tuple[bool, Any]] = []
     try:
         for work in works:
