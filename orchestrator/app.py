@@ -26,6 +26,7 @@ from .channels.gateway import DISPATCHER, HUB, KEEPALIVE, RETRY, CredentialsTest
 from .channels.hub import ChannelHub
 from .channels.keepalive import Keepalive
 from .config import Settings
+from .edge import edge_middleware
 from .engine_http import AiohttpHttpPort
 from .housekeeping import Housekeeping
 from .lifecycle import cleanup_context, started
@@ -138,6 +139,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     studio = Studio(services, catalog, reloader, sandbox, lambda: webchat.refused)
 
     app = web.Application(client_max_size=settings.server.body_limit)
+    app.middlewares.append(edge_middleware(metrics))  # the only one (each is a frame per request)
     app[SERVICES] = services
     app[BOTS] = runner
     app[CATALOG] = catalog

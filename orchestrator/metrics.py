@@ -40,6 +40,7 @@ class Metrics:
             ("instance", "method", "route", "status"),
             registry=registry,
         )
+        self._request_children: dict[tuple[str, str, int], Counter] = {}
         self.open_collects = Gauge(
             "orchestrator_open_collects",
             "messages/collect requests waiting.",
@@ -90,7 +91,13 @@ class Metrics:
         )
 
     def request(self, method: str, route: str, status: int) -> None:
-        self._requests.labels(self.instance, method, route, str(status)).inc()
+        key = (method, route, status)
+        child = self._request_children.get(key)
+        if child is None:  # `labels` validates and locks: once per (method, route, status)
+            child = self._request_children[key] = self._requests.labels(
+                self.instance, method, route, str(status)
+            )
+        child.inc()
 
     def delivery(self, outcome: str, seconds: float) -> None:
         self._deliveries.labels(self.instance, outcome).inc()
@@ -115,27 +122,10 @@ def instance_name(port: int) -> str:
     return f"{socket.gethostname()}:{port}"
 
 
-def middleware(metrics: Metrics) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """Counts every answered request by its route pattern (never the raw path: ids stay out)."""
-
-    @web.middleware
-    async def count(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        finally:
-            resource = request.match_info.route.resource
-            route = resource.canonical if resource is not None else "unmatched"
-            metrics.request(request.method, route, status)
-
-    return count
+def route_of(request: web.Request) -> str:
+    """A request's route pattern (never the raw path: ids stay out of the labels)."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
 
 
 def handler(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -14,74 +13,64 @@ from . import admin, clients, conversations, endpoints, messages, openapi, sync,
 from .docs_page import setup_docs
 from .routing import (
     BOTS,
-    CLIENT_ID,
     ROUTES,
     SERVICES,
     allowed_methods,
     bind,
     json_response,
     text_response,
+    unavailable,
 )
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BOTS", "SERVICES", "setup_api"]
+__all__ = ["BOTS", "SERVICES", "error_response", "http_error_response", "setup_api", "unavailable"]
 _MODULES = (admin, clients, conversations, endpoints, messages, sync, users)  # register routes
 
 TOO_LARGE = "PayloadTooLargeError: request entity too large"
 
 
-@web.middleware
-async def errors_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Service errors to their statuses; anything unexpected to a logged 500."""
-    try:
-        return await handler(request)
-    except NotFound:
+def error_response(request: web.Request, exc: Exception) -> web.Response:
+    """The answer to an exception a handler raised: service errors to their statuses, a
+    storage fault to 503, anything unexpected to a logged 500."""
+    if isinstance(exc, NotFound):
         return text_response("Not Found", 404)
-    except Forbidden as exc:
+    if isinstance(exc, Forbidden):
         return text_response(str(exc) or "Forbidden", 403)
-    except Invalid as exc:
+    if isinstance(exc, Invalid):
         return text_response(str(exc), 400)
-    except Unavailable as exc:
+    if isinstance(exc, Unavailable):
         log.warning("%s %s: %s", request.method, request.path, exc)
         response = text_response(f"Service Unavailable: {exc}", 503)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    except TooMany as exc:
+    if isinstance(exc, TooMany):
         response = text_response(str(exc), 429)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    except web.HTTPRequestEntityTooLarge:
-        return text_response(TOO_LARGE, 413)
-    except StorageFault as exc:
-        request.app[SERVICES].storage_health.met(request.get(CLIENT_ID), exc)
+    if isinstance(exc, StorageFault):  # outside an API route, or before its client was known
+        request.app[SERVICES].storage_health.met(None, exc)
         return unavailable(exc)
-    except web.HTTPMethodNotAllowed as exc:
+    log.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return text_response("Internal Server Error", 500)
+
+
+def http_error_response(request: web.Request, exc: web.HTTPException) -> web.Response | None:
+    """Our wording of aiohttp's 413 and 405 (with the route's own methods in `Allow`); None
+    for the others, which aiohttp answers itself."""
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return text_response(TOO_LARGE, 413)
+    if isinstance(exc, web.HTTPMethodNotAllowed):
         allowed = allowed_methods(request.path) or sorted(exc.allowed_methods)
         response = text_response("Method Not Allowed", 405)
         response.headers["Allow"] = ", ".join(allowed)
         return response
-    except web.HTTPException:
-        raise
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return text_response("Internal Server Error", 500)
-
-
-def unavailable(fault: StorageFault) -> web.Response:
-    """`503` naming the fault class, with `Retry-After` (logged once per episode elsewhere)."""
-    response = text_response(f"Service Unavailable: {fault.kind}", 503)
-    response.headers["Retry-After"] = str(fault.retry_after)
-    return response
+    return None
 
 
 def setup_api(app: web.Application) -> None:
     """Add every route under /api/v1, plus /status, /version and the OpenAPI document."""
     services = app[SERVICES]
-    app.middlewares.append(metrics.middleware(services.metrics))
-    app.middlewares.append(errors_middleware)
     for spec in ROUTES:
         app.router.add_route(spec.method, "/api/v1" + spec.path, bind(spec))
     document = openapi.document()

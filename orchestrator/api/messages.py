@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from aiohttp import web
 
+from ..services.collect import Collector
+from ..store.records import Message
 from .routing import Call, json_response, route, text_response
 from .schemas import (
     CollectBody,
@@ -48,12 +52,18 @@ async def create_message(call: Call) -> web.Response:
     summary="Create a user message and wait for the bot's replies to it (at most 50 s)",
 )
 async def collect(call: Call) -> web.Response:
-    body = call.body
-    message, responses = await call.services.collect.collect(
-        call.client_id, body.conversationId, body.authorId, body.payload, body.timeout
-    )
+    message, collector = await _open_collect(call)
+    responses = await collector
     reply = {"message": message.to_api(), "responses": [m.to_api() for m in responses]}
     return json_response(reply, 201)
+
+
+def _open_collect(call: Call) -> Awaitable[tuple[Message, Collector]]:
+    """Start the collect; the body is taken out of the call, so a parked collect keeps none of it."""
+    body, call.body = call.body, None
+    return call.services.collect.open(
+        call.client_id, body.conversationId, body.authorId, body.payload, body.timeout
+    )
 
 
 @route(

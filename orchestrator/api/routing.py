@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from .. import jsonutil, tokens
 from ..services.container import BotTurns, Services
+from ..store import StorageFault
 from ..store.records import Client
 from .schemas import Empty, NoQuery
 from .validation import RequestInvalid, parse
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
 BOTS = web.AppKey("bots", BotTurns)  # the bot runner: `POST /conversations/{id}/events`
-CLIENT_ID = web.RequestKey("client_id", str)  # the authenticated client (for fault reports)
 CLIENT_ID_HEADER = "x-bp-messaging-client-id"
 CLIENT_TOKEN_HEADER = "x-bp-messaging-client-token"
 ADMIN_KEY_HEADER = "x-bp-messaging-admin-key"
@@ -139,31 +139,51 @@ def unauthorized() -> web.Response:
     return text_response("Unauthorized", 401)
 
 
+def unavailable(fault: StorageFault) -> web.Response:
+    """`503` naming the fault class, with `Retry-After` (logged once per episode elsewhere)."""
+    response = text_response(f"Service Unavailable: {fault.kind}", 503)
+    response.headers["Retry-After"] = str(fault.retry_after)
+    return response
+
+
 def bind(spec: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler for a declared route."""
 
     no_query = parse(spec.query, {}, "query")  # shared by every request without a query string
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        services = request.app[SERVICES]
-        client: Client | None = None
-        if spec.auth == "client" or (spec.auth == "sync" and _has_client_headers(request)):
-            client = await _authenticate_client(request, services)
-            if client is None:
-                return unauthorized()
-            request[CLIENT_ID] = client.id
-        elif spec.auth == "admin" and not _admin_ok(request, services):
-            return unauthorized()
+        call = await _call(request, spec, no_query)
+        if not isinstance(call, Call):
+            return call
         try:
-            body = await _body(request, spec)
-            params = parse(spec.params, dict(request.match_info), "params") if spec.params else None
-            query = parse(spec.query, dict(request.query), "query") if request.query else no_query
-        except RequestInvalid as exc:
-            return text_response(str(exc), 400)
-        return await spec.handler(Call(request, services, body, query, params, client))
+            return await spec.handler(call)
+        except StorageFault as exc:
+            call.services.storage_health.met(call.client.id if call.client else None, exc)
+            return unavailable(exc)
 
     handle.__name__ = spec.handler.__name__
     return handle
+
+
+async def _call(request: web.Request, spec: Route, no_query: Any) -> Call | web.Response:
+    """The validated parts of a request and who is calling, or the refusal (401, 400).
+
+    Apart from `handle`'s frame, so that a parked handler keeps only the `Call`."""
+    services = request.app[SERVICES]
+    client: Client | None = None
+    if spec.auth == "client" or (spec.auth == "sync" and _has_client_headers(request)):
+        client = await _authenticate_client(request, services)
+        if client is None:
+            return unauthorized()
+    elif spec.auth == "admin" and not _admin_ok(request, services):
+        return unauthorized()
+    try:
+        body = await _body(request, spec)
+        params = parse(spec.params, dict(request.match_info), "params") if spec.params else None
+        query = parse(spec.query, dict(request.query), "query") if request.query else no_query
+    except RequestInvalid as exc:
+        return text_response(str(exc), 400)
+    return Call(request, services, body, query, params, client)
 
 
 async def _body(request: web.Request, spec: Route) -> Any:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
+
+from .topics import COLLECT, TURN
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,15 @@ class Subscription:
         self._bus._remove(self._topic, self._handler)
 
 
+class Watcher(Protocol):
+    """What `watch` delivers one message's events to: the bot's replies to it (`collect.<id>`)
+    and the end of its turn (`turn.<id>`)."""
+
+    def reply(self, message: Any) -> None: ...
+
+    def turn_ended(self, event: Any) -> None: ...
+
+
 class Bus(ABC):
     """Publish/subscribe by topic. Handlers are plain callables run on the event loop; a
     handler that needs to do I/O schedules a task."""
@@ -48,6 +59,15 @@ class Bus(ABC):
     @abstractmethod
     def _remove(self, topic: str, handler: Handler) -> None: ...
 
+    @abstractmethod
+    def watch(self, message_id: str, watcher: Watcher) -> None:
+        """Hand `collect.<message_id>` and `turn.<message_id>` events to `watcher` (one watcher
+        per message) until `unwatch`: a parked collect's whole bus footprint is one table entry."""
+
+    @abstractmethod
+    def unwatch(self, message_id: str) -> None:
+        """Stop watching a message (idempotent)."""
+
     async def open(self) -> None:
         """Connect (nothing to do in memory); called once before the service takes requests."""
 
@@ -56,27 +76,44 @@ class Bus(ABC):
 
 
 class MemoryBus(Bus):
-    """The in-process bus: a dict of topic -> its handler, or a list of them when several.
+    """The in-process bus: a dict of topic -> its handler, or a list of them when several,
+    and a dict of watched message id -> its watcher (a parked collect).
 
-    Most topics have one subscriber (each parked collect has two topics of its own), so the
-    table holds that handler directly rather than a list per topic."""
+    Most topics have one subscriber, so the table holds that handler directly rather than a
+    list per topic."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, Handler | list[Handler]] = {}
+        self._watchers: dict[str, Watcher] = {}
 
     async def publish(self, topic: str, event: Any) -> None:
         self.deliver(topic, event)
 
     def deliver(self, topic: str, event: Any) -> None:
-        """Run the topic's handlers now (publish without a suspension point)."""
+        """Run the topic's handlers, then its message's watcher, now (publish without a
+        suspension point)."""
         found = self._handlers.get(topic)
-        if found is None:
-            return
-        for handler in tuple(found) if isinstance(found, list) else (found,):
-            try:
-                handler(event)
-            except Exception:
-                log.exception("bus handler for %s failed", topic)
+        if found is not None:
+            for handler in tuple(found) if isinstance(found, list) else (found,):
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("bus handler for %s failed", topic)
+        if self._watchers:
+            self._tell_watcher(topic, event)
+
+    def _tell_watcher(self, topic: str, event: Any) -> None:
+        try:
+            if topic.startswith(COLLECT):
+                watcher = self._watchers.get(topic[len(COLLECT) :])
+                if watcher is not None:
+                    watcher.reply(event)
+            elif topic.startswith(TURN):
+                watcher = self._watchers.get(topic[len(TURN) :])
+                if watcher is not None:
+                    watcher.turn_ended(event)
+        except Exception:
+            log.exception("bus watcher for %s failed", topic)
 
     def subscribe(self, topic: str, handler: Handler) -> Subscription:
         found = self._handlers.get(topic)
@@ -101,9 +138,16 @@ class MemoryBus(Bus):
             if len(found) == 1:
                 self._handlers[topic] = found[0]
 
+    def watch(self, message_id: str, watcher: Watcher) -> None:
+        self._watchers[message_id] = watcher
+
+    def unwatch(self, message_id: str) -> None:
+        self._watchers.pop(message_id, None)
+
     def subscriber_count(self) -> int:
-        """How many handlers are registered (for leak checks)."""
-        return sum(len(h) if type(h) is list else 1 for h in self._handlers.values())
+        """How many handlers and watchers are registered (for leak checks)."""
+        handlers = sum(len(h) if type(h) is list else 1 for h in self._handlers.values())
+        return handlers + len(self._watchers)
 
 
 def open_bus(url: str) -> Bus:

@@ -35,7 +35,7 @@ from redis.exceptions import RedisError
 
 from .. import jsonutil
 from ..store.records import Conversation, Message, StoredEndpoint, iso, parse_iso
-from . import REMOTE, Bus, Handler, MemoryBus, Subscription
+from . import REMOTE, Bus, Handler, MemoryBus, Subscription, Watcher
 from .topics import (
     CLIENT_SYNCED,
     CONVERSATION_HANDOFF,
@@ -206,6 +206,12 @@ class RedisBus(Bus):
 
     def _remove(self, topic: str, handler: Handler) -> None:
         self._local._remove(topic, handler)
+
+    def watch(self, message_id: str, watcher: Watcher) -> None:
+        self._local.watch(message_id, watcher)
+
+    def unwatch(self, message_id: str) -> None:
+        self._local.unwatch(message_id)
 
     def subscriber_count(self) -> int:
         """How many handlers are registered on this instance (for leak checks)."""

@@ -93,11 +93,15 @@ PAYLOADS: dict[str, type[Any]] = {
 }
 
 
+COLLECT = "collect."  # prefix of the per-message topics (a watcher gets both: see Bus.watch)
+TURN = "turn."
+
+
 def collect_topic(incoming_id: str) -> str:
     """`collect.<incoming id>`: a bot reply (`Message`) to a message someone may be collecting."""
-    return f"collect.{incoming_id}"
+    return COLLECT + incoming_id
 
 
 def turn_topic(incoming_id: str) -> str:
     """`turn.<incoming id>`: the bot's turn for that message ended (`TurnEnded`)."""
-    return f"turn.{incoming_id}"
+    return TURN + incoming_id

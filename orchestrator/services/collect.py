@@ -1,8 +1,8 @@
 """`messages/collect`: create a user message and wait for the bot's replies to it.
 
-The collector subscribes to the replies and to the end of turn *before* the message is
-stored, so no reply can slip past it; it is keyed by the new message's id, so it can only
-ever gather replies to that message.
+The collector watches the message's replies and end of turn *before* the message is stored,
+so no reply can slip past it; it is keyed by the new message's id, so it can only ever gather
+replies to that message.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..bus import Bus
-from ..bus.topics import collect_topic, turn_topic
 from ..config import CollectSettings
 from ..ids import new_id
 from ..store.records import Message
@@ -23,35 +22,65 @@ DEFAULT_TIMEOUT_MS = 10_000
 MAX_TIMEOUT_MS = 50_000
 
 
-class _Collector:
-    """What a parked collect holds: its replies so far and the future its request awaits.
-    The bus calls its bound methods directly (no closure per subscription); its deadline is a
-    plain `loop.call_at` handle calling `end` (no timeout object, no cancellation to unwind)."""
+class Collector(asyncio.Future[list[Message]]):
+    """A parked collect: the future its request awaits, resolved with the replies gathered.
 
-    __slots__ = ("done", "responses")
+    It is the bus watcher of its message and the callback of its deadline (a plain
+    `loop.call_at`), so a parked collect holds no coroutine of its own, no closure and no
+    timeout object. Every way it ends frees its place: `end` (end of turn, deadline, shutdown)
+    and `cancel` (the client went away: its request's task cancels the future it awaits)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.responses: list[Message] = []
-        self.done: asyncio.Future[None] = loop.create_future()
+    __slots__ = ("_service", "client_id", "conversation_id", "deadline", "message_id", "responses")
 
-    def add(self, message: Message) -> None:
-        if not self.done.done():
+    def __init__(
+        self,
+        service: CollectService,
+        client_id: str,
+        conversation_id: str,
+        message_id: str,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        super().__init__(loop=loop)
+        self._service = service
+        self.client_id, self.conversation_id, self.message_id = client_id, conversation_id, message_id
+        self.responses: list[Message] | None = None  # a list only once a reply came
+        self.deadline: asyncio.TimerHandle | None = None
+
+    def reply(self, message: Message) -> None:
+        """A bot reply to the message (bus watcher)."""
+        if self.done():
+            return
+        if self.responses is None:
+            self.responses = [message]
+        else:
             self.responses.append(message)
 
-    def end(self, _: Any = None) -> None:
-        if not self.done.done():
-            self.done.set_result(None)
+    def turn_ended(self, _: Any = None) -> None:
+        """The bot's turn for the message ended (bus watcher)."""
+        self.end()
+
+    def end(self) -> None:
+        """Answer with the replies gathered so far (idempotent)."""
+        if not self.done():
+            self.set_result(self.responses or [])
+            self._service.free(self)
+
+    def cancel(self, msg: Any = None) -> bool:
+        cancelled = super().cancel(msg)
+        if cancelled:
+            self._service.free(self)
+        return cancelled
 
 
 class CollectService:
-    """Holds open collects; each costs one small object and two bus subscriptions."""
+    """Holds open collects; each costs one small object, one bus watch and one loop timer."""
 
     def __init__(self, bus: Bus, messages: MessageService, limits: CollectSettings | None = None) -> None:
         self._bus, self._messages = bus, messages
         self._limits = limits or CollectSettings()
         self._per_client: dict[str, int] = {}
         self._per_conversation: dict[str, int] = {}
-        self._open: set[_Collector] = set()
+        self._open: set[Collector] = set()
         self.open_count = 0
         self.watchers: list[Callable[[int], None]] = []  # told the open count on each change
 
@@ -60,21 +89,40 @@ class CollectService:
         for watcher in self.watchers:
             watcher(self.open_count)
 
-    async def collect(
+    async def open(
         self,
         client_id: str,
         conversation_id: str,
         author_id: str,
         payload: dict[str, Any],
         timeout_ms: int | None,
-    ) -> tuple[Message, list[Message]]:
-        """(the user message, the bot's replies to it) when the turn ends or time runs out."""
+    ) -> tuple[Message, Collector]:
+        """Store the user message and collect the bot's replies to it: (the message, the
+        collector, which gives the replies when the turn ends or time runs out)."""
         self._admit(client_id, conversation_id)
+        message_id = new_id()
+        loop = asyncio.get_running_loop()
+        collector = Collector(self, client_id, conversation_id, message_id, loop)
+        self._bus.watch(message_id, collector)
+        self._open.add(collector)
+        self._count(+1)
         try:
-            return await self._collect(client_id, conversation_id, author_id, payload, timeout_ms)
-        finally:
-            _release(self._per_client, client_id)
-            _release(self._per_conversation, conversation_id)
+            message = await self._messages.create(
+                client_id,
+                conversation_id,
+                payload,
+                author_id=author_id,
+                message_id=message_id,
+                collect=True,
+            )
+        except BaseException:
+            collector.cancel()
+            raise
+        if not collector.done():  # the turn may be over already
+            wait_ms = DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms
+            wait_ms = min(wait_ms or MAX_TIMEOUT_MS, MAX_TIMEOUT_MS)
+            collector.deadline = loop.call_at(loop.time() + wait_ms / 1000, collector.end)
+        return message, collector
 
     def _admit(self, client_id: str, conversation_id: str) -> None:
         """Count one more open collect, or TooMany when a fair-share cap is reached."""
@@ -94,44 +142,15 @@ class CollectService:
         self._per_client[client_id] = self._per_client.get(client_id, 0) + 1
         self._per_conversation[conversation_id] = self._per_conversation.get(conversation_id, 0) + 1
 
-    async def _collect(
-        self,
-        client_id: str,
-        conversation_id: str,
-        author_id: str,
-        payload: dict[str, Any],
-        timeout_ms: int | None,
-    ) -> tuple[Message, list[Message]]:
-        message_id = new_id()
-        loop = asyncio.get_running_loop()
-        collector = _Collector(loop)
-        replies = self._bus.subscribe(collect_topic(message_id), collector.add)
-        turn = self._bus.subscribe(turn_topic(message_id), collector.end)
-        self._open.add(collector)
-        self._count(+1)
-        deadline: asyncio.TimerHandle | None = None
-        try:
-            message = await self._messages.create(
-                client_id,
-                conversation_id,
-                payload,
-                author_id=author_id,
-                message_id=message_id,
-                collect=True,
-            )
-            wait_ms = DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms
-            wait_ms = min(wait_ms or MAX_TIMEOUT_MS, MAX_TIMEOUT_MS)
-            deadline = loop.call_at(loop.time() + wait_ms / 1000, collector.end)
-            await collector.done
-            return message, collector.responses
-        finally:
-            collector.end()
-            self._open.discard(collector)
-            if deadline is not None:
-                deadline.cancel()
-            self._count(-1)
-            replies.cancel()
-            turn.cancel()
+    def free(self, collector: Collector) -> None:
+        """Free an ended collect's place (called once, by the collector)."""
+        self._bus.unwatch(collector.message_id)
+        self._open.discard(collector)
+        if collector.deadline is not None:
+            collector.deadline.cancel()
+        _uncount(self._per_client, collector.client_id)
+        _uncount(self._per_conversation, collector.conversation_id)
+        self._count(-1)
 
     def release_all(self) -> int:
         """Answer every open collect now with what it gathered (at shutdown); how many."""
@@ -141,7 +160,7 @@ class CollectService:
         return len(collectors)
 
 
-def _release(counts: dict[str, int], key: str) -> None:
+def _uncount(counts: dict[str, int], key: str) -> None:
     left = counts.get(key, 0) - 1
     if left > 0:
         counts[key] = left

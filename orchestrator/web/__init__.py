@@ -14,7 +14,7 @@ from aiohttp import web
 from .studio import Studio
 from .webchat import SocketHandler, WebchatHub
 
-__all__ = ["WEBCHAT_HUB", "WebchatHub", "add_web_routes"]
+__all__ = ["WEBCHAT_HUB", "WebchatHub", "add_security_headers", "add_web_routes"]
 
 STATIC = Path(__file__).parent / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -42,17 +42,15 @@ SECURITY_HEADERS = {
 PREFIXES = ("/webchat", "/studio")
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """CSP and friends on every web chat and studio response; static files may be loaded by
-    the pages that embed the widget (module scripts are fetched with CORS)."""
-    response = await handler(request)
-    if request.path.startswith(PREFIXES) and not response.prepared:
+def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """CSP and friends on every web chat and studio response (see `edge`); static files may
+    be loaded by the pages that embed the widget (module scripts are fetched with CORS)."""
+    path = request.path
+    if path.startswith(PREFIXES) and not response.prepared:
         response.headers.update(SECURITY_HEADERS)
-        if request.path.startswith("/webchat/static/") or request.path == "/webchat/widget.js":
+        if path.startswith("/webchat/static/") or path == "/webchat/widget.js":
             response.headers["Access-Control-Allow-Origin"] = "*"
             response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    return response
 
 
 def _page(name: str) -> Handler:
@@ -74,7 +72,6 @@ def add_web_routes(
 ) -> None:
     """Add the web chat and studio routes (`own_origins`: the service's own, always allowed);
     at shutdown the hub closes every socket before the server waits for its connections."""
-    app.middlewares.append(security_headers)
     app.router.add_get("/webchat", _redirect("/webchat/"))
     app.router.add_get("/webchat/", _page("webchat.html"))
     app.router.add_get("/webchat/widget.js", _page("widget.js"))
