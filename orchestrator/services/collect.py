@@ -8,6 +8,7 @@ replies to that message.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,12 +26,12 @@ MAX_TIMEOUT_MS = 50_000
 class Collector(asyncio.Future[list[Message]]):
     """A parked collect: the future its request awaits, resolved with the replies gathered.
 
-    It is the bus watcher of its message and the callback of its deadline (a plain
-    `loop.call_at`), so a parked collect holds no coroutine of its own, no closure and no
-    timeout object. Every way it ends frees its place: `end` (end of turn, deadline, shutdown)
-    and `cancel` (the client went away: its request's task cancels the future it awaits)."""
+    It is the bus watcher of its message and sits in the service's `Deadlines`, so a parked
+    collect holds no coroutine of its own, no closure and no timer or timeout object. Every way
+    it ends frees its place: `end` (end of turn, deadline, shutdown) and `cancel` (the client
+    went away: its request's task cancels the future it awaits)."""
 
-    __slots__ = ("_service", "client_id", "conversation_id", "deadline", "message_id", "responses")
+    __slots__ = ("_service", "client_id", "conversation_id", "due", "message_id", "responses")
 
     def __init__(
         self,
@@ -44,7 +45,7 @@ class Collector(asyncio.Future[list[Message]]):
         self._service = service
         self.client_id, self.conversation_id, self.message_id = client_id, conversation_id, message_id
         self.responses: list[Message] | None = None  # a list only once a reply came
-        self.deadline: asyncio.TimerHandle | None = None
+        self.due: int | None = None  # its millisecond in Deadlines, once armed
 
     def reply(self, message: Message) -> None:
         """A bot reply to the message (bus watcher)."""
@@ -72,8 +73,52 @@ class Collector(asyncio.Future[list[Message]]):
         return cancelled
 
 
+class Deadlines:
+    """Collectors by the loop millisecond they are due at, with one `loop.call_at` per such
+    millisecond: collects due together (a burst, or a client's fixed timeout) share a timer.
+    A millisecond is rounded up, so none ends early (uvloop's timers count whole ms anyway)."""
+
+    def __init__(self) -> None:
+        self._due: dict[int, Collector | set[Collector]] = {}
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+
+    def add(self, collector: Collector, loop: asyncio.AbstractEventLoop, wait_ms: float) -> None:
+        """End `collector` once `wait_ms` have passed."""
+        due = collector.due = math.ceil(loop.time() * 1000 + wait_ms)
+        found = self._due.get(due)
+        if found is None:
+            self._due[due] = collector
+            self._timers[due] = loop.call_at(due / 1000, self._fire, due)
+        elif isinstance(found, set):
+            found.add(collector)
+        else:
+            self._due[due] = {found, collector}
+
+    def remove(self, collector: Collector) -> None:
+        """Forget an ended collector (idempotent); its millisecond's timer goes with the last."""
+        due = collector.due
+        if due is None:
+            return
+        found = self._due.get(due)
+        if isinstance(found, set):
+            found.discard(collector)
+            if found:
+                return
+        elif found is not collector:
+            return
+        del self._due[due]
+        self._timers.pop(due).cancel()
+
+    def _fire(self, due: int) -> None:
+        del self._timers[due]
+        found = self._due.pop(due)
+        for collector in found if isinstance(found, set) else (found,):
+            collector.end()
+
+
 class CollectService:
-    """Holds open collects; each costs one small object, one bus watch and one loop timer."""
+    """Holds open collects; each costs one small object, one bus watch and a place in the
+    deadlines."""
 
     def __init__(self, bus: Bus, messages: MessageService, limits: CollectSettings | None = None) -> None:
         self._bus, self._messages = bus, messages
@@ -81,6 +126,7 @@ class CollectService:
         self._per_client: dict[str, int] = {}
         self._per_conversation: dict[str, int] = {}
         self._open: set[Collector] = set()
+        self._deadlines = Deadlines()
         self.open_count = 0
         self.watchers: list[Callable[[int], None]] = []  # told the open count on each change
 
@@ -121,7 +167,7 @@ class CollectService:
         if not collector.done():  # the turn may be over already
             wait_ms = DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms
             wait_ms = min(wait_ms or MAX_TIMEOUT_MS, MAX_TIMEOUT_MS)
-            collector.deadline = loop.call_at(loop.time() + wait_ms / 1000, collector.end)
+            self._deadlines.add(collector, loop, wait_ms)
         return message, collector
 
     def _admit(self, client_id: str, conversation_id: str) -> None:
@@ -146,8 +192,7 @@ class CollectService:
         """Free an ended collect's place (called once, by the collector)."""
         self._bus.unwatch(collector.message_id)
         self._open.discard(collector)
-        if collector.deadline is not None:
-            collector.deadline.cancel()
+        self._deadlines.remove(collector)
         _uncount(self._per_client, collector.client_id)
         _uncount(self._per_conversation, collector.conversation_id)
         self._count(-1)
