@@ -87,7 +87,7 @@ def create_app(settings: Settings, *, clock: Clock = utcnow) -> web.Application:
     health = HealthService(store, bus)
     health.on_send_failure = metrics.send_failure
     collect = CollectService(bus, messages, settings.collect)
-    collect.watchers.append(metrics.open_collects.set)
+    metrics.open_collects.set_function(lambda: collect.open_count)  # read at each scrape
     channel_state = ChannelStateService(store)
     hub = ChannelHub(settings.channels, bus, channel_state, health)
     sync = SyncService(
