@@ -292,14 +292,15 @@ class SQLiteStore(Store):
     def _write_events(self, db: sqlite3.Connection, events: Sequence[OutboxEvent]) -> None:
         if not events:
             return
-        now = utcnow().timestamp()
         rows = []
         for event in events:
+            hooks = [hook for hook in self._webhooks_of(db, event.client_id) if hook.wants(event.type)]
+            if not hooks:
+                continue  # nobody takes it: not even encoded
             body = jsonutil.dumps({"type": event.type, "data": event.data})
-            for hook in self._webhooks_of(db, event.client_id):
-                if hook.wants(event.type):
-                    key = f"{hook.id}:{event.ordering_key}"
-                    rows.append((event.client_id, hook.id, key, body, now))
+            now = utcnow().timestamp()
+            for hook in hooks:
+                rows.append((event.client_id, hook.id, f"{hook.id}:{event.ordering_key}", body, now))
         if rows:
             db.executemany(
                 "INSERT INTO outbox (client_id, webhook_id, ordering_key, body, next_attempt_at)"
