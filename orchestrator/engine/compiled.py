@@ -138,6 +138,32 @@ class BotVersion:
         scoped = [t for f in self.flows.values() for h in f.handlers.values() for t in h.triggers]
         return capture_names([*self.triggers, *scoped])
 
+    @cached_property
+    def flow_triggers(self) -> tuple[CompiledTrigger, ...]:
+        """The triggers that start flows (not bot-level handlers), in declaration order."""
+        return tuple(t for t in self.triggers if not t.handler)
+
+    @cached_property
+    def user_variables(self) -> tuple[tuple[str, Any, bool], ...]:
+        """(name without `user.`, default, persist) of each declared `user.*` variable."""
+        return tuple(
+            (name[5:], decl.default, bool(decl.persist))
+            for name, decl in self.variables.items()
+            if name.startswith("user.")
+        )
+
+    @cached_property
+    def persisted_user(self) -> frozenset[str]:
+        """The `user.*` variables (without `user.`) kept from one conversation to the next."""
+        return frozenset(name for name, _, persist in self.user_variables if persist)
+
+    @cached_property
+    def conv_variables(self) -> tuple[tuple[str, Any], ...]:
+        """(name without `conv.`, default) of each declared `conv.*` variable."""
+        return tuple(
+            (name[5:], decl.default) for name, decl in self.variables.items() if name.startswith("conv.")
+        )
+
     @property
     def flow_ids(self) -> list[str]:
         """Ids of the flows written in flow files (not handlers' inline flows)."""

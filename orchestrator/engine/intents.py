@@ -14,9 +14,11 @@ embeddings`) has the same interface on sentence embeddings: built from the examp
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import chain, repeat
+from operator import mul, truediv
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +31,36 @@ _MAX_MODELS = 64
 
 def features(text: str) -> Counter[str]:
     """The character n-grams and words of a text (normalised: no case, accents or punctuation)."""
-    found: Counter[str] = Counter()
-    for word in normalise(text).split():
-        found["w:" + word] += 1
-        padded = f" {word} "
-        for n in (2, 3, 4):
-            for i in range(len(padded) - n + 1):
-                found[padded[i : i + n]] += 1
-    return found
+    return Counter(_grams(normalise(text)))
+
+
+def _grams(normalised: str) -> list[str]:
+    """Each word's `w:word` then its n-grams, in order: `Counter` counts the list in C, with
+    the same key order as counting one by one."""
+    return list(chain.from_iterable(map(_word_grams, normalised.split())))
+
+
+@lru_cache(maxsize=8192)  # per word, not per message: people reuse words, rarely whole messages
+def _word_grams(word: str) -> tuple[str, ...]:
+    """`w:word`, then the word's n-grams of 2, 3 and 4 letters (padded with spaces)."""
+    padded = f" {word} "
+    return ("w:" + word, *(padded[i : i + n] for n in (2, 3, 4) for i in range(len(padded) - n + 1)))
+
+
+_TF = [0.0] + [1 + math.log(c) for c in range(1, 33)]  # 1 + log(count), for the common counts
+
+
+def _tf(count: int) -> float:
+    return _TF[count] if count < len(_TF) else 1 + math.log(count)
 
 
 class IntentModel:
-    """TF-IDF vectors of every example; cosine similarity of a message to each."""
+    """TF-IDF vectors of every example; cosine similarity of a message to each.
+
+    Scoring walks an inverted index (term -> the examples that have it) from the message's
+    terms, so only the terms a message shares with an example are multiplied. The products are
+    summed in the order the plain cosine (`_reference_scores` in the tests) sums them, over the
+    smaller of the two vectors, so the scores are the same floats."""
 
     def __init__(self, example_lists: Sequence[Sequence[str]]) -> None:
         docs = [(i, text, features(text)) for i, examples in enumerate(example_lists) for text in examples]
@@ -51,20 +71,44 @@ class IntentModel:
         self.idf = {term: math.log((1 + total) / (1 + n)) + 1.0 for term, n in df.items()}
         self.examples = [(i, text, self.vector(f)) for i, text, f in docs]
         self.size = len(example_lists)
+        # term -> [(example number, weight, position of the term in the example's vector)]
+        self.postings: dict[str, list[tuple[int, float, int]]] = {}
+        for number, (_, _, vec) in enumerate(self.examples):
+            for position, (term, weight) in enumerate(vec.items()):
+                self.postings.setdefault(term, []).append((number, weight, position))
+
+    def weights(self, feats: Counter[str]) -> tuple[list[float], float]:
+        """The tf-idf weight of each term (in `feats` order) and the norm that makes them a
+        unit vector; computed in C with the plain operations, in the same order."""
+        counts = feats.values()
+        tfs = map(_TF.__getitem__, counts) if max(counts, default=0) < len(_TF) else map(_tf, counts)
+        raw = list(map(mul, tfs, map(self.idf.get, feats, repeat(1.0))))  # tf * idf
+        return raw, math.sqrt(sum(map(mul, raw, raw))) or 1.0
 
     def vector(self, feats: Counter[str]) -> dict[str, float]:
         """A unit-length weighted vector (a term no example has weighs little: a typo's n-grams)."""
-        vec = {t: (1 + math.log(c)) * self.idf.get(t, 1.0) for t, c in feats.items()}
-        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-        return {t: v / norm for t, v in vec.items()}
+        raw, norm = self.weights(feats)
+        return dict(zip(feats, map(truediv, raw, repeat(norm)), strict=False))  # repeat: endless
 
     def scores(self, text: str) -> list[tuple[float, str]]:
         """For each example list, the best (cosine score, example)."""
-        query = self.vector(features(text))
+        feats = features(text)
+        raw, norm = self.weights(feats)  # `vector(feats)`, divided only where an example shares a term
+        # example -> (position of the term in the example, product)
+        shared: defaultdict[int, list[tuple[int, float]]] = defaultdict(list)
+        for found, value in zip(map(self.postings.get, feats), raw, strict=True):
+            if found is not None:
+                weight = value / norm
+                for number, w, position in found:
+                    shared[number].append((position, weight * w))
         best: list[tuple[float, str]] = [(0.0, "")] * self.size
-        for i, example, vec in self.examples:
-            small, large = (query, vec) if len(query) < len(vec) else (vec, query)
-            score = sum(w * large.get(t, 0.0) for t, w in small.items())
+        size, examples = len(raw), self.examples
+        for number in sorted(shared):  # example order: the first of equal scores wins
+            i, example, vec = examples[number]
+            products = shared[number]
+            if size >= len(vec):  # the plain cosine sums over the example's terms, in its order
+                products.sort()
+            score = sum([p for _, p in products])
             if score > best[i][0]:
                 best[i] = (score, example)
         return best

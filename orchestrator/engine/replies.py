@@ -10,6 +10,7 @@ canonical outbound payloads of `orchestrator.payloads`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
+from functools import lru_cache
 from typing import Any
 
 from orchestrator import payloads as P
@@ -59,14 +60,14 @@ class ReplyBuilder:
         if ref is not None:
             return self._from_entry(ref, self.entry(ref), ctx, depth)
         if isinstance(reply, str):
-            return M.ReplyObject(text=reply)
+            return _text_object(reply)
         if reply.when is not None and not self.templates.truthy(reply.when, ctx):
             return None
         return reply
 
     def _from_entry(self, mid: str, entry: Any, ctx: Ctx, depth: int) -> M.ReplyObject | None:
         if isinstance(entry, str):
-            return M.ReplyObject(text=entry)
+            return _text_object(entry)
         if isinstance(entry, M.MessageVariants):
             eligible = [
                 v
@@ -101,9 +102,9 @@ class ReplyBuilder:
         return self.compile(obj, ctx) if obj is not None else []
 
     def compile(self, obj: M.ReplyObject, ctx: Ctx) -> list[dict[str, Any]]:
-        """Canonical payload dicts of one reply object. Text and typing, the commonest, are
-        built as dicts directly: their fields are already of the model's types (a rendered
-        text is a str, `markdown` a validated bool), so pydantic would only copy them."""
+        """Canonical payload dicts of one reply object. Text, quick replies and typing, the
+        commonest, are built as dicts directly: their fields are already of the model's types
+        (a rendered text is a str, `markdown` a validated bool), so pydantic would only copy them."""
         out: list[Any] = []
         render = self.templates.render_str
         if obj.typing:
@@ -116,13 +117,14 @@ class ReplyBuilder:
         elif obj.text is not None:
             text = self.text(obj.text, ctx)
             buttons = [self.button(b, ctx) for b in obj.buttons]
+            # P.Choice dicts: a rendered title and payload are already str
             choices = [
-                P.Choice(title=render(q.title, ctx), value=render(q.payload, ctx)) for q in obj.quick_replies
+                {"title": render(q.title, ctx), "value": render(q.payload, ctx)} for q in obj.quick_replies
             ]
             if buttons:
                 out.append(P.Buttons(text=text, buttons=buttons, quick_replies=choices or None))
             elif choices:
-                out.append(P.SingleChoice(text=text, choices=choices))
+                out.append({"type": "single-choice", "text": text, "choices": choices})
             else:
                 out.append(_text(text, obj.markdown))
         if obj.image is not None:
@@ -233,6 +235,12 @@ def attach_options(
         msg = new
     payloads[index] = P.outbound_adapter.validate_python(msg).to_dict()
     return payloads
+
+
+@lru_cache(maxsize=1024)
+def _text_object(text: str) -> M.ReplyObject:
+    """The reply object of a plain text reply (reply objects are immutable, so shared)."""
+    return M.ReplyObject(text=text)
 
 
 def _text(text: str, markdown: bool | None) -> dict[str, Any]:

@@ -196,11 +196,10 @@ class Turn:
 
     def load_user(self) -> dict[str, Any]:
         user: dict[str, Any] = {}
-        for name, decl in self.bot.variables.items():
-            if name.startswith("user."):
-                key = name[5:]
-                stored = self.inp.user_vars.get(key) if decl.persist else None
-                user[key] = copy.deepcopy(decl.default) if stored is None else stored
+        stored_vars = self.inp.user_vars
+        for key, default, persist in self.bot.user_variables:
+            stored = stored_vars.get(key) if persist else None
+            user[key] = own_copy(default) if stored is None else stored
         return user
 
     def result(self, started: float) -> TurnResult:
@@ -212,9 +211,7 @@ class Turn:
             TimerRequest(t.id, datetime.fromisoformat(t.due), {"timer_id": t.id, "kind": t.kind})
             for t in st.timers()
         ]
-        persisted = {
-            name[5:] for name, decl in self.bot.variables.items() if name.startswith("user.") and decl.persist
-        }
+        persisted = self.bot.persisted_user
         self.trace.update(
             state_out=self.position(),
             replies=[_reply_summary(p) for p in self.replies],
@@ -329,9 +326,9 @@ class Turn:
             st.session = True
             st.conv = {}
         conv = st.conv
-        for name, decl in self.bot.variables.items():
-            if name.startswith("conv.") and name[5:] not in conv:  # copy only what is missing
-                conv[name[5:]] = copy.deepcopy(decl.default)
+        for name, default in self.bot.conv_variables:
+            if name not in conv:  # copy only what is missing
+                conv[name] = own_copy(default)
         return fresh
 
     # ------------------------------------------------------------ timers and desk
@@ -454,7 +451,7 @@ class Turn:
         return found
 
     def flow_triggers(self) -> list[CompiledTrigger]:
-        return [t for t in self.bot.triggers if not t.handler]
+        return list(self.bot.flow_triggers)
 
     def find_handler(self, name: str) -> HandlerRef | None:
         for f in reversed(self.state.frames):
@@ -639,7 +636,7 @@ class Turn:
             if name in params:
                 variables[name] = plain(params[name])
             elif decl.default is not None:
-                variables[name] = copy.deepcopy(decl.default)
+                variables[name] = own_copy(decl.default)
             elif decl.is_required:
                 raise FlowError(f"flow '{flow_id}' needs param '{name}'", self.current)
             else:
@@ -884,7 +881,7 @@ class Turn:
         scope, *parts = target.split(".")
         decl = self.bot.variables.get(f"{scope}.{parts[0]}") if len(parts) == 1 else None
         if decl is not None:
-            self.write(target, copy.deepcopy(decl.default), frame)
+            self.write(target, own_copy(decl.default), frame)
             return
         box: Any = self.container(scope, frame)
         for part in parts[:-1]:
@@ -892,6 +889,14 @@ class Turn:
         if isinstance(box, dict) and parts[-1] in box:
             old = box.pop(parts[-1])
             self.trace["vars"].append({"var": target, "old": old, "new": None})
+
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def own_copy(default: Any) -> Any:
+    """A variable's own copy of its declared default (immutable ones are shared)."""
+    return default if type(default) in _IMMUTABLE else copy.deepcopy(default)
 
 
 def _reply_summary(payload: dict[str, Any]) -> dict[str, Any]:

@@ -22,8 +22,9 @@ from datetime import date, datetime
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes, pass_context
+from jinja2.environment import Template, TemplateExpression
 from jinja2.exceptions import TemplateError, UndefinedError
-from jinja2.runtime import Undefined
+from jinja2.runtime import Context, Undefined, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum, missing
 
@@ -298,7 +299,7 @@ def _new_environment() -> SandboxedEnvironment:
 
 def is_template(value: str) -> bool:
     """True when a string has Jinja markup and must be rendered."""
-    return any(m in value for m in _MARKERS)
+    return "{{" in value or "{%" in value or "{#" in value  # _MARKERS, without a generator
 
 
 def single_expression(value: str) -> str | None:
@@ -316,6 +317,9 @@ class Templates:
         self.env = _new_environment()
         self._expressions: dict[str, Any] = {}
         self._templates: dict[str, Any] = {}
+        # The environment's globals as one dict: Jinja gives each template a ChainMap of them,
+        # which it copies key by key (in Python) into every new context.
+        self._globals = dict(self.env.globals)
 
     # -- compile
     def _expression(self, source: str) -> Any:
@@ -386,7 +390,7 @@ class Templates:
     def evaluate(self, source: str, ctx: Mapping[str, Any]) -> Any:
         """The native value of a bare expression; undefined results raise."""
         with _budget():
-            result = self._expression(source)(**ctx)
+            result = self._call(self._expression(source), ctx)
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
             return plain(result)
@@ -394,7 +398,7 @@ class Templates:
     def truthy(self, source: str, ctx: Mapping[str, Any]) -> bool:
         """Whether a condition holds (a missing value does not)."""
         with _budget():
-            return bool(self._expression(source)(**ctx))
+            return bool(self._call(self._expression(source), ctx))
 
     def render(self, value: Any, ctx: Mapping[str, Any]) -> Any:
         """Render strings inside `value` (recursively); a lone `{{ expr }}` keeps its type."""
@@ -406,7 +410,7 @@ class Templates:
                 return self.evaluate(expr, ctx)
             with _budget():
                 chunks = []
-                for chunk in self._template(value).generate(**ctx):
+                for chunk in self._generate(self._template(value), ctx):
                     _check_deadline()
                     chunks.append(chunk)
                 return "".join(chunks)
@@ -420,6 +424,26 @@ class Templates:
         """Render to text (None renders as an empty string)."""
         result = self.render(value, ctx)
         return "" if result is None else str(result)
+
+    # -- Jinja's own calls, with a context made from `_globals` (see __init__)
+    def _context(self, template: Template, ctx: Mapping[str, Any]) -> Context:
+        return new_context(self.env, template.name, template.blocks, dict(ctx), False, self._globals)
+
+    def _call(self, expression: TemplateExpression, ctx: Mapping[str, Any]) -> Any:
+        """`expression(**ctx)` (jinja2's TemplateExpression.__call__, undefined_to_none off)."""
+        template = expression._template
+        context = self._context(template, ctx)
+        for _ in template.root_render_func(context):
+            pass
+        return context.vars["result"]
+
+    def _generate(self, template: Template, ctx: Mapping[str, Any]) -> Iterator[str]:
+        """`template.generate(**ctx)` (jinja2's Template.generate, not async)."""
+        context = self._context(template, ctx)
+        try:
+            yield from template.root_render_func(context)
+        except Exception:
+            yield self.env.handle_exception()
 
 
 class _budget:

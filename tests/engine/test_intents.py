@@ -4,7 +4,11 @@ flow; keywords still win; tests can assert the intent."""
 
 from __future__ import annotations
 
-from orchestrator.engine.intents import IntentModel, similarity
+import math
+from collections import Counter
+
+from orchestrator.engine.intents import IntentModel, features, similarity
+from orchestrator.engine.matching import normalise
 
 from .support import Chat, make_bot, texts
 
@@ -101,4 +105,77 @@ def test_a_test_naming_an_unknown_intent_is_e502(tmp_path):
     [diag] = TestRunner(tmp_path).references(loaded, bot)
     assert (
         diag.code == "E502" and "no examples trigger starts 'refnd' (did you mean 'refund'?)" in diag.message
+    )
+
+
+def _reference_scores(model: IntentModel, text: str) -> list[tuple[float, str]]:
+    """The plain computation the index replaces: n-grams counted one by one, and the cosine of
+    the message against every example, summed over the smaller vector."""
+    counted: Counter[str] = Counter()
+    for word in normalise(text).split():
+        counted["w:" + word] += 1
+        padded = f" {word} "
+        for n in (2, 3, 4):
+            for i in range(len(padded) - n + 1):
+                counted[padded[i : i + n]] += 1
+    vec = {t: (1 + math.log(c)) * model.idf.get(t, 1.0) for t, c in counted.items()}
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    query = {t: v / norm for t, v in vec.items()}
+    best: list[tuple[float, str]] = [(0.0, "")] * model.size
+    for i, example, example_vec in model.examples:
+        small, large = (query, example_vec) if len(query) < len(example_vec) else (example_vec, query)
+        score = sum(w * large.get(t, 0.0) for t, w in small.items())
+        if score > best[i][0]:
+            best[i] = (score, example)
+    return best
+
+
+def test_the_index_gives_the_reference_scores_exactly():
+    lists = [
+        ["I want a refund", "return an item", "send it back", "money back", "rembourser ma commande"],
+        ["has my parcel shipped", "when will my package arrive", "my delivery is late"],
+        ["opening hours", "when are you open", "horaires d'ouverture"],
+        ["aaaa aaaa aaaa bbbb", "a"],  # repeated words and n-grams, a one-letter word
+    ]
+    model = IntentModel(lists)
+    texts_ = [
+        "what are your opening hours?",
+        "I want a refnud",
+        "Has my PARCEL shipped?",
+        "ma livraison est en retard, délivery late",
+        "HORAIRES D'OUVERTURE ?!",
+        "aaaa aaaa aaaa aaaa aaaa",
+        "a",
+        "",
+        "   ",
+        "zzz qqq",
+        "when when when will will my my package arrive arrive",
+        "rembourser ma commande s'il vous plaît, déjà payée",
+    ]
+    for text in texts_:
+        assert model.scores(text) == _reference_scores(model, text), text
+    assert model.scores("I want a refund")[0] == _reference_scores(model, "I want a refund")[0]
+    assert features("déjà vu Déjà") == Counter(
+        {
+            "w:deja": 2,
+            " d": 2,
+            "de": 2,
+            "ej": 2,
+            "ja": 2,
+            "a ": 2,
+            " de": 2,
+            "dej": 2,
+            "eja": 2,
+            "ja ": 2,
+            " dej": 2,
+            "deja": 2,
+            "eja ": 2,
+            "w:vu": 1,
+            " v": 1,
+            "vu": 1,
+            "u ": 1,
+            " vu": 1,
+            "vu ": 1,
+            " vu ": 1,
+        }
     )

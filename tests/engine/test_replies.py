@@ -1,5 +1,6 @@
 """Replies compile to canonical payloads (all validated by payloads.outbound_adapter)."""
 
+import json
 import textwrap
 
 from orchestrator.payloads import outbound_adapter
@@ -14,8 +15,8 @@ async def say(tmp_path, reply_yaml, bot=""):
     chat = Chat(make_bot(tmp_path, flows, bot))
     result = await chat.text("go")
     assert result.error is None, result.error
-    for r in result.replies:
-        outbound_adapter.validate_python(r)
+    for r in result.replies:  # the dicts built without pydantic are what pydantic builds, key order too
+        assert json.dumps(outbound_adapter.validate_python(r).to_dict()) == json.dumps(r)
     return result.replies
 
 

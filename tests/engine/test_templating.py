@@ -63,3 +63,23 @@ def test_syntax_errors_and_scope_names():
     assert t.syntax_error("{{ x }}", expression=False) is None
     names = t.scope_names("{{ env.API_KEY }} {{ conv['x'] }}", expression=False)
     assert {"env.API_KEY", "conv.x"} <= names
+
+
+def test_renders_like_jinjas_own_calls():
+    """Templates builds each context from a flat copy of the globals (not Jinja's ChainMap):
+    the output, and the errors, are those of `Template.render` and `TemplateExpression`."""
+    t = Templates()
+    c = ctx(flow={"n": 2, "items": ["a", "b"]}, sys={"open": True})
+    sources = [
+        "n={{ flow.n }} {{ 'open' if sys.open else 'closed' }}",
+        "{% for i in flow.items %}{{ loop.index }}:{{ i }}{% if not loop.last %}, {% endif %}{% endfor %}",
+        "{{ range(3) | list }} {{ namespace(a=1).a }} {{ dict(a=1) }}\n",
+    ]
+    for source in sources:
+        assert t.render(source, c) == t.env.from_string(source).render(**c)
+    for expression in ("flow.n * 3", "sys.open and flow.items", "range(2) | list", "conv.missing is defined"):
+        jinja = t.env.compile_expression(expression, undefined_to_none=False)(**c)
+        assert t.evaluate(expression, c) == jinja
+        assert t.truthy(expression, c) is bool(jinja)
+    with pytest.raises(UndefinedError, match=r"undefined variable 'flow\.x'"):
+        t.render("a {{ flow.x }} b", c)
