@@ -29,14 +29,14 @@ from typing import Any
 
 import orjson
 
-from . import corrections
+from . import corrections, routing, turn_trace
 from . import models as M
 from .actions import ActionRegistry
-from .compiled import BotVersion, CompiledStep, HandlerRef
+from .compiled import BotVersion, CompiledStep
 from .errors import FlowError, describe_exception
 from .http import HttpPort, redact
 from .inputs import TurnEvent, coerce_stored, normalise_event
-from .matching import Candidate, CompiledTrigger, normalise, rank, suggestions
+from .matching import Candidate, normalise
 from .replies import ReplyBuilder, attach_options
 from .state import ConvState, Frame, FrameKind, HandoffState, TimerState, copy_json
 from .steps import kind_of
@@ -124,16 +124,7 @@ class Turn:
         self.budget = self.bot.limits.max_steps_per_turn
         self.current: CompiledStep | None = None
         self.entry: dict[str, Any] | None = None  # trace entry of the step being run
-        self.trace: dict[str, Any] = {
-            "at": now.isoformat(),
-            "bot": {"id": self.bot.id, "version": self.bot.version},
-            "route": None,
-            "candidates": [],
-            "winner": None,
-            "steps": [],
-            "vars": [],
-            "calls": [],
-        }
+        self.trace = turn_trace.new(now, self.bot)
         self.state = ConvState(self.bot.id, self.bot.version)
         self.user: dict[str, Any] = {}
         self.turn = TurnEvent("event", event="none")
@@ -153,7 +144,7 @@ class Turn:
             self.error = str(exc)
             return self.result(started)
         self.trace["input"] = {k: v for k, v in self.turn.scope().items() if k != "raw"}
-        self.trace["state_in"] = self.position()
+        self.trace["state_in"] = turn_trace.position(self.state)
         self.builder = ReplyBuilder(self.bot, self.templates, self.locale, self.state.rotation)
         try:
             await self.dispatch()
@@ -169,7 +160,7 @@ class Turn:
         self.user = self.load_user()
         self.turn = TurnEvent("event", event="start_at", data={"flow": flow_id, "step": step_id})
         self.trace["input"] = {k: v for k, v in self.turn.scope().items() if k != "raw"}
-        self.trace["state_in"] = self.position()
+        self.trace["state_in"] = turn_trace.position(self.state)
         self.trace["route"] = f"start at {flow_id}" + (f".{step_id}" if step_id else "")
         self.builder = ReplyBuilder(self.bot, self.templates, self.locale, self.state.rotation)
         try:
@@ -212,14 +203,15 @@ class Turn:
             for t in st.timers()
         ]
         persisted = self.bot.persisted_user
-        self.trace.update(
-            state_out=self.position(),
-            replies=[_reply_summary(p) for p in self.replies],
-            error=self.error,
-            ms=round((time.perf_counter() - started) * 1000, 3),
+        self.trace = turn_trace.finish(
+            self.trace,
+            st,
+            self.replies,
+            self.error,
+            time.perf_counter() - started,
+            self.e.secret_needles,
+            self.e.secrets,
         )
-        if self.e.secrets and _may_mention(self.trace, self.e.secret_needles):
-            self.trace = _redact_tree(self.trace, self.e.secrets)
         return TurnResult(
             conv_state=st.to_json(),
             user_vars={
@@ -235,16 +227,6 @@ class Turn:
             error=self.error,
             trace=self.trace,
         )
-
-    def position(self) -> dict[str, Any]:
-        st = self.state
-        top = st.frames[-1] if st.frames else None
-        return {
-            "flow": top.flow if top else None,
-            "step": (top.wait.step if top.wait else top.pc) if top else None,
-            "depth": len(st.frames),
-            "handoff": st.handoff.state,
-        }
 
     # ------------------------------------------------------------ routing
     async def dispatch(self) -> None:
@@ -303,7 +285,7 @@ class Turn:
             return True
         self.trace["route"] = "version_gone"
         st.frames.clear()
-        handler = self.find_handler("version_gone")
+        handler = routing.find_handler(self, "version_gone")
         if handler is not None:
             self.push(handler.flow, "root", dict(handler.with_))
             await self.run_frames()
@@ -359,7 +341,7 @@ class Turn:
             top.pc = step.branches["on_timeout"]
             self.trace["steps"].append({"flow": step.flow, "step": step.id, "branch": "on_timeout"})
         else:
-            handler = self.find_handler("timeout")
+            handler = routing.find_handler(self, "timeout")
             if handler is None:
                 return  # keep waiting, silently
             self.push(handler.flow, "digression", dict(handler.with_), aside=True)
@@ -393,7 +375,7 @@ class Turn:
             top.pc = step.next
         else:
             st.frames.clear()
-        handler = self.find_handler("agent_released")
+        handler = routing.find_handler(self, "agent_released")
         if handler is not None:
             self.push(handler.flow, "handler" if st.frames else "root", dict(handler.with_))
         await self.run_frames()
@@ -407,86 +389,25 @@ class Turn:
         if running:
             self.end_conversation("handed_off" if active else "abandoned")
 
-    # ------------------------------------------------------------ matching
-    def flow_allowed(self, c: Candidate) -> bool:
-        if c.trigger.handler:
-            return True
-        flow = self.bot.flows.get(c.trigger.target)
-        if flow is None or flow.when is None:
-            return flow is not None
-        return self.cond(flow.when, None)
-
-    def candidates(self, triggers: list[CompiledTrigger], route: str) -> Candidate | None:
-        found = [c for c in rank(triggers, self.turn.probe()) if self.flow_allowed(c)]
-        if found and found[0].groups:
-            self.captures.update(found[0].groups)
-        if found:
-            self.trace["candidates"] = [c.describe() for c in found]
-            self.trace["winner"] = {**found[0].describe(), "reason": route}
-            if found[0].trigger.kind == "examples":
-                self.intent = _intent(found[0])
-        return found[0] if found else None
-
-    def suggest(self, triggers: list[CompiledTrigger]) -> None:
-        """Intents the message came close to (`turn.did_you_mean`), when nothing matched."""
-        near = [c for c in suggestions(triggers, self.turn.probe()) if self.flow_allowed(c)]
-        self.did_you_mean = [_intent(c) for c in near]
-        if near:
-            self.trace["did_you_mean"] = self.did_you_mean
-
-    def handler_triggers(self, *, always: bool | None) -> list[CompiledTrigger]:
-        """Handler triggers in scope, flow-level ones (top frame first) shadowing globals."""
-        seen: set[str] = set()
-        found: list[CompiledTrigger] = []
-        scopes = [
-            self.bot.flows[f.flow].handlers for f in reversed(self.state.frames) if f.flow in self.bot.flows
-        ]
-        for handlers in [*scopes, self.bot.handlers]:
-            for name, h in handlers.items():
-                if name in seen:
-                    continue
-                seen.add(name)
-                if always is None or h.always == always:
-                    found.extend(h.triggers)
-        return found
-
-    def flow_triggers(self) -> list[CompiledTrigger]:
-        return list(self.bot.flow_triggers)
-
-    def find_handler(self, name: str) -> HandlerRef | None:
-        for f in reversed(self.state.frames):
-            flow = self.bot.flows.get(f.flow)
-            if flow is not None and name in flow.handlers:
-                return flow.handlers[name]
-        return self.bot.handlers.get(name)
-
-    def handler_of(self, c: Candidate) -> tuple[str, dict[str, Any]]:
-        """The flow a winning candidate runs, with its params."""
-        if not c.trigger.handler:
-            return c.trigger.target, {}
-        scope = self.bot.flows.get(c.trigger.scope) if c.trigger.scope else None
-        ref = (scope.handlers if scope else self.bot.handlers)[c.trigger.target]
-        return ref.flow, dict(ref.with_)
-
     # ------------------------------------------------------------ free input
     async def on_free(self) -> None:
         t = self.turn
-        triggers = self.flow_triggers() + self.handler_triggers(always=None)
-        winner = self.candidates(triggers, "trigger")
+        triggers = routing.flow_triggers(self) + routing.handler_triggers(self, always=None)
+        winner = routing.candidates(self, triggers, "trigger")
         if winner is not None:
             self.ensure_session()
-            flow, params = self.handler_of(winner)
+            flow, params = routing.handler_of(self, winner)
             self.trace["route"] = f"trigger → {flow}"
             self.push(flow, "root", params)
         elif not t.is_user_message:
             self.trace["route"] = f"ignored event {t.event}"
             return
         else:
-            self.suggest(triggers)
+            routing.suggest(self, triggers)
             fresh = self.ensure_session()
-            handler = self.find_handler("session_start") if fresh else None
+            handler = routing.find_handler(self, "session_start") if fresh else None
             if handler is None:
-                handler = self.find_handler("no_match")
+                handler = routing.find_handler(self, "no_match")
                 self.trace["route"] = "no_match"
             else:
                 self.trace["route"] = "session_start"
@@ -508,7 +429,7 @@ class Turn:
             return
         if isinstance(step.model, M.ChooseStep) and self.turn.type == "text":
             typed_option_as_click(self, frame, step)
-        winner = self.candidates(self.handler_triggers(always=True), "always-on handler")
+        winner = routing.candidates(self, routing.handler_triggers(self, always=True), "always-on handler")
         if winner is not None:
             await self.interrupt(frame, winner)
             return
@@ -524,39 +445,10 @@ class Turn:
                 raise FlowError(f"a {step.kind} step takes no answer", step)
             await answer(self, frame, step)
 
-    def interruption(self, frame: Frame, spec: Any) -> Candidate | None:
-        """A trigger that interrupts the waiting step: a payload always may (a button whose
-        payload starts a flow is never invalid input); text only in interruptible flows."""
-        triggers = self.flow_triggers() + self.handler_triggers(always=False)
-        if self.turn.type == "payload":
-            return self.candidates([t for t in triggers if t.kind == "payload"], "interruption")
-        flow = self.bot.flows.get(frame.flow)
-        interruptible = getattr(spec, "interruptible", None)
-        if interruptible is None:
-            interruptible = flow.interruptible if flow else True
-        if not interruptible:
-            return None
-        return self.candidates(triggers, "interruption")
-
-    def trigger_first(self, frame: Frame, spec: M.AskSpec) -> Candidate | None:
-        """With `triggers_first` (on the ask, else on its flow), a trigger that the text
-        matches wins over the answer. Flows already running do not count (a flow never
-        interrupts itself)."""
-        first = spec.triggers_first
-        if first is None:
-            flow = self.bot.flows.get(frame.flow)
-            first = bool(flow and flow.model and flow.model.triggers_first)
-        if not first or self.turn.type != "text":
-            return None
-        running = {f.flow for f in self.state.frames}
-        triggers = self.flow_triggers() + self.handler_triggers(always=False)
-        mine = [t for t in triggers if t.handler or t.target not in running]
-        return self.candidates(mine, "trigger before the answer (triggers_first)")
-
     async def interrupt(self, frame: Frame, winner: Candidate) -> None:
         if frame.wait is not None:
             frame.wait.timer = None
-        flow, params = self.handler_of(winner)
+        flow, params = routing.handler_of(self, winner)
         self.trace["route"] = f"interruption → {flow}"
         self.push(flow, "digression", params)
         await self.run_frames()
@@ -566,7 +458,9 @@ class Turn:
         if spec is not None and spec.event == self.turn.event:
             await consume_wait(self, frame, step, spec, self.turn.data)
             return
-        winner = self.candidates([t for t in self.flow_triggers() if t.kind == "event"], "event")
+        winner = routing.candidates(
+            self, [t for t in routing.flow_triggers(self) if t.kind == "event"], "event"
+        )
         if winner is not None:
             await self.interrupt(frame, winner)
         else:
@@ -753,7 +647,7 @@ class Turn:
         self.error = redact(exc.describe(), self.e.secrets)
         self.last_error = redact(exc.message, self.e.secrets)
         self.trace["error"] = self.error
-        handler = self.find_handler("error")
+        handler = routing.find_handler(self, "error")
         self.state.frames.clear()
         if handler is None:
             self.say_text(DEFAULT_TEXTS["error"])
@@ -899,51 +793,6 @@ def own_copy(default: Any) -> Any:
     return default if type(default) in _IMMUTABLE else copy.deepcopy(default)
 
 
-def _reply_summary(payload: dict[str, Any]) -> dict[str, Any]:
-    """A reply as the trace shows it: its type, its text and the (title, payload) of its
-    buttons, quick replies and cards."""
-    out: dict[str, Any] = {"type": payload.get("type")}
-    text = payload.get("text")
-    if isinstance(text, str):
-        out["text"] = text if len(text) <= 300 else text[:299] + "…"
-    options: list[list[Any]] = []
-    for b in payload.get("buttons") or []:
-        target = b.get("payload") or {}
-        options.append([b.get("label"), target.get("payload") or target.get("url") or target.get("phone")])
-    for c in (payload.get("quick_replies") or []) + (payload.get("choices") or []):
-        options.append([c.get("title"), c.get("value")])
-    if options:
-        out["options"] = options
-    cards = payload.get("items") or ([payload] if payload.get("type") == "card" else [])
-    if cards:
-        out["cards"] = [c.get("title") for c in cards]
-    for key in ("url", "image", "file"):
-        if isinstance(payload.get(key), str):
-            out[key] = payload[key]
-    return out
-
-
-def _may_mention(tree: Any, needles: tuple[str, ...]) -> bool:
-    """Whether a secret may appear in the tree: one search of its JSON text instead of a walk
-    of every string (a turn's trace has dozens); True when the tree is not plain JSON."""
-    try:
-        text = orjson.dumps(tree).decode()
-    except TypeError:
-        return True
-    return any(needle in text for needle in needles)
-
-
-def _redact_tree(value: Any, secrets: tuple[str, ...]) -> Any:
-    """A copy of a JSON-like tree with every secret value masked in its strings."""
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, dict):
-        return {k: _redact_tree(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_tree(v, secrets) for v in value]
-    return value
-
-
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "email": (str,),
@@ -982,8 +831,3 @@ def _type_ok(decl: M.VariableDecl, value: Any) -> bool:
 def _offers_choices(reply: dict[str, Any]) -> bool:
     """Whether a reply offers the user something to pick (buttons, quick replies, cards)."""
     return reply.get("type") in _CHOICE_TYPES or bool(reply.get("quick_replies"))
-
-
-def _intent(c: Candidate) -> dict[str, Any]:
-    """An intent as flows see it: the flow (or handler) it starts, its score, the closest example."""
-    return {"name": c.trigger.target, "score": round(c.score, 3), "example": c.matched}

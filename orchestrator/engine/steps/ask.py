@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from .. import corrections
+from .. import corrections, routing
 from .. import models as M
 from ..compiled import CompiledStep
 from ..inputs import coerce
@@ -57,10 +57,10 @@ def prefill(turn: Turn, frame: Frame, step: CompiledStep, spec: M.AskSpec) -> bo
 async def answer_ask(turn: Turn, frame: Frame, step: CompiledStep) -> None:
     """Take a user message as the answer: store it and go on, or interrupt, or retry."""
     spec = cast(M.AskStep, step.model).ask
-    if turn.turn.type == "payload" and (c := turn.interruption(frame, spec)):
+    if turn.turn.type == "payload" and (c := routing.interruption(turn, frame, spec)):
         await turn.interrupt(frame, c)
         return
-    if c := turn.trigger_first(frame, spec):
+    if c := routing.trigger_first(turn, frame, spec):
         await turn.interrupt(frame, c)
         return
     ok, value = coerce(spec.type, turn.turn, values=spec.values, today=turn.local_now.date())
@@ -75,7 +75,7 @@ async def answer_ask(turn: Turn, frame: Frame, step: CompiledStep) -> None:
         frame.pc = step.next
         await turn.run_frames()
         return
-    if turn.turn.type != "payload" and (c := turn.interruption(frame, spec)):
+    if turn.turn.type != "payload" and (c := routing.interruption(turn, frame, spec)):
         await turn.interrupt(frame, c)
         return
     await retry(turn, frame, step, failed, value)

@@ -6,6 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING, cast
 
 from .. import models as M
+from .. import routing
 from ..compiled import CompiledStep
 from ..matching import normalise
 from ..state import Frame, Wait
@@ -29,7 +30,7 @@ async def answer_choose(turn: Turn, frame: Frame, step: CompiledStep) -> None:
     """Take a user message as a pick: follow the option, or interrupt, `on_other`, or retry."""
     spec = cast(M.ChooseStep, step.model).choose
     index = match_option(turn, frame, spec)
-    if index is None and (c := turn.interruption(frame, spec)):
+    if index is None and (c := routing.interruption(turn, frame, spec)):
         await turn.interrupt(frame, c)
         return
     if index is None:

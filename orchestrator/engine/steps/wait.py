@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import models as M
+from .. import routing
 from ..compiled import CompiledStep
 from ..state import Frame, Wait
 
@@ -29,7 +30,7 @@ async def answer_wait(turn: Turn, frame: Frame, step: CompiledStep) -> None:
     if spec.event == "any_message":
         await consume_wait(turn, frame, step, spec, turn.turn.scope())
         return
-    if c := turn.interruption(frame, spec):
+    if c := routing.interruption(turn, frame, spec):
         await turn.interrupt(frame, c)
         return
     if "on_other" in step.branches:
@@ -38,7 +39,7 @@ async def answer_wait(turn: Turn, frame: Frame, step: CompiledStep) -> None:
         turn.trace["steps"].append({"flow": step.flow, "step": step.id, "branch": "on_other"})
     else:
         # keep waiting; an unrelated message is a misunderstanding, answered aside
-        handler = turn.find_handler("no_match")
+        handler = routing.find_handler(turn, "no_match")
         if handler is None:
             turn.say_default("no_match")
             return
