@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from orchestrator.payloads import inbound_adapter
 
 from . import extract
-from .matching import Probe, normalise
+from .matching import Probe
+from .text import normalise
 
 TurnType = Literal["text", "payload", "event", "attachment", "location"]
 

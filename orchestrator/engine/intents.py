@@ -22,7 +22,7 @@ from operator import mul, truediv
 from pathlib import Path
 from typing import Any
 
-from .matching import normalise
+from .text import normalise
 
 THRESHOLDS = {"lexical": 0.5, "embeddings": 0.6}  # the default threshold of each model
 SUGGEST_FLOOR = 0.6  # a "did you mean" is offered from this share of the threshold

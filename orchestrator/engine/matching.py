@@ -4,23 +4,16 @@ optionally typo-tolerant) and events, ranked by kind, then flow priority, then s
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
+from .intents import SUGGEST_FLOOR, THRESHOLDS, model_for
+from .text import normalise
+
 TriggerKind = Literal["payload", "regex", "keywords", "event", "examples"]
 _KIND_RANK = {"payload": 4, "event": 4, "regex": 3, "keywords": 2, "examples": 1}
-_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
-
-
-@lru_cache(maxsize=4096)  # the same text is normalised for every trigger kind of a turn
-def normalise(text: str) -> str:
-    """Lower-case, accents removed, punctuation to spaces, spaces collapsed."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(_NON_WORD.sub(" ", stripped.casefold()).split())
 
 
 @lru_cache(maxsize=65_536)  # users repeat the same words; keywords are few
@@ -93,8 +86,6 @@ def compile_trigger(
 ) -> CompiledTrigger:
     """Build a `CompiledTrigger` from a trigger model (see models.Trigger)."""
     if hasattr(spec, "examples"):
-        from .intents import THRESHOLDS  # intents builds on normalise() below
-
         threshold = next(t for t in (spec.threshold, threshold_default, THRESHOLDS[model]) if t is not None)
         return CompiledTrigger(
             "examples", examples=tuple(spec.examples), threshold=threshold, model=model, **fields
@@ -198,8 +189,6 @@ def match(trigger: CompiledTrigger, probe: Probe) -> Candidate | None:
         m = trigger.regex.search(probe.text) if trigger.regex else None
         return Candidate(trigger, 1.0, m.group(0), tuple(m.groupdict().items())) if m else None
     if trigger.kind == "examples":
-        from .intents import model_for  # intents builds on normalise() above
-
         score, example = model_for((trigger.examples,), trigger.model).scores(probe.text)[0]
         return Candidate(trigger, score, example) if score >= trigger.threshold else None
     best: Candidate | None = None
@@ -293,11 +282,57 @@ def _phrase_score(words: tuple[str, ...], at: list[dict[str, int]], fuzzy: bool)
     return best
 
 
-_INDEXES: dict[tuple[int, ...], KeywordIndex] = {}
+class TriggerIndex:
+    """One trigger list, precompiled for `rank`: its keyword index, its `examples` triggers
+    (scored together by one intent model) and the positions of its other triggers by kind, so a
+    probe only tries the triggers that can match what it offers."""
+
+    __slots__ = ("examples", "keywords", "kinds", "triggers")
+
+    def __init__(self, triggers: tuple[CompiledTrigger, ...]) -> None:
+        self.triggers = triggers
+        self.keywords = KeywordIndex(triggers)
+        self.examples = tuple(i for i, t in enumerate(triggers) if t.kind == "examples")
+        self.kinds = {
+            kind: tuple(i for i, t in enumerate(triggers) if t.kind == kind)
+            for kind in ("payload", "event", "regex")
+        }
+
+    def intent_scores(self, text: str) -> list[tuple[int, tuple[float, str]]]:
+        """(index, (score, closest example)) of each `examples` trigger."""
+        if not self.examples:
+            return []
+        triggers = self.triggers
+        lists = tuple(triggers[i].examples for i in self.examples)
+        scores = model_for(lists, triggers[self.examples[0]].model).scores(text)
+        return list(zip(self.examples, scores, strict=True))
+
+    def rank(self, probe: Probe) -> list[Candidate]:
+        """See `rank`."""
+        triggers = self.triggers
+        hits: dict[int, Candidate] = {}
+        if probe.text is not None:
+            hits.update(self.keywords.scores(probe.tokens))
+        intents = dict(self.intent_scores(probe.text)) if probe.text is not None else {}
+        for i in self.examples:
+            score, example = intents.get(i, (0.0, ""))
+            if score >= triggers[i].threshold:
+                hits[i] = Candidate(triggers[i], score, example)
+        for kind, offered in (("payload", probe.payload), ("event", probe.event), ("regex", probe.text)):
+            if offered is not None:  # a trigger of this kind matches nothing else
+                for i in self.kinds[kind]:
+                    if (c := match(triggers[i], probe)) is not None:
+                        hits[i] = c
+        found = [hits[i] for i in sorted(hits)]  # listing order, then a stable sort
+        found.sort(key=Candidate.rank, reverse=True)
+        return found
+
+
+_INDEXES: dict[tuple[int, ...], TriggerIndex] = {}
 _MAX_INDEXES = 256  # distinct trigger lists (handler scopes x bot versions) kept compiled
 
 
-def keyword_index(triggers: tuple[CompiledTrigger, ...]) -> KeywordIndex:
+def trigger_index(triggers: tuple[CompiledTrigger, ...]) -> TriggerIndex:
     """The index of this exact list of triggers, compiled on first use. Keyed by the triggers'
     ids: the cached index holds the triggers, so no id can be reused while its key lives."""
     key = tuple(map(id, triggers))
@@ -305,8 +340,13 @@ def keyword_index(triggers: tuple[CompiledTrigger, ...]) -> KeywordIndex:
     if index is None:
         if len(_INDEXES) >= _MAX_INDEXES:
             _INDEXES.pop(next(iter(_INDEXES)))
-        index = _INDEXES[key] = KeywordIndex(triggers)
+        index = _INDEXES[key] = TriggerIndex(triggers)
     return index
+
+
+def keyword_index(triggers: tuple[CompiledTrigger, ...]) -> KeywordIndex:
+    """The keyword index of this exact list of triggers (see `trigger_index`)."""
+    return trigger_index(triggers).keywords
 
 
 def capture_names(triggers: Iterable[CompiledTrigger]) -> tuple[str, ...]:
@@ -317,40 +357,17 @@ def capture_names(triggers: Iterable[CompiledTrigger]) -> tuple[str, ...]:
 
 def rank(triggers: Iterable[CompiledTrigger], probe: Probe) -> list[Candidate]:
     """All matching candidates, best first (the same result as `match` on each trigger)."""
-    listed = tuple(triggers)
-    keyword = keyword_index(listed).scores(probe.tokens) if probe.text is not None else {}
-    intents = dict(intent_scores(listed, probe))
-    found = []
-    for t_index, trigger in enumerate(listed):
-        if trigger.kind == "keywords":
-            c = keyword.get(t_index)
-        elif trigger.kind == "examples":
-            score, example = intents.get(t_index, (0.0, ""))
-            c = Candidate(trigger, score, example) if score >= trigger.threshold else None
-        else:
-            c = match(trigger, probe)
-        if c is not None:
-            found.append(c)
-    found.sort(key=Candidate.rank, reverse=True)
-    return found
+    return trigger_index(tuple(triggers)).rank(probe)
 
 
 def intent_scores(triggers: tuple[CompiledTrigger, ...], probe: Probe) -> list[tuple[int, tuple[float, str]]]:
     """(index, (score, closest example)) of each `examples` trigger, for a text probe."""
-    at = [i for i, t in enumerate(triggers) if t.kind == "examples"]
-    if not at or probe.text is None:
-        return []
-    from .intents import model_for  # intents builds on normalise() above
-
-    scores = model_for(tuple(triggers[i].examples for i in at), triggers[at[0]].model).scores(probe.text)
-    return list(zip(at, scores, strict=True))
+    return trigger_index(triggers).intent_scores(probe.text) if probe.text is not None else []
 
 
 def suggestions(triggers: Iterable[CompiledTrigger], probe: Probe, limit: int = 3) -> list[Candidate]:
     """`examples` triggers a text came close to without reaching their threshold, best first:
     what a flow can offer as "did you mean"."""
-    from .intents import SUGGEST_FLOOR
-
     listed = tuple(triggers)
     near = [
         Candidate(listed[i], score, example)

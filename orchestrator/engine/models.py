@@ -65,7 +65,7 @@ _VAR = re.compile(r"^([A-Za-z_]\w*)\.([A-Za-z_]\w*)(\.[A-Za-z_]\w*)*$")
 
 def message_ref(value: Any) -> str | None:
     """The catalogue id when `value` is a `msg.<id>` reference, else None."""
-    if isinstance(value, str):
+    if isinstance(value, str) and "msg." in value:  # most texts are not references
         m = MSG_REF.match(value.strip())
         if m:
             return m.group(1)

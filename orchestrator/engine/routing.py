@@ -31,8 +31,9 @@ def candidates(turn: Turn, triggers: list[CompiledTrigger], route: str) -> Candi
     if found and found[0].groups:
         turn.captures.update(found[0].groups)
     if found:
-        turn.trace["candidates"] = [c.describe() for c in found]
-        turn.trace["winner"] = {**found[0].describe(), "reason": route}
+        described = [c.describe() for c in found]
+        turn.trace["candidates"] = described
+        turn.trace["winner"] = {**described[0], "reason": route}
         if found[0].trigger.kind == "examples":
             turn.intent = intent_of(found[0])
     return found[0] if found else None

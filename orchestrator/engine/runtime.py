@@ -36,13 +36,14 @@ from .compiled import BotVersion, CompiledStep
 from .errors import FlowError, describe_exception
 from .http import HttpPort, redact
 from .inputs import TurnEvent, coerce_stored, normalise_event
-from .matching import Candidate, normalise
+from .matching import Candidate
 from .replies import ReplyBuilder, attach_options
 from .state import ConvState, Frame, FrameKind, HandoffState, TimerState, copy_json
 from .steps import kind_of
 from .steps.choose import typed_option_as_click
 from .steps.wait import consume_wait
 from .templating import EnvScope, Scope, plain
+from .text import normalise
 from .turn_io import HandoffRequest, TimerRequest, TurnInput, TurnResult
 
 DESK_EVENTS = frozenset({"agent_joined", "agent_released", "closed"})

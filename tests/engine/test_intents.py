@@ -8,7 +8,7 @@ import math
 from collections import Counter
 
 from orchestrator.engine.intents import IntentModel, features, similarity
-from orchestrator.engine.matching import normalise
+from orchestrator.engine.text import normalise
 
 from .support import Chat, make_bot, texts
 

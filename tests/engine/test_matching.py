@@ -176,3 +176,35 @@ def test_traces_name_the_trigger():
 
 def test_one_letter_against_a_double_letter():
     assert edit_distance("s", "ss", 1) == 1 and edit_distance("ss", "s", 1) == 1
+
+
+def test_rank_tries_only_what_a_probe_offers_and_agrees_with_match():
+    """`rank` skips payload triggers for a text (and so on) through its precompiled index: the
+    same candidates as `match` on every trigger, for payloads, events and texts."""
+    from orchestrator.engine.matching import match
+
+    triggers = [
+        CompiledTrigger("payload", "menu", payload="MENU", order=1),
+        CompiledTrigger("payload", "plan", payload="PLAN:*", order=2),
+        CompiledTrigger("event", "linked", event="account_linked", order=3),
+        CompiledTrigger("regex", "cancel", regex=re.compile(r"(?i)^cancel$"), order=4),
+        CompiledTrigger("regex", "menu2", regex=re.compile(r"(?i)menu"), order=5),
+        kw("menu3", "menu", order=6),
+        kw("plan2", "plan", fuzzy=True, order=7),
+    ]
+    probes = [
+        Probe.of(payload="MENU", event=None, text=None),
+        Probe.of(payload="PLAN:pro", event=None, text=None),
+        Probe.of(payload=None, event="account_linked", text=None),
+        Probe.of(payload=None, event=None, text="cancel"),
+        Probe.of(payload=None, event=None, text="the menu plan please"),
+        Probe.of(payload="MENU", event=None, text="menu"),
+        Probe.of(payload=None, event=None, text=""),
+    ]
+    for probe in probes:
+        expected = [c for t in triggers if (c := match(t, probe)) is not None]
+        expected.sort(key=lambda c: c.rank(), reverse=True)
+        assert [c.describe() for c in rank(triggers, probe)] == [c.describe() for c in expected], probe
+    # an intent with threshold 0 matches anything, even a payload (as it always did)
+    anything = CompiledTrigger("examples", "any", examples=("hello there",), threshold=0.0)
+    assert [(c.trigger.target, c.score) for c in rank([anything], probes[0])] == [("any", 0.0)]

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, cast
 from .. import models as M
 from .. import routing
 from ..compiled import CompiledStep
-from ..matching import normalise
 from ..state import Frame, Wait
+from ..text import normalise
 from .prompts import retry, send_prompt
 
 if TYPE_CHECKING:
