@@ -80,9 +80,11 @@ class IntentModel:
     def weights(self, feats: Counter[str]) -> tuple[list[float], float]:
         """The tf-idf weight of each term (in `feats` order) and the norm that makes them a
         unit vector; computed in C with the plain operations, in the same order."""
-        counts = feats.values()
-        tfs = map(_TF.__getitem__, counts) if max(counts, default=0) < len(_TF) else map(_tf, counts)
-        raw = list(map(mul, tfs, map(self.idf.get, feats, repeat(1.0))))  # tf * idf
+        counts, idf = feats.values(), self.idf
+        try:
+            raw = list(map(mul, map(_TF.__getitem__, counts), map(idf.get, feats, repeat(1.0))))  # tf * idf
+        except IndexError:  # a term repeated more often than _TF covers
+            raw = list(map(mul, map(_tf, counts), map(idf.get, feats, repeat(1.0))))
         return raw, math.sqrt(sum(map(mul, raw, raw))) or 1.0
 
     def vector(self, feats: Counter[str]) -> dict[str, float]:

@@ -150,6 +150,7 @@ def test_the_index_gives_the_reference_scores_exactly():
         "   ",
         "zzz qqq",
         "when when when will will my my package arrive arrive",
+        "late " * 40,  # a count beyond the precomputed 1 + log(count) table
         "rembourser ma commande s'il vous plaît, déjà payée",
     ]
     for text in texts_:
