@@ -44,7 +44,13 @@ def _grams(normalised: str) -> list[str]:
 def _word_grams(word: str) -> tuple[str, ...]:
     """`w:word`, then the word's n-grams of 2, 3 and 4 letters (padded with spaces)."""
     padded = f" {word} "
-    return ("w:" + word, *(padded[i : i + n] for n in (2, 3, 4) for i in range(len(padded) - n + 1)))
+    return ("w:" + word, *map(padded.__getitem__, _slices(len(padded))))  # sliced in C
+
+
+@lru_cache(maxsize=64)
+def _slices(size: int) -> tuple[slice, ...]:
+    """The slices of every 2-, 3- then 4-gram of a padded word of `size` letters."""
+    return tuple(slice(i, i + n) for n in (2, 3, 4) for i in range(size - n + 1))
 
 
 _TF = [0.0] + [1 + math.log(c) for c in range(1, 33)]  # 1 + log(count), for the common counts
