@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .base import StoreError
 
@@ -65,6 +66,21 @@ def classify(exc: BaseException) -> StorageFault | None:
     if isinstance(exc, OSError):
         return StorageFault(_OS_ERRORS.get(exc.errno or 0, UNAVAILABLE), exc.strerror or str(exc))
     return None
+
+
+def overdue_write(
+    pending: list[Any], entry: Any, waiting: str, timeout: float, watch: FaultWatch
+) -> StorageFault:
+    """The fault of a queued write whose deadline passed (the watch told): `storage busy` when
+    it never started (it is taken out of `pending` and will not be applied; `waiting` says what
+    it waited for), `storage slow` when it is under way and may still complete."""
+    if entry in pending:
+        pending.remove(entry)
+        fault = StorageFault(BUSY, f"{waiting} {timeout:g} s")
+    else:
+        fault = StorageFault(SLOW, f"a write took over {timeout:g} s and may still complete")
+    watch.failed(fault)
+    return fault
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ import asyncpg
 
 from .. import jsonutil
 from .base import Conflict, EndpointMapping, Store, StoreError, WebhookSpec
-from .faults import BUSY, FULL, SLOW, UNAVAILABLE, FaultWatch, StorageFault
+from .faults import BUSY, FULL, SLOW, UNAVAILABLE, FaultWatch, StorageFault, overdue_write
 from .records import (
     BotState,
     Client,
@@ -233,20 +233,20 @@ class PostgresStore(Store):
             task = asyncio.create_task(self._flush())
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
+        deadline = loop.call_at(started + self._timeout + GRACE, self._expire, entry)
         try:
-            async with asyncio.timeout(self._timeout + GRACE):
-                result = await asyncio.shield(future)
-            if self.observe is not None:
-                self.observe("write", loop.time() - started)
-            return result
-        except TimeoutError:
-            if entry in self._pending:  # never started: it will not be applied
-                self._pending.remove(entry)
-                fault = StorageFault(BUSY, f"no database connection free within {self._timeout:g} s")
-            else:
-                fault = StorageFault(SLOW, f"a write took over {self._timeout:g} s and may still complete")
-            self._watch.failed(fault)
-            raise fault from None
+            result = await future  # cancelling the caller cancels the future, not the write
+        finally:
+            deadline.cancel()
+        if self.observe is not None:
+            self.observe("write", loop.time() - started)
+        return result
+
+    def _expire(self, entry: tuple[Work[Any], asyncio.Future[Any]]) -> None:
+        """A write's deadline passed: fail its caller with the fault that says why."""
+        if not entry[1].done():
+            waiting = "no database connection free within"
+            entry[1].set_exception(overdue_write(self._pending, entry, waiting, self._timeout, self._watch))
 
     async def _flush(self) -> None:
         try:

@@ -22,7 +22,7 @@ import aiosqlite
 
 from .. import jsonutil
 from .base import Conflict, EndpointMapping, Store, StoreError, WebhookSpec
-from .faults import BUSY, SLOW, FaultWatch, StorageFault, classify
+from .faults import SLOW, FaultWatch, StorageFault, classify, overdue_write
 from .records import (
     BotState,
     Client,
@@ -195,16 +195,9 @@ class SQLiteStore(Store):
 
     def _expire(self, entry: tuple[Work, asyncio.Future[Any], float]) -> None:
         """A write's deadline passed: fail its caller with the fault that says why."""
-        future = entry[1]
-        if future.done():
-            return
-        if entry in self._pending:  # never started: it will not be applied
-            self._pending.remove(entry)
-            fault = StorageFault(BUSY, f"the database stayed locked for {self._timeout:g} s")
-        else:
-            fault = StorageFault(SLOW, f"a write took over {self._timeout:g} s and may still complete")
-        self._watch.failed(fault)
-        future.set_exception(fault)
+        if not entry[1].done():
+            waiting = "the database stayed locked for"
+            entry[1].set_exception(overdue_write(self._pending, entry, waiting, self._timeout, self._watch))
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
