@@ -89,6 +89,7 @@ class Metrics:
             buckets=FAST,
             registry=registry,
         )
+        self._store_children: dict[str, Histogram] = {}
 
     def request(self, method: str, route: str, status: int) -> None:
         key = (method, route, status)
@@ -107,7 +108,10 @@ class Metrics:
         self._send_failures.labels(self.instance, channel).inc()
 
     def store_call(self, kind: str, seconds: float) -> None:
-        self._store_seconds.labels(self.instance, kind).observe(seconds)
+        child = self._store_children.get(kind)
+        if child is None:  # `labels` validates and locks: once per kind
+            child = self._store_children[kind] = self._store_seconds.labels(self.instance, kind)
+        child.observe(seconds)
 
     def outbox(self, counts: dict[str, int]) -> None:
         for status in ("pending", "failed"):
