@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,24 @@ async def test_a_path_that_is_no_database_is_one_store_error(tmp_path: Path) -> 
     for path in ("a-directory.db", "not-sqlite.db"):
         with pytest.raises(StoreError, match="cannot open SQLite database"):
             await SQLiteStore(str(tmp_path / path)).open()
+
+
+async def test_a_write_whose_commit_fails_leaves_the_connection_ready_for_the_next(
+    tmp_path: Path,
+) -> None:
+    """A lone write that fails at COMMIT (here a deferred foreign key) is rolled back: the
+    next write starts its own transaction instead of failing inside the open one."""
+    store = SQLiteStore(str(tmp_path / "db.sqlite"))
+    await store.open()
+
+    def orphan_conversation(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA defer_foreign_keys=ON")  # the violation shows at COMMIT
+        db.execute(
+            "INSERT INTO conversations (id, client_id, user_id, created_on) VALUES ('c', 'x', 'y', '')"
+        )
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await store._write(orphan_conversation)
+    await store.create_client("after", "t", "d")
+    assert await store.get_client("after") is not None
+    await store.close()

@@ -856,35 +856,46 @@ def _run_batch(conn: sqlite3.Connection, works: list[Work], busy_ms: int | None)
     if busy_ms is not None:
         conn.execute(f"PRAGMA busy_timeout={busy_ms}")
     conn.execute("BEGIN IMMEDIATE")
-    if len(works) == 1:
-        try:
-            result = works[0](conn)
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if not isinstance(exc, Exception) or classify(exc) is not None:
-                raise
-            return [(False, exc)]
-        conn.execute("COMMIT")
-        return [(True, result)]
-    outcomes: list[tuple[bool, Any]] = []
     try:
-        for work in works:
-            conn.execute("SAVEPOINT write")
-            try:
-                outcomes.append((True, work(conn)))
-            except Exception as exc:
-                if classify(exc) is not None:
-                    raise
-                conn.execute("ROLLBACK TO write")
-                outcomes.append((False, exc))
-            conn.execute("RELEASE write")
+        if len(works) == 1:
+            outcomes = _run_alone(conn, works[0])
+            if not outcomes[0][0]:
+                return outcomes  # rolled back
+        else:
+            outcomes = [_run_in_savepoint(conn, work) for work in works]
         conn.execute("COMMIT")
-    except BaseException:
+    except BaseException:  # a fault, or the commit itself failed: nothing is kept
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
     return outcomes
+
+
+def _run_alone(conn: sqlite3.Connection, work: Work) -> list[tuple[bool, Any]]:
+    """A lone write in the open transaction, rolled back (a failed outcome) if it raises for
+    its own reasons; a fault is raised."""
+    try:
+        return [(True, work(conn))]
+    except Exception as exc:
+        if classify(exc) is not None:
+            raise
+        conn.execute("ROLLBACK")
+        return [(False, exc)]
+
+
+def _run_in_savepoint(conn: sqlite3.Connection, work: Work) -> tuple[bool, Any]:
+    """One write of a group, undone alone (a failed outcome) if it raises for its own reasons;
+    a fault is raised."""
+    conn.execute("SAVEPOINT write")
+    try:
+        outcome: tuple[bool, Any] = (True, work(conn))
+    except Exception as exc:
+        if classify(exc) is not None:
+            raise
+        conn.execute("ROLLBACK TO write")
+        outcome = (False, exc)
+    conn.execute("RELEASE write")
+    return outcome
 
 
 def _apply_migration(version: int, sql: str, db: sqlite3.Connection) -> None:
