@@ -9,12 +9,13 @@ operator hears once per episode, not once per request.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .base import StoreError
 
@@ -40,6 +41,8 @@ _SQLITE_CODES = {
     15: UNAVAILABLE,  # SQLITE_PROTOCOL
     26: UNAVAILABLE,  # SQLITE_NOTADB
 }
+T = TypeVar("T")
+
 _OS_ERRORS = {errno.ENOSPC: FULL, errno.EDQUOT: FULL}
 
 
@@ -68,19 +71,40 @@ def classify(exc: BaseException) -> StorageFault | None:
     return None
 
 
-def overdue_write(
-    pending: list[Any], entry: Any, waiting: str, timeout: float, watch: FaultWatch
-) -> StorageFault:
-    """The fault of a queued write whose deadline passed (the watch told): `storage busy` when
-    it never started (it is taken out of `pending` and will not be applied; `waiting` says what
-    it waited for), `storage slow` when it is under way and may still complete."""
-    if entry in pending:
-        pending.remove(entry)
-        fault = StorageFault(BUSY, f"{waiting} {timeout:g} s")
-    else:
-        fault = StorageFault(SLOW, f"a write took over {timeout:g} s and may still complete")
-    watch.failed(fault)
-    return fault
+async def await_queued_write(
+    future: asyncio.Future[T],
+    entry: Any,
+    pending: Callable[[], list[Any]],
+    deadline: float,
+    waiting: str,
+    timeout: float,
+    watch: FaultWatch,
+) -> T:
+    """Await a write queued as `entry` (which holds `future`) in the list `pending()` returns,
+    read when the deadline passes (a store swaps its queue for a new list as a batch starts).
+    Cancelling the caller cancels the future, not the write. Should `deadline` (loop time)
+    pass first, the caller gets the fault that says why (the watch told): `storage busy` when
+    the write never started (it leaves the queue and will not be applied; `waiting` says what it
+    waited for), `storage slow` when it is under way and may still complete. The deadline is
+    one loop timer, not a timeout context and a shielded task per write."""
+
+    def expire() -> None:
+        if future.done():
+            return
+        queue = pending()
+        if entry in queue:
+            queue.remove(entry)
+            fault = StorageFault(BUSY, f"{waiting} {timeout:g} s")
+        else:
+            fault = StorageFault(SLOW, f"a write took over {timeout:g} s and may still complete")
+        watch.failed(fault)
+        future.set_exception(fault)
+
+    timer = asyncio.get_running_loop().call_at(deadline, expire)
+    try:
+        return await future
+    finally:
+        timer.cancel()
 
 
 @dataclass(frozen=True, slots=True)

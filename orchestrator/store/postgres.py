@@ -24,7 +24,7 @@ import asyncpg
 
 from .. import jsonutil
 from .base import Conflict, EndpointMapping, Store, StoreError, WebhookSpec
-from .faults import BUSY, FULL, SLOW, UNAVAILABLE, FaultWatch, StorageFault, overdue_write
+from .faults import BUSY, FULL, SLOW, UNAVAILABLE, FaultWatch, StorageFault, await_queued_write
 from .records import (
     BotState,
     Client,
@@ -233,20 +233,18 @@ class PostgresStore(Store):
             task = asyncio.create_task(self._flush())
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
-        deadline = loop.call_at(started + self._timeout + GRACE, self._expire, entry)
-        try:
-            result = await future  # cancelling the caller cancels the future, not the write
-        finally:
-            deadline.cancel()
+        deadline = started + self._timeout + GRACE
+        waiting = "no database connection free within"
+        result = await await_queued_write(
+            future, entry, self._queue, deadline, waiting, self._timeout, self._watch
+        )
         if self.observe is not None:
             self.observe("write", loop.time() - started)
         return result
 
-    def _expire(self, entry: tuple[Work[Any], asyncio.Future[Any]]) -> None:
-        """A write's deadline passed: fail its caller with the fault that says why."""
-        if not entry[1].done():
-            waiting = "no database connection free within"
-            entry[1].set_exception(overdue_write(self._pending, entry, waiting, self._timeout, self._watch))
+    def _queue(self) -> list[Any]:
+        """The writes waiting for the next batch."""
+        return self._pending
 
     async def _flush(self) -> None:
         try:

@@ -22,7 +22,7 @@ import aiosqlite
 
 from .. import jsonutil
 from .base import Conflict, EndpointMapping, Store, StoreError, WebhookSpec
-from .faults import SLOW, FaultWatch, StorageFault, classify, overdue_write
+from .faults import SLOW, FaultWatch, StorageFault, await_queued_write, classify
 from .records import (
     BotState,
     Client,
@@ -175,7 +175,7 @@ class SQLiteStore(Store):
         Adaptive group commit: writes that arrive while a commit is under way are run together
         in the next one, each in its own savepoint, so many concurrent writes cost one thread
         round trip and one commit, and a lone write costs no wait at all. The deadline is one
-        timer handle (`_expire`), not a timeout context and a shielded task per write."""
+        timer (`faults.await_queued_write`), not a timeout context and a shielded task per write."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         future: asyncio.Future[Any] = loop.create_future()
@@ -184,20 +184,18 @@ class SQLiteStore(Store):
         if not self._flushing:
             self._flushing = True
             self._flusher = asyncio.create_task(self._flush())
-        deadline = loop.call_at(started + self._timeout + GRACE, self._expire, entry)
-        try:
-            result = await future  # cancelling the caller cancels the future, not the write
-        finally:
-            deadline.cancel()
+        deadline = started + self._timeout + GRACE
+        waiting = "the database stayed locked for"
+        result = await await_queued_write(
+            future, entry, self._queue, deadline, waiting, self._timeout, self._watch
+        )
         if self.observe is not None:
             self.observe("write", loop.time() - started)
         return result
 
-    def _expire(self, entry: tuple[Work, asyncio.Future[Any], float]) -> None:
-        """A write's deadline passed: fail its caller with the fault that says why."""
-        if not entry[1].done():
-            waiting = "the database stayed locked for"
-            entry[1].set_exception(overdue_write(self._pending, entry, waiting, self._timeout, self._watch))
+    def _queue(self) -> list[Any]:
+        """The writes waiting for the next batch."""
+        return self._pending
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
